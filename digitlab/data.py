@@ -1,0 +1,268 @@
+"""MNIST without surprises: find it, verify it, read it.
+
+Taught in ``notebooks/01_mnist_and_preprocessing.ipynb``.
+
+:func:`load_mnist` looks for the four standard idx files in this order:
+
+1. the ``path`` argument;
+2. the folder named by the environment variable ``DIGITLAB_DATA``;
+3. ``data/mnist/`` in the repository (where downloads go);
+4. a download from public mirrors, tried in turn, into ``data/mnist/``.
+
+Every file is checked against the sha256 of its *unpacked* contents, so a
+gzipped and a plain copy of the same file are both accepted, and a truncated
+or corrupted one is refused with a message that names it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# --- The dataset ----------------------------------------------------------
+
+ENV_VAR = "DIGITLAB_DATA"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = REPO_ROOT / "data" / "mnist"
+
+#: sha256 of the unpacked idx files (the standard MNIST release).
+CHECKSUMS = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+FILES = tuple(CHECKSUMS)
+
+#: Public mirrors of the gzipped files, tried in order.
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+# idx magic numbers: 0x00000801 (labels, 1 dim), 0x00000803 (images, 3 dims).
+_IDX_UBYTE = 0x08
+
+
+class DataError(RuntimeError):
+    """The MNIST files are missing, incomplete or not what they claim to be."""
+
+
+# --- The idx format -------------------------------------------------------
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode an unpacked idx file of unsigned bytes into an array.
+
+    The header is two zero bytes, a type byte (``0x08`` for uint8), the number
+    of dimensions, then one big-endian uint32 per dimension. Raises
+    :class:`DataError` naming ``name`` if the header or the length is wrong.
+    """
+    if len(raw) < 4:
+        raise DataError(f"{name}: {len(raw)} bytes is too short for an idx header.")
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != _IDX_UBYTE or ndim not in (1, 3):
+        raise DataError(
+            f"{name}: bad idx magic number 0x{raw[:4].hex()} "
+            "(expected 00000801 for labels or 00000803 for images)."
+        )
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{name}: truncated header ({len(raw)} bytes).")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    expected = header_size + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        raise DataError(
+            f"{name}: the header says shape {shape}, which needs {expected} bytes, "
+            f"but the file has {len(raw)} (truncated or padded)."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def read_unpacked(path: Path) -> bytes:
+    """Return the contents of ``path``, gunzipping it if it is gzipped."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise DataError(f"{path}: damaged gzip file ({error}).") from error
+    return data
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- Finding the files ----------------------------------------------------
+
+
+def _file_in(folder: Path, name: str) -> Path | None:
+    """The gzipped or plain copy of ``name`` in ``folder``, if any."""
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def candidate_dirs(path: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The folders :func:`load_mnist` searches, in order, with where each came from."""
+    places = []
+    if path is not None:
+        places.append(("path argument", Path(path).expanduser()))
+    if os.environ.get(ENV_VAR):
+        places.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR]).expanduser()))
+    places.append(("repository data/mnist", DEFAULT_DIR))
+    return places
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the MNIST files were found and how that place was chosen."""
+
+    folder: Path
+    source: str
+    files: dict  # name -> Path
+
+
+def find_mnist(path: str | os.PathLike | None = None) -> Location | None:
+    """The first searched folder that holds all four files, or ``None``.
+
+    An explicit ``path`` (or ``$DIGITLAB_DATA``) that is set but incomplete is
+    an error rather than a reason to look elsewhere: the user asked for it.
+    """
+    for source, folder in candidate_dirs(path):
+        files = {name: _file_in(folder, name) for name in FILES}
+        if all(files.values()):
+            return Location(folder, source, files)
+        if source != "repository data/mnist":
+            missing = [name for name, found in files.items() if found is None]
+            raise DataError(
+                f"{source} points at {folder}, which lacks {', '.join(missing)} "
+                "(plain or .gz). Put the four MNIST idx files there, or unset it "
+                f"to use {DEFAULT_DIR} (run `digitlab data download`)."
+            )
+    return None
+
+
+def verify_file(path: Path, name: str) -> np.ndarray:
+    """Read, checksum and parse one file; raise :class:`DataError` naming it."""
+    raw = read_unpacked(path)
+    digest = sha256(raw)
+    if digest != CHECKSUMS[name]:
+        raise DataError(
+            f"{path}: sha256 of the unpacked contents is {digest[:12]}..., expected "
+            f"{CHECKSUMS[name][:12]}... The file is truncated or corrupted: delete it "
+            "and run `digitlab data download`, or point $DIGITLAB_DATA at a good copy."
+        )
+    return parse_idx(raw, str(path))
+
+
+# --- Downloading ----------------------------------------------------------
+
+
+def download_mnist(
+    folder: str | os.PathLike = DEFAULT_DIR,
+    mirrors: tuple[str, ...] = MIRRORS,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> Path:
+    """Download the four files into ``folder``, verifying each.
+
+    Each file goes to a temporary name in ``folder`` and is renamed only after
+    its checksum matches, so an interrupted download leaves nothing behind.
+    Mirrors are tried in turn; if none works, :class:`DataError` lists them.
+    """
+    from tqdm.auto import tqdm
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        target = folder / f"{name}.gz"
+        if target.is_file():
+            try:
+                verify_file(target, name)
+                continue
+            except DataError:
+                target.unlink()
+        errors = []
+        for mirror in mirrors:
+            url = mirror + f"{name}.gz"
+            handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+                        while chunk := response.read(1 << 16):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+                verify_file(tmp, name)
+                tmp.replace(target)
+                break
+            except (OSError, urllib.error.URLError, DataError) as error:
+                errors.append(f"  {url}: {error}")
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            raise DataError(
+                f"Could not download {name}.gz from any mirror:\n" + "\n".join(errors) + "\n"
+                f"Without a network, copy the four MNIST files into a folder and set ${ENV_VAR} to it."
+            )
+    return folder
+
+
+# --- Loading --------------------------------------------------------------
+
+
+def load_mnist(
+    path: str | os.PathLike | None = None, download: bool = True
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
+
+    Shapes are (60000, 28, 28), (60000,), (10000, 28, 28), (10000,); pixels
+    are 0 (background) to 255 (ink). See the module docstring for where it
+    looks. With ``download=False`` a missing dataset raises instead.
+    """
+    location = find_mnist(path)
+    if location is None:
+        if not download:
+            raise DataError(_not_found_message(path))
+        try:
+            download_mnist(DEFAULT_DIR)
+        except DataError as error:
+            raise DataError(f"{_not_found_message(path)}\n{error}") from error
+        location = find_mnist(path)
+    arrays = {name: verify_file(file, name) for name, file in location.files.items()}
+    x_train, y_train = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
+    x_test, y_test = arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _not_found_message(path) -> str:
+    looked = "\n".join(f"  {source}: {folder}" for source, folder in candidate_dirs(path))
+    return (
+        f"MNIST not found. Looked in:\n{looked}\n"
+        f"Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder holding "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+        "t10k-labels-idx1-ubyte (plain or .gz)."
+    )
+
+
+def mnist_sha256(path: str | os.PathLike | None = None) -> dict:
+    """Checksums of the unpacked files in use, for model cards."""
+    location = find_mnist(path)
+    if location is None:
+        raise DataError(_not_found_message(path))
+    return {name: sha256(read_unpacked(file)) for name, file in location.files.items()}
+

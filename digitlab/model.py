@@ -1,0 +1,201 @@
+"""The CNNs: the seed's baseline, our best model, augmentation and the tuner's hypermodel.
+
+Taught in ``notebooks/03_training_the_cnn.ipynb`` (models and augmentation),
+``notebooks/04_hyperparameter_tuning.ipynb`` (the hypermodel) and
+``notebooks/01_mnist_and_preprocessing.ipynb`` (augmentation on one digit).
+
+Models take 28x28x1 float images in [0, 1] (white ink on black, as MNIST) and
+return 10 softmax probabilities. Augmentation is a separate model applied to
+training batches only, so the saved classifiers hold no random layers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers, ops
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "digit_cnn.keras"
+
+#: The seed's tuning grid (Keras Tuner), kept exactly.
+FILTERS_GRID = (32, 64, 128)
+DENSE_GRID = (32, 64, 128)
+LEARNING_RATE_GRID = (1e-2, 1e-3, 1e-4)
+
+
+# --- The seed's CNN -------------------------------------------------------
+
+
+def seed_cnn(filters: int = 32, dense_units: int = 128, dropout: float = 0.5) -> keras.Model:
+    """The seed's CNN: conv -> pool -> conv -> pool -> flatten -> dense -> softmax.
+
+    The second convolution has twice the filters of the first, as in Keras'
+    ``mnist_convnet`` example. Used for teaching and as the speed baseline.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(filters, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(2 * filters, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(dropout),
+            layers.Dense(dense_units, activation="relu"),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name=f"seed_cnn_{filters}_{dense_units}",
+    )
+
+
+# --- Our CNN --------------------------------------------------------------
+
+
+def _conv_bn(x, filters: int, kernel_size: int, strides: int = 1, padding: str = "same"):
+    """Convolution (no bias: batch norm has one) -> batch norm -> ReLU."""
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def digit_cnn(width: int = 32, dropout: float = 0.4) -> keras.Model:
+    """Our best single CNN: batch norm, dropout and learned down-sampling.
+
+    Deotte's design (two 3x3 convolutions then a strided 5x5 "learned
+    pooling", twice) reaches ~99.64 % but spends most of its time at 28x28:
+    about 10x the seed's cost per epoch here. This one keeps one convolution
+    at 28x28, down-samples with strided 3x3 convolutions, ends with two
+    unpadded convolutions and global average pooling: about 3.5x the seed's
+    cost per epoch (``benchmarks/train_speed.py`` measures it).
+    """
+    inputs = keras.Input(INPUT_SHAPE)
+    x = _conv_bn(inputs, width, 3)
+    x = _conv_bn(x, width, 3, strides=2)                    # 28 -> 14, learned down-sampling
+    x = _conv_bn(x, 2 * width, 3)
+    x = _conv_bn(x, 2 * width, 3, strides=2)                # 14 -> 7
+    x = layers.Dropout(dropout / 2)(x)
+    x = _conv_bn(x, 4 * width, 3, padding="valid")          # 7 -> 5
+    x = _conv_bn(x, 4 * width, 3, padding="valid")          # 5 -> 3
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="digit_cnn")
+
+
+# --- Augmentation ---------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="digitlab")
+class RandomStrokeWidth(layers.Layer):
+    """Randomly thins or thickens the strokes of white-on-black digits.
+
+    Each image gets a strength ``s`` drawn from ``[-factor, factor]``: ``s > 0``
+    blends towards a 3x3 grey dilation (thicker ink), ``s < 0`` towards a 3x3
+    erosion (thinner ink). Drawn digits differ from MNIST mostly in stroke
+    width, so this matters more for the widget than for the test set.
+    """
+
+    def __init__(self, factor: float = 0.7, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= factor <= 1:
+            raise ValueError(f"factor must be in [0, 1], got {factor}.")
+        self.factor = factor
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training or self.factor == 0:
+            return images
+        thick = ops.max_pool(images, pool_size=3, strides=1, padding="same")
+        thin = -ops.max_pool(-images, pool_size=3, strides=1, padding="same")
+        strength = keras.random.uniform(
+            (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
+        )
+        towards_thick = ops.relu(strength) * (thick - images)
+        towards_thin = ops.relu(-strength) * (thin - images)
+        return images + towards_thick + towards_thin
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
+
+
+def augmentation(
+    rotation_degrees: float = 12.0,
+    shift: float = 0.1,
+    zoom: float = 0.12,
+    stroke: float = 0.7,
+    seed: int | None = None,
+) -> keras.Sequential:
+    """Random rotation, shift, zoom and stroke width, as the seed (no flips: a flipped 2 is no digit)."""
+    fill = {"fill_mode": "constant", "fill_value": 0.0}
+    return keras.Sequential(
+        [
+            layers.RandomRotation(rotation_degrees / 360.0, seed=seed, **fill),
+            layers.RandomZoom(zoom, seed=seed, **fill),
+            layers.RandomTranslation(shift, shift, seed=seed, **fill),
+            RandomStrokeWidth(stroke, seed=seed),
+        ],
+        name="augmentation",
+    )
+
+
+# --- Keras Tuner ----------------------------------------------------------
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Adam, sparse categorical cross-entropy, accuracy (passed as ``metrics=``)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_hypermodel(hp) -> keras.Model:
+    """A compiled :func:`seed_cnn` over the seed's grid, for Keras Tuner.
+
+    Filters {32, 64, 128}, dense units {32, 64, 128}, Adam learning rate
+    {1e-2, 1e-3, 1e-4}. Smoke-test it with
+    ``build_hypermodel(keras_tuner.HyperParameters())``.
+    """
+    model = seed_cnn(
+        filters=hp.Choice("filters", list(FILTERS_GRID)),
+        dense_units=hp.Choice("dense_units", list(DENSE_GRID)),
+    )
+    return compile_model(model, hp.Choice("learning_rate", list(LEARNING_RATE_GRID)))
+
+
+# --- Saved models ---------------------------------------------------------
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing or cannot be loaded."""
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` file, with an error that names the file when it fails."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(
+            f"Model file not found: {path}. Train one with `digitlab train --out {path}`."
+        )
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a damaged zip or config
+        raise ModelFileError(
+            f"Could not load model file {path}: {type(error).__name__}: {error}. "
+            "The file is damaged or not a Keras 3 model; retrain it with `digitlab train`."
+        ) from error
+
+
+def load_default() -> keras.Model:
+    """The shipped ``digitlab/models/digit_cnn.keras`` (see its model card beside it)."""
+    return load_model(DEFAULT_MODEL)

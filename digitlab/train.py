@@ -1,0 +1,123 @@
+"""Training: a validation split, augmentation, a learning-rate schedule, a saved history.
+
+Taught in ``notebooks/03_training_the_cnn.ipynb``. ``digitlab train`` calls
+:func:`train` and writes the model with its model card.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digitlab.model import augmentation, compile_model
+from digitlab.preprocess import to_model_input
+
+#: Quick mode: enough to see the loss fall, in a few seconds.
+QUICK_TRAIN_SIZE = 2000
+QUICK_VALIDATION_SIZE = 500
+QUICK_EPOCHS = 2
+
+
+def split_validation(x, y, validation_size: int = 5000, seed: int = 0):
+    """A seeded, shuffled split of the *training* set: ``(x_fit, y_fit), (x_val, y_val)``.
+
+    The test set is never used to choose anything (epochs, models, settings).
+    """
+    if not 0 < validation_size < len(x):
+        raise ValueError(f"validation_size must be between 1 and {len(x) - 1}, got {validation_size}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    fit, val = order[validation_size:], order[:validation_size]
+    return (x[fit], y[fit]), (x[val], y[val])
+
+
+def warmup_cosine(steps: int, peak_learning_rate: float, warmup_fraction: float = 0.1):
+    """Linear warm-up to ``peak_learning_rate``, then cosine decay to ~0."""
+    warmup_steps = max(1, int(steps * warmup_fraction))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak_learning_rate / 20,
+        decay_steps=max(1, steps - warmup_steps),
+        alpha=0.01,
+        warmup_target=peak_learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
+def _dataset(x, y, batch_size: int, augment, seed: int):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    if augment is not None:
+        data = data.map(lambda images, labels: (augment(images, training=True), labels),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def train(
+    model: keras.Model,
+    x=None,
+    y=None,
+    epochs: int = 20,
+    batch_size: int = 128,
+    learning_rate: float = 3e-3,
+    validation_size: int = 5000,
+    augment: bool = True,
+    quick: bool = False,
+    seed: int = 0,
+    history_path: str | Path | None = None,
+    verbose: int | str = "auto",
+    callbacks=(),
+) -> dict:
+    """Train ``model`` on MNIST's training set and return its history as a dict.
+
+    ``x``/``y`` default to the MNIST training set (:func:`digitlab.data.load_mnist`);
+    uint8 (N, 28, 28) images are normalised here. A seeded validation split
+    of ``validation_size`` images is held out and passed to Keras. The learning
+    rate warms up and then follows a cosine decay (:func:`warmup_cosine`).
+    ``quick=True`` trains on 2,000 images for 2 epochs: seconds, for notebooks
+    and tests. ``history_path`` saves the history as JSON.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if (x is None) != (y is None):
+        raise ValueError("pass both x and y, or neither (to use MNIST's training set).")
+    if x is None:
+        from digitlab.data import load_mnist
+
+        (x, y), _ = load_mnist()
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels.")
+    keras.utils.set_random_seed(seed)
+
+    if quick:
+        validation_size = min(validation_size, QUICK_VALIDATION_SIZE)
+        epochs = min(epochs, QUICK_EPOCHS)
+    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, seed)
+    if quick:
+        x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
+    x_fit, x_val = to_model_input(x_fit), to_model_input(x_val)
+    y_fit, y_val = np.asarray(y_fit, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
+
+    steps = epochs * int(np.ceil(len(x_fit) / batch_size))
+    compile_model(model, warmup_cosine(steps, learning_rate))
+    augment_model = augmentation(seed=seed) if augment else None
+    started = time.perf_counter()
+    history = model.fit(
+        _dataset(x_fit, y_fit, batch_size, augment_model, seed),
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=list(callbacks),
+    )
+    result = {key: [float(v) for v in values] for key, values in history.history.items()}
+    result["epochs"] = epochs
+    result["train_size"] = int(len(x_fit))
+    result["validation_size"] = int(len(x_val))
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if history_path is not None:
+        Path(history_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(history_path).write_text(json.dumps(result, indent=1))
+    return result

@@ -1,0 +1,84 @@
+"""Shared fixtures. No test may touch the network: sockets to anything but
+loopback raise, so a forgotten download fails loudly instead of hanging."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+class NetworkAccessError(RuntimeError):
+    pass
+
+
+def _is_loopback(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):  # AF_UNIX paths and the like
+        return True
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded(real):
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise NetworkAccessError(f"tests must not touch the network (tried {address!r})")
+        return real(self, address)
+
+    return connect
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST, from $DIGITLAB_DATA (or data/mnist); skipped outside CI if absent."""
+    from digitlab.data import DataError, load_mnist
+
+    try:
+        return load_mnist(download=False)
+    except DataError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"MNIST not available: {error}")
+
+
+@pytest.fixture(scope="session")
+def quick_model(tmp_path_factory, mnist):
+    """A digit_cnn trained for seconds on 2,000 images (saved and reloaded)."""
+    from digitlab.card import save_model
+    from digitlab.model import digit_cnn, load_model
+    from digitlab.train import train
+
+    (x_train, y_train), _ = mnist
+    model = digit_cnn()
+    train(model, x_train, y_train, quick=True, verbose=0)
+    path = tmp_path_factory.mktemp("models") / "quick.keras"
+    save_model(model, path)
+    return load_model(path)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
