@@ -14,7 +14,7 @@ def _data(args) -> int:
     from digitlab import data
 
     if args.action == "download":
-        folder = data.download_mnist(args.to or data.DEFAULT_DIR)
+        folder = data.download_mnist(args.to)
         print(f"MNIST downloaded and verified in {folder}")
         return 0
     try:

@@ -172,8 +172,8 @@ def verify_file(path: Path, name: str) -> np.ndarray:
 
 
 def download_mnist(
-    folder: str | os.PathLike = DEFAULT_DIR,
-    mirrors: tuple[str, ...] = MIRRORS,
+    folder: str | os.PathLike | None = None,
+    mirrors: tuple[str, ...] | None = None,
     progress: bool = True,
     timeout: float = 30.0,
 ) -> Path:
@@ -181,11 +181,13 @@ def download_mnist(
 
     Each file goes to a temporary name in ``folder`` and is renamed only after
     its checksum matches, so an interrupted download leaves nothing behind.
-    Mirrors are tried in turn; if none works, :class:`DataError` lists them.
+    Mirrors (default :data:`MIRRORS`) are tried in turn; if none works,
+    :class:`DataError` lists them. ``folder`` defaults to ``data/mnist/``.
     """
     from tqdm.auto import tqdm
 
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else DEFAULT_DIR
+    mirrors = mirrors if mirrors is not None else MIRRORS
     folder.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         target = folder / f"{name}.gz"

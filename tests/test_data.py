@@ -1,0 +1,253 @@
+"""The MNIST loader: idx parsing, checksums, search order, downloads, the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import socket
+import struct
+import urllib.request
+
+import numpy as np
+import pytest
+
+from digitlab import cli, data
+from digitlab.data import DataError, parse_idx
+
+
+# --- Small idx files written by the tests ---------------------------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def write_fake_mnist(folder, n_train=12, n_test=5, gz=True, monkeypatch=None):
+    """Four tiny, valid idx files; their checksums are patched in when monkeypatch is given."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    sums = {}
+    for name, array in arrays.items():
+        raw = idx_bytes(array)
+        sums[name] = hashlib.sha256(raw).hexdigest()
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+        else:
+            (folder / name).write_bytes(raw)
+    if monkeypatch is not None:
+        monkeypatch.setattr(data, "CHECKSUMS", sums)
+    return arrays
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No $DIGITLAB_DATA, and the repository folder moved to an empty temporary one."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "DEFAULT_DIR", tmp_path / "repo-data-mnist")
+    return tmp_path
+
+
+# --- The idx parser ---------------------------------------------------------
+
+
+def test_parse_valid_images_and_labels():
+    images = np.arange(2 * 28 * 28, dtype=np.uint64).reshape(2, 28, 28) % 256
+    parsed = parse_idx(idx_bytes(images))
+    assert parsed.dtype == np.uint8 and parsed.shape == (2, 28, 28)
+    np.testing.assert_array_equal(parsed, images)
+    np.testing.assert_array_equal(parse_idx(idx_bytes([3, 1, 4])), [3, 1, 4])
+
+
+def test_parse_rejects_wrong_magic():
+    raw = bytearray(idx_bytes([1, 2, 3]))
+    raw[2] = 0x0D  # float type code
+    with pytest.raises(DataError, match="magic"):
+        parse_idx(bytes(raw), "labels.idx")
+
+
+def test_parse_rejects_truncated_data():
+    raw = idx_bytes(np.zeros((3, 28, 28)))
+    with pytest.raises(DataError, match="truncated"):
+        parse_idx(raw[:-10], "images.idx")
+    with pytest.raises(DataError, match="too short"):
+        parse_idx(raw[:3], "images.idx")
+
+
+def test_parse_rejects_wrong_length():
+    raw = idx_bytes([1, 2, 3]) + b"\x00"
+    with pytest.raises(DataError, match=r"shape \(3,\)"):
+        parse_idx(raw, "labels.idx")
+
+
+def test_gzipped_and_plain_files_read_the_same(tmp_path):
+    raw = idx_bytes([5, 6, 7])
+    (tmp_path / "plain").write_bytes(raw)
+    (tmp_path / "packed.gz").write_bytes(gzip.compress(raw))
+    assert data.read_unpacked(tmp_path / "plain") == data.read_unpacked(tmp_path / "packed.gz") == raw
+
+
+def test_damaged_gzip_is_named(tmp_path):
+    broken = tmp_path / "x.gz"
+    broken.write_bytes(gzip.compress(idx_bytes([1] * 1000))[:20])
+    with pytest.raises(DataError, match="x.gz"):
+        data.read_unpacked(broken)
+
+
+# --- Checksums ----------------------------------------------------------------
+
+
+def test_checksum_mismatch_names_the_file(tmp_path, monkeypatch, isolated):
+    arrays = write_fake_mnist(tmp_path / "d", monkeypatch=monkeypatch)
+    bad = tmp_path / "d" / "t10k-labels-idx1-ubyte.gz"
+    flipped = (arrays["t10k-labels-idx1-ubyte"] + 1) % 10
+    bad.write_bytes(gzip.compress(idx_bytes(flipped)))  # valid idx, wrong contents
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz.*sha256"):
+        data.load_mnist(tmp_path / "d")
+
+
+def test_real_checksums_are_the_standard_ones():
+    assert data.CHECKSUMS["train-images-idx3-ubyte"].startswith("ba891046")
+    assert data.CHECKSUMS["t10k-labels-idx1-ubyte"].startswith("ff7bcfd4")
+    assert len(set(data.CHECKSUMS.values())) == 4
+
+
+# --- Search order -------------------------------------------------------------
+
+
+def test_explicit_path_wins_over_environment(tmp_path, monkeypatch, isolated):
+    write_fake_mnist(tmp_path / "explicit", n_train=7, monkeypatch=monkeypatch)
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "nowhere"))
+    (x_train, _), _ = data.load_mnist(tmp_path / "explicit")
+    assert x_train.shape == (7, 28, 28)
+
+
+def test_environment_wins_over_repository_folder(tmp_path, monkeypatch, isolated):
+    write_fake_mnist(tmp_path / "env", n_train=8, monkeypatch=monkeypatch)
+    write_fake_mnist(data.DEFAULT_DIR, n_train=9, gz=False)
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))
+    location = data.find_mnist()
+    assert location.source == "$DIGITLAB_DATA" and location.folder == tmp_path / "env"
+    assert data.load_mnist()[0][0].shape == (8, 28, 28)
+
+
+def test_repository_folder_is_used_last(tmp_path, monkeypatch, isolated):
+    arrays = write_fake_mnist(data.DEFAULT_DIR, n_train=9, gz=False, monkeypatch=monkeypatch)
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(download=False)
+    np.testing.assert_array_equal(y_train, arrays["train-labels-idx1-ubyte"])
+    assert x_test.shape == (5, 28, 28) and x_train.dtype == np.uint8
+
+
+def test_environment_pointing_at_empty_folder_is_an_error(tmp_path, monkeypatch, isolated):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "empty"))
+    with pytest.raises(DataError, match=r"\$DIGITLAB_DATA.*lacks train-images-idx3-ubyte"):
+        data.load_mnist()
+
+
+def test_nothing_found_without_download_lists_the_places(isolated):
+    with pytest.raises(DataError, match="Looked in") as error:
+        data.load_mnist(download=False)
+    assert str(data.DEFAULT_DIR) in str(error.value) and "DIGITLAB_DATA" in str(error.value)
+
+
+# --- Downloads (served from a fake opener, never the network) -------------
+
+
+class FakeResponse:
+    def __init__(self, payload: bytes):
+        self.payload, self.offset = payload, 0
+        self.headers = {"Content-Length": str(len(payload))}
+
+    def read(self, size):
+        chunk = self.payload[self.offset:self.offset + size]
+        self.offset += size
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_download_tries_mirrors_in_turn_and_verifies(tmp_path, monkeypatch, isolated):
+    arrays = write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
+    asked = []
+
+    def fake_urlopen(url, timeout):
+        asked.append(url)
+        if url.startswith("https://first.invalid/"):
+            raise OSError("connection refused")
+        name = url.rsplit("/", 1)[1]
+        return FakeResponse((tmp_path / "source" / name).read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(data, "MIRRORS", ("https://first.invalid/", "https://second.invalid/"))
+    (_, y_train), _ = data.load_mnist()
+    np.testing.assert_array_equal(y_train, arrays["train-labels-idx1-ubyte"])
+    assert sorted(p.name for p in data.DEFAULT_DIR.iterdir()) == sorted(f"{n}.gz" for n in data.FILES)
+    assert asked[0].startswith("https://first.invalid/") and asked[1].startswith("https://second.invalid/")
+
+
+def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isolated):
+    write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
+
+    def corrupt_urlopen(url, timeout):
+        payload = (tmp_path / "source" / url.rsplit("/", 1)[1]).read_bytes()
+        return FakeResponse(payload[: len(payload) // 2])  # cut off mid-way
+
+    monkeypatch.setattr(urllib.request, "urlopen", corrupt_urlopen)
+    with pytest.raises(DataError, match="Could not download train-images-idx3-ubyte.gz") as error:
+        data.load_mnist()
+    assert "DIGITLAB_DATA" in str(error.value)
+    assert list(data.DEFAULT_DIR.iterdir()) == []
+
+
+def test_no_network_gives_one_clear_error(monkeypatch, isolated):
+    # The autouse guard in conftest refuses any non-loopback connection.
+    monkeypatch.setattr(data, "MIRRORS", ("http://192.0.2.1/mnist/",))
+    with pytest.raises(DataError, match="(?s)MNIST not found.*Could not download"):
+        data.load_mnist()
+
+
+def test_tests_cannot_reach_the_network():
+    with pytest.raises(OSError, match="must not touch the network"):
+        socket.create_connection(("192.0.2.1", 80), timeout=1)
+
+
+# --- The real data --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_mnist_from_environment(mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)
+    assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)
+    assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
+    assert np.bincount(y_train, minlength=10)[0] == 5923
+    assert np.bincount(y_test, minlength=10)[0] == 980
+    assert np.bincount(y_train).sum() == 60000 and set(np.unique(y_test)) == set(range(10))
+    assert x_train.min() == 0 and x_train.max() == 255
+
+
+# --- The CLI ------------------------------------------------------------------
+
+
+def test_cli_data_verifies_real_data(mnist, capsys):
+    assert cli.main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert "verified" in out
+
+
+def test_cli_data_on_empty_folder_fails_clearly(tmp_path, capsys, isolated):
+    assert cli.main(["data", "--path", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "lacks" in err and str(tmp_path) in err
