@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
-SAMPLE ?= data/samples/sequence_4096.png
+SAMPLE ?= data/samples/4096.png
 
 .PHONY: lab test demo install install-test benchmarks clean
 

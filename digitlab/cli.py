@@ -32,12 +32,22 @@ def _data(args) -> int:
 
 def _train(args) -> int:
     from digitlab import model as models
-    from digitlab.card import train_and_save
+    from digitlab.card import read_card, train_and_save, train_and_save_crnn, write_card
 
     builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
     out = Path(args.out) if args.out else models.MODELS_DIR / f"{args.model}.keras"
-    train_and_save(
-        builders[args.model](),
+    trainer = train_and_save
+    if args.model == "crnn":  # strings of digits, not single digits: its own data and card
+        from digitlab import crnn
+
+        builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
+    if args.init:  # go on training a saved model; its card is read before `out` may replace it
+        start_card = read_card(args.init)
+        model = models.load_model(args.init)
+    else:
+        model = builders[args.model]()
+    card = trainer(
+        model,
         out,
         epochs=args.epochs,
         quick=args.quick,
@@ -46,6 +56,18 @@ def _train(args) -> int:
         command="digitlab " + " ".join(sys.argv[1:]),
         verbose=2 if args.log else "auto",
     )
+    if args.init:
+        card["total_epochs"] = start_card.get("total_epochs", start_card["epochs"]) + card["epochs"]
+        card["initialised_from"] = start_card
+        write_card(card, out)
+    return 0
+
+
+def _ensemble(args) -> int:
+    from digitlab.card import ensemble_and_save
+    from digitlab.model import DEFAULT_MODEL
+
+    ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command="digitlab " + " ".join(sys.argv[1:]))
     return 0
 
 
@@ -54,6 +76,42 @@ def _evaluate(args) -> int:
 
     classifier = models.load_model(args.model) if args.model else models.load_default()
     print(evaluate.report_for(classifier))
+    return 0
+
+
+def _read(args) -> int:
+    import json
+
+    from digitlab.preprocess import ImageError, load_image
+
+    try:
+        image = load_image(args.image)  # before loading the model: bad files fail fast
+    except ImageError as error:
+        print(f"digitlab read: {error}", file=sys.stderr)
+        return 2
+    from digitlab.model import ModelFileError
+    from digitlab.reader import Reader
+
+    try:
+        reader = Reader.from_file(args.model) if args.model else Reader.default()
+    except ModelFileError as error:
+        print(f"digitlab read: {error}", file=sys.stderr)
+        return 1
+    try:
+        reading = reader.read(image)
+    except ImageError as error:
+        print(f"digitlab read: {args.image}: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(reading.to_dict()))
+    elif reading.text:
+        print(reading.text)
+    if not reading.digits:
+        print("no digits found", file=sys.stderr)
+    if args.annotate:
+        from PIL import Image
+
+        Image.fromarray(reading.annotated()).save(args.annotate)
     return 0
 
 
@@ -70,19 +128,33 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--to", help="download into this folder (default: data/mnist)")
     data.set_defaults(run=_data)
 
-    train = commands.add_parser("train", help="train a CNN and write it with its model card")
-    train.add_argument("--model", choices=["digit_cnn", "seed_cnn"], default="digit_cnn")
+    train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
+    train.add_argument("--model", choices=["digit_cnn", "seed_cnn", "crnn"], default="digit_cnn")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras)")
-    train.add_argument("--quick", action="store_true", help="2,000 images, 2 epochs: a smoke test")
+    train.add_argument("--init", metavar="MODEL.keras",
+                       help="start from this trained model (with its card) instead of fresh weights")
+    train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)
+
+    ensemble = commands.add_parser("ensemble", help="average trained digit CNNs into one model with its card")
+    ensemble.add_argument("members", nargs="+", help=".keras files written by `digitlab train` (with cards)")
+    ensemble.add_argument("--out", help="where to write it (default: digitlab/models/digit_cnn.keras)")
+    ensemble.set_defaults(run=_ensemble)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report")
     evaluate.add_argument("--model", help="a .keras file (default: the shipped model)")
     evaluate.set_defaults(run=_evaluate)
+
+    read = commands.add_parser("read", help="read the digit string in an image")
+    read.add_argument("image", help="an image file (PNG, JPEG, ...)")
+    read.add_argument("--json", action="store_true", help="text, digits (value, confidence, box) and lines as JSON")
+    read.add_argument("--annotate", metavar="OUT.png", help="also save the image with boxes and digits drawn")
+    read.add_argument("--model", help="a .keras file (default: the shipped model)")
+    read.set_defaults(run=_read)
     return parser
 
 

@@ -86,6 +86,21 @@ def digit_cnn(width: int = 32, dropout: float = 0.4) -> keras.Model:
     return keras.Model(inputs, outputs, name="digit_cnn")
 
 
+def ensemble(members, name: str = "digit_cnn") -> keras.Model:
+    """One model that averages the softmax outputs of trained ``members``.
+
+    Members trained with different seeds make different mistakes, so their
+    average is right more often than any one of them. The shipped model is
+    two ``digit_cnn`` averaged (``digitlab ensemble``); its card lists both.
+    """
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}.")
+    inputs = keras.Input(INPUT_SHAPE)
+    renamed = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
+    outputs = layers.Average()([member(inputs) for member in renamed])
+    return keras.Model(inputs, outputs, name=name)
+
+
 # --- Augmentation ---------------------------------------------------------
 
 

@@ -1,12 +1,299 @@
 """From any image to what the CNN expects.
 
-Taught in ``notebooks/01_mnist_and_preprocessing.ipynb`` and
-``notebooks/06_segmenting_sequences.ipynb``.
+Taught in ``notebooks/01_mnist_and_preprocessing.ipynb`` (one digit, MNIST's
+normalisation) and ``notebooks/06_segmenting_sequences.ipynb`` (whole images).
+
+The steps, one helper each:
+
+1. :func:`load_image`: a path, a PIL image or an array -> a numpy array
+   (:class:`ImageError` for empty, truncated or non-image files);
+2. :func:`downscale`: bound the working size of huge images, before any copy;
+3. :func:`to_grayscale`: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of any
+   integer, float or bool type -> float32 (H, W) in [0, 1];
+4. :func:`to_ink`: automatic polarity -> 1 where there is ink, 0 on paper;
+5. :func:`binarize`: Otsu or adaptive threshold -> a uint8 mask (255 = ink);
+6. :func:`normalize_digit`: one digit crop -> 28x28 as MNIST: the longer side
+   fitted into 20x20, centred by centre of mass, white on black, 0 to 1.
+
+:func:`prepare` runs steps 1-5 and returns a :class:`Page`.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
 import numpy as np
+
+#: Images are read at most this many pixels on their longer side.
+MAX_WORKING_SIDE = 2048
+#: Below this ink-to-paper contrast (on a 0-1 scale) an image counts as blank.
+MIN_CONTRAST = 0.15
+#: Hysteresis: ink this fraction of Otsu's threshold counts where it touches stronger ink.
+HYSTERESIS = 0.5
+MNIST_SIZE = 28
+MNIST_BOX = 20
+
+
+class ImageError(ValueError):
+    """An image cannot be read: an empty, truncated or non-image file, or NaN/inf pixels."""
+
+
+# --- Reading --------------------------------------------------------------
+
+
+def load_image(source) -> np.ndarray:
+    """A numpy array from a path (str or Path), a PIL image or an array.
+
+    Raises :class:`ImageError` for a missing, empty, truncated or non-image
+    file, and :class:`TypeError` for anything else (a list, None, bytes).
+    Arrays are returned as they are (no copy).
+    """
+    if isinstance(source, np.ndarray):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return _read_file(Path(source))
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        return _pil_to_array(source)
+    raise TypeError(
+        f"expected an image path, a PIL image or a numpy array, got {type(source).__name__}."
+    )
+
+
+def _read_file(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty.")
+    try:
+        with Image.open(path) as image:
+            return _pil_to_array(image)
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{path}: not an image file (PIL cannot identify it).") from error
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageError(f"{path}: cannot decode the image ({error}).") from error
+
+
+def _pil_to_array(image) -> np.ndarray:
+    """PIL modes we keep as they are (L, I;16, RGB, RGBA, F); the rest become RGBA or L."""
+    if image.mode in ("1", "L", "I;16", "F", "RGB", "RGBA"):
+        return np.asarray(image)
+    if image.mode == "I":
+        return np.asarray(image).astype(np.float32)
+    has_alpha = image.mode in ("LA", "PA", "La") or "transparency" in image.info
+    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+
+
+def downscale(image: np.ndarray, max_side: int = MAX_WORKING_SIDE) -> tuple[np.ndarray, float]:
+    """Shrink ``image`` so its longer side is at most ``max_side``; return it and the factor used.
+
+    Done first, on the original type, so a 10000x10000 image never becomes a
+    400 MB float array. The factor is 1.0 when nothing changed.
+    """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    height, width = image.shape[:2]
+    factor = max_side / max(height, width)
+    if factor >= 1:
+        return image, 1.0
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    elif image.dtype not in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
+        image = image.astype(np.float32)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
+
+
+# --- Grayscale and polarity -----------------------------------------------
+
+
+def check_image(image) -> np.ndarray:
+    """Validate an array's shape and type; raise :class:`TypeError` or :class:`ImageError`."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"expected a numpy array, got {type(image).__name__}.")
+    if not (image.dtype == bool or np.issubdtype(image.dtype, np.integer)
+            or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(f"pixels must be bool, integers or floats, got dtype {image.dtype}.")
+    shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))
+    if not shape_ok:
+        raise ImageError(
+            f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {image.shape}."
+        )
+    if image.size == 0:
+        raise ImageError(f"the image is empty (shape {image.shape}).")
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        raise ImageError("the image has NaN or infinite pixels; replace them before reading.")
+    return image
+
+
+def _to_unit(channels: np.ndarray) -> np.ndarray:
+    """Any pixel type -> float32 in [0, 1]: by the type's range, or min-max for other floats/ints."""
+    if channels.dtype == bool:
+        return channels.astype(np.float32)
+    if channels.dtype in (np.uint8, np.uint16):
+        return channels.astype(np.float32) / np.iinfo(channels.dtype).max
+    values = channels.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if 0.0 <= low and high <= 1.0:
+        return values.astype(np.float32)
+    if high == low:
+        return np.zeros(values.shape, dtype=np.float32)
+    # Halves first, so that even -1e308 to 1e308 does not overflow.
+    return ((values / 2 - low / 2) / (high / 2 - low / 2)).astype(np.float32)
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in [0, 1] from (H, W), (H, W, 1), RGB or RGBA pixels of any type.
+
+    RGBA with transparency (what a canvas gives) is composited over paper of
+    the opposite shade to its ink, so both dark and light strokes on a
+    transparent background stay visible.
+    """
+    image = check_image(image)
+    if image.ndim == 2:
+        return _to_unit(image)
+    if image.shape[2] == 1:
+        return _to_unit(image[..., 0])
+    color = _to_unit(image[..., :3])
+    gray = color @ np.float32([0.299, 0.587, 0.114])
+    if image.shape[2] == 3:
+        return gray.astype(np.float32)
+    alpha = _to_unit(image[..., 3]) if image.dtype != bool else image[..., 3].astype(np.float32)
+    if alpha.min() >= 1.0:
+        return gray.astype(np.float32)
+    ink_shade = float((gray * alpha).sum() / max(alpha.sum(), 1e-6))
+    paper = 1.0 if ink_shade < 0.5 else 0.0
+    return (alpha * gray + (1.0 - alpha) * paper).astype(np.float32)
+
+
+def is_dark_on_light(gray: np.ndarray) -> bool:
+    """True when the paper is lighter than the ink.
+
+    The paper is what most of the border shows (digits rarely fill a
+    border), compared with the middle of the image's range.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    middle = (float(gray.min()) + float(gray.max())) / 2
+    return float(np.median(border)) > middle
+
+
+def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
+
+    ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
+    (a scan: inverted) or "light_on_dark" (a canvas or MNIST: kept).
+    """
+    if polarity not in ("auto", "dark_on_light", "light_on_dark"):
+        raise ValueError(f"polarity must be 'auto', 'dark_on_light' or 'light_on_dark', got {polarity!r}.")
+    invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
+    return (1.0 - gray) if invert else gray
+
+
+# --- Thresholding ---------------------------------------------------------
+
+
+def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
+    """uint8 mask, 255 on ink: Otsu's global threshold or an adaptive (local) one.
+
+    Otsu suits even lighting (canvases, clean scans); "adaptive" compares each
+    pixel with its neighbourhood's mean, for uneven lighting. Either way the
+    threshold stays at least :data:`MIN_CONTRAST` above the paper, so a blank
+    or faintly noisy image gives an empty mask rather than invented digits.
+    Otsu's threshold is applied with hysteresis (:func:`keep_connected`):
+    fainter ink counts when it touches clearly dark ink, so the light end of
+    a stroke stays part of its digit instead of breaking it in two.
+    """
+    if method not in ("otsu", "adaptive"):
+        raise ValueError(f"method must be 'otsu' or 'adaptive', got {method!r}.")
+    pixels = np.clip(ink * 255.0, 0, 255).astype(np.uint8)
+    paper = float(np.percentile(pixels[::3, ::3], 10))
+    floor = paper + MIN_CONTRAST * 255.0
+    if pixels.max() < floor:
+        return np.zeros(pixels.shape, dtype=np.uint8)
+    otsu, _ = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if method == "otsu":
+        strong = pixels > max(otsu, floor)
+        weak = pixels > max(otsu * HYSTERESIS, floor)
+        return keep_connected(weak, strong)
+    block = max(3, (min(pixels.shape) // 8) | 1)
+    local = cv2.adaptiveThreshold(pixels, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -10)
+    return np.where(pixels > floor, local, 0).astype(np.uint8)
+
+
+def keep_connected(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """uint8 mask (255) of the 8-connected blobs of ``weak`` that hold a ``strong`` pixel."""
+    count, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+# --- All steps -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """An image ready for segmentation, at working size.
+
+    ``gray`` (0-1, as given), ``ink`` (0-1, 1 on ink) and ``mask`` (uint8,
+    255 on ink) share one shape; ``scale`` is working size / input size.
+    """
+
+    gray: np.ndarray
+    ink: np.ndarray
+    mask: np.ndarray
+    scale: float
+
+
+def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int = MAX_WORKING_SIDE) -> Page:
+    """Steps 1-5 in order: load, check, downscale, grayscale, ink, threshold."""
+    image = check_image(load_image(image))
+    image, scale = downscale(image, max_side)
+    gray = to_grayscale(image)
+    ink = to_ink(gray, polarity)
+    return Page(gray, ink, binarize(ink, method), scale)
+
+
+# --- One digit, as MNIST --------------------------------------------------
+
+
+def normalize_digit(crop: np.ndarray) -> np.ndarray:
+    """One digit's ink (white on black, any size) -> float32 28x28 in [0, 1], as MNIST.
+
+    As LeCun et al. made MNIST: trim to the ink, fit the longer side into
+    20x20 keeping the aspect ratio (a thin 1 stays thin), brighten so the
+    strongest ink is 1, then place it in 28x28 with its centre of mass at the
+    centre. An empty crop gives an all-zero image.
+    """
+    crop = np.asarray(crop, dtype=np.float32)
+    if crop.ndim != 2:
+        raise ValueError(f"expected a 2-D crop, got shape {crop.shape}.")
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
+    rows, cols = np.nonzero(crop.any(axis=1))[0], np.nonzero(crop.any(axis=0))[0]
+    if rows.size == 0:
+        return out
+    crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = crop.shape
+    factor = MNIST_BOX / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    digit = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+    digit = np.clip(digit / max(float(digit.max()), 1e-6), 0.0, 1.0)
+
+    # Centre of mass to the centre, clipped so the digit stays inside.
+    total = float(digit.sum())
+    row_mass = float((digit.sum(axis=1) * np.arange(digit.shape[0])).sum()) / total
+    col_mass = float((digit.sum(axis=0) * np.arange(digit.shape[1])).sum()) / total
+    top = int(np.clip(round(MNIST_SIZE / 2 - row_mass), 0, MNIST_SIZE - digit.shape[0]))
+    left = int(np.clip(round(MNIST_SIZE / 2 - col_mass), 0, MNIST_SIZE - digit.shape[1]))
+    out[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+    return out
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import keras
@@ -20,6 +21,15 @@ from digitlab.preprocess import to_model_input
 QUICK_TRAIN_SIZE = 2000
 QUICK_VALIDATION_SIZE = 500
 QUICK_EPOCHS = 2
+#: One validation split for every seed, so models trained with different seeds
+#: (an ensemble's members) are all judged on images none of them saw.
+VALIDATION_SEED = 0
+#: Quick mode takes smaller batches (126 steps instead of 32) and lets batch
+#: norm's moving averages follow faster: with the usual momentum 0.99 they
+#: still hold ~70 % of their initial values after 32 steps, and a model that is
+#: 85 % right in training mode is at chance level at inference.
+QUICK_BATCH_SIZE = 32
+QUICK_BATCH_NORM_MOMENTUM = 0.9
 
 
 def split_validation(x, y, validation_size: int = 5000, seed: int = 0):
@@ -44,6 +54,28 @@ def warmup_cosine(steps: int, peak_learning_rate: float, warmup_fraction: float 
         warmup_target=peak_learning_rate,
         warmup_steps=warmup_steps,
     )
+
+
+@contextmanager
+def batch_norm_momentum(model: keras.Model, momentum: float):
+    """Temporarily set the momentum of every BatchNormalization layer in ``model``."""
+    layers = list(_batch_norm_layers(model))
+    saved = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = momentum
+    try:
+        yield model
+    finally:
+        for layer, value in zip(layers, saved):
+            layer.momentum = value
+
+
+def _batch_norm_layers(model):
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            yield layer
+        else:
+            yield from _batch_norm_layers(layer)  # nested models
 
 
 def _dataset(x, y, batch_size: int, augment, seed: int):
@@ -78,7 +110,8 @@ def train(
     of ``validation_size`` images is held out and passed to Keras. The learning
     rate warms up and then follows a cosine decay (:func:`warmup_cosine`).
     ``quick=True`` trains on 2,000 images for 2 epochs: seconds, for notebooks
-    and tests. ``history_path`` saves the history as JSON.
+    and tests (with batches of 32 and faster batch-norm statistics, see
+    ``QUICK_BATCH_SIZE``). ``history_path`` saves the history as JSON.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
@@ -95,7 +128,8 @@ def train(
     if quick:
         validation_size = min(validation_size, QUICK_VALIDATION_SIZE)
         epochs = min(epochs, QUICK_EPOCHS)
-    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, seed)
+        batch_size = min(batch_size, QUICK_BATCH_SIZE)
+    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, VALIDATION_SEED)
     if quick:
         x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
     x_fit, x_val = to_model_input(x_fit), to_model_input(x_val)
@@ -105,13 +139,15 @@ def train(
     compile_model(model, warmup_cosine(steps, learning_rate))
     augment_model = augmentation(seed=seed) if augment else None
     started = time.perf_counter()
-    history = model.fit(
-        _dataset(x_fit, y_fit, batch_size, augment_model, seed),
-        validation_data=(x_val, y_val),
-        epochs=epochs,
-        verbose=verbose,
-        callbacks=list(callbacks),
-    )
+    with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else nullcontext():
+        history = model.fit(
+            _dataset(x_fit, y_fit, batch_size, augment_model, seed),
+            validation_data=(x_val, y_val),
+            shuffle=False,  # the dataset shuffles itself
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=list(callbacks),
+        )
     result = {key: [float(v) for v in values] for key, values in history.history.items()}
     result["epochs"] = epochs
     result["train_size"] = int(len(x_fit))

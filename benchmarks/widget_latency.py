@@ -1,0 +1,96 @@
+"""How long the draw-and-read pad takes, in Python, from the last stroke to the answer.
+
+Eight digits are on the pad; the last stroke ends (a mouse-up) and the pad
+rasterizes the strokes, segments them, classifies the crops and updates its
+display ("Read as I draw"). Target: at most 50 ms on 2 CPU cores.
+
+    python benchmarks/widget_latency.py [--repeats 50] [--model PATH]
+
+Prints the median of each step and of the whole path. Taught in
+``notebooks/07_draw_and_read.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+TARGET_MILLISECONDS = 50.0
+TEXT = "17040962"  # eight digits, a two-stroke 4 among them
+
+
+def median_milliseconds(function, repeats: int, setup=None) -> float:
+    """Median wall time of ``function()`` in milliseconds, after one warm-up call.
+
+    ``setup()``, if given, runs before each call, untimed.
+    """
+    setup = setup or (lambda: None)
+    setup()
+    function()
+    timings = []
+    for _ in range(repeats):
+        setup()
+        started = time.perf_counter()
+        function()
+        timings.append(1000 * (time.perf_counter() - started))
+    return statistics.median(timings)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--model", help="a .keras file (default: the shipped model)")
+    args = parser.parse_args(argv)
+
+    from digitlab.preprocess import prepare
+    from digitlab.reader import Reader
+    from digitlab.segment import segment
+    from digitlab.strokes import digit_strokes, rasterize
+    from digitlab.widget import DigitPad
+
+    reader = Reader.from_file(args.model) if args.model else Reader.default()
+    pad = DigitPad(reader=reader, auto_read=False)
+    strokes = digit_strokes(TEXT, origin=(20, 60), height=110, spacing=25)
+    *earlier, last = strokes
+    pad.load_strokes(earlier)
+    image = rasterize(strokes, pad.size, pad.pen.value)
+    crops = [digit.crop for digit in reader.read(image).digits]
+
+    def send(event, x, y):
+        pad.canvas._handle_custom_msg({"event": event, "x": x, "y": y}, [])
+
+    def draw_last_stroke():
+        """The mouse draws the last stroke; its mouse-up makes the pad read ("Read as I draw")."""
+        (x, y), *rest = last
+        send("mouse_down", x, y)
+        for x, y in rest:
+            send("mouse_move", x, y)
+        send("mouse_up", x, y)
+
+    def undo_last_stroke():
+        pad.auto_read.value = False
+        if len(pad.strokes) == len(strokes):
+            pad.undo()
+        pad.auto_read.value = True
+
+    steps = {
+        "rasterize (OpenCV)": lambda: rasterize(strokes, pad.size, pad.pen.value),
+        "threshold + segment": lambda: segment(prepare(image).mask),
+        f"classify {len(crops)} crops": lambda: reader.classify(crops),
+        "reader.read (all of the above)": lambda: reader.read(image),
+    }
+    print(f"{len(TEXT)} digits ({TEXT}) on a {pad.size[1]}x{pad.size[0]} pad, median of {args.repeats}:")
+    for name, function in steps.items():
+        print(f"  {name:34s} {median_milliseconds(function, args.repeats):7.1f} ms")
+    total = median_milliseconds(draw_last_stroke, args.repeats, setup=undo_last_stroke)
+    print(f"  {'pad: last stroke -> answer shown':34s} {total:7.1f} ms")
+    if pad.reading is None or pad.reading.text != TEXT:
+        print(f"WARNING: the pad read {pad.reading.text if pad.reading else None!r}, not {TEXT!r}.")
+    verdict = "within" if total <= TARGET_MILLISECONDS else "OVER"
+    print(f"Last stroke to answer: {total:.1f} ms, {verdict} the {TARGET_MILLISECONDS:.0f} ms target.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

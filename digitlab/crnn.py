@@ -1,0 +1,615 @@
+"""A CRNN read with CTC: whole lines of digits, without cutting them into boxes first.
+
+Taught in ``notebooks/08_beyond_segmentation.ipynb``.
+
+Contours (``notebooks/06_segmenting_sequences.ipynb``) need a gap between
+digits; when digits touch or overlap, one blob holds several of them. A CRNN
+reads the line as a sequence instead:
+
+1. :func:`to_strip`: the line's ink is fitted into a strip 32 pixels high;
+2. :func:`crnn`: convolutions turn every 4 pixel-wide column band into one
+   *frame*, 1-D convolutions give each frame its neighbours' context, and a
+   dense layer scores the frame as "blank" or one of the ten digits;
+3. :func:`ctc_loss` trains it from the text alone (no boxes): CTC sums over
+   every alignment of the text to the frames;
+4. :func:`greedy_decode` reads it back: the best class of each frame, repeats
+   collapsed, blanks dropped ("1 1 _ 1 0 _ 0" -> "1100").
+
+:func:`read_line` and :func:`read_lines` do all of this and return a
+:class:`LineReading`: the text, the digits, one confidence per digit and an
+approximate box per digit (from the CTC alignment). The shipped model is
+``digitlab/models/crnn.keras``; ``digitlab train --model crnn`` trains it on
+strings of MNIST *training* digits (:func:`training_strings`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+from keras import layers
+
+from digitlab import synth
+from digitlab.model import MODELS_DIR, ModelFileError, load_model as _load_keras_model
+
+#: Strip geometry: the ink fills INK_HEIGHT rows of STRIP_HEIGHT, SIDE_MARGIN blank columns each side.
+STRIP_HEIGHT = 32
+INK_HEIGHT = 24
+SIDE_MARGIN = 8
+#: Each output frame covers this many strip columns (two 2x poolings).
+FRAME_WIDTH = 4
+#: Training batches are padded to a multiple of this width (few shapes, few retracings).
+BUCKET_WIDTH = 32
+#: Class 0 is CTC's blank (Keras' ``keras.losses.CTC`` convention); digit d is class d + 1.
+BLANK = 0
+NUM_CLASSES = 11
+MAX_DIGITS = 10
+#: A pixel counts as ink (for crops and boxes) above this fraction of the brightest pixel.
+INK_THRESHOLD = 0.5
+DEFAULT_MODEL = MODELS_DIR / "crnn.keras"
+
+Box = tuple[int, int, int, int]  # (x, y, width, height) in the given image's pixels
+
+
+# --- From a line image to a strip -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Strip:
+    """A line fitted into the CRNN's strip, and how to map strip columns back.
+
+    ``pixels`` is float32 (STRIP_HEIGHT, width) in [0, 1], white ink on black.
+    Strip column ``c`` is column ``left + (c - SIDE_MARGIN) / factor`` of the
+    original image. ``ink`` is the original image's ink mask (for boxes).
+    """
+
+    pixels: np.ndarray
+    left: int
+    factor: float
+    ink: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return self.pixels.shape[1] // FRAME_WIDTH
+
+    def to_image_x(self, strip_x: float) -> float:
+        return self.left + (strip_x - SIDE_MARGIN) / self.factor
+
+
+def _unit_gray(image) -> np.ndarray:
+    """A 2-D uint8, bool or float image -> float32 in [0, 1]."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(
+            f"expected a 2-D grayscale line (white ink on black), got shape {image.shape}; "
+            "convert colour images with digitlab.preprocess.to_grayscale and to_ink first."
+        )
+    if image.size == 0:
+        raise ValueError(f"the line image is empty (shape {image.shape}).")
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == bool:
+        return image.astype(np.float32)
+    if not np.issubdtype(image.dtype, np.number):
+        raise TypeError(f"pixels must be numbers, got dtype {image.dtype}.")
+    image = image.astype(np.float32)
+    if not np.isfinite(image).all():
+        raise ValueError("the line image has NaN or infinite pixels.")
+    high = float(image.max())
+    return image / high if high > 1.0 else np.clip(image, 0.0, 1.0)
+
+
+def to_strip(image) -> Strip | None:
+    """Fit a line's ink into a STRIP_HEIGHT-pixel strip; None when the line has no ink.
+
+    The ink's rows are scaled to INK_HEIGHT pixels (keeping the aspect ratio)
+    and centred; SIDE_MARGIN blank columns go on each side and the width is
+    rounded up to a whole number of frames. Brightness is stretched so the
+    strongest ink is 1.
+    """
+    gray = _unit_gray(image)
+    high = float(gray.max())
+    if high <= 0.0:
+        return None
+    gray = gray / high
+    ink = gray > INK_THRESHOLD
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    crop = gray[top:bottom, left:right]
+    factor = INK_HEIGHT / crop.shape[0]
+    width = max(1, round(crop.shape[1] * factor))
+    if width > 40 * INK_HEIGHT:  # a 2-pixel-high smear would become kilometres of strip
+        factor, width = 40 * INK_HEIGHT / crop.shape[1], 40 * INK_HEIGHT
+    height = max(1, round(crop.shape[0] * factor))
+    resized = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+    total = width + 2 * SIDE_MARGIN
+    total = -(-total // FRAME_WIDTH) * FRAME_WIDTH
+    pixels = np.zeros((STRIP_HEIGHT, total), dtype=np.float32)
+    y = (STRIP_HEIGHT - height) // 2
+    pixels[y:y + height, SIDE_MARGIN:SIDE_MARGIN + width] = np.clip(resized, 0.0, 1.0)
+    return Strip(pixels, int(left), float(factor), ink)
+
+
+def stack_strips(strips, multiple: int = FRAME_WIDTH) -> np.ndarray:
+    """Strips of different widths -> one float32 batch (N, STRIP_HEIGHT, W, 1), padded on the right with black."""
+    width = max(strip.shape[1] for strip in strips)
+    width = -(-width // multiple) * multiple
+    batch = np.zeros((len(strips), STRIP_HEIGHT, width, 1), dtype=np.float32)
+    for index, strip in enumerate(strips):
+        batch[index, :, :strip.shape[1], 0] = strip
+    return batch
+
+
+# --- The model ------------------------------------------------------------
+
+
+def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
+    """Convolution (no bias: batch norm has one) -> batch norm -> ReLU."""
+    x = conv(filters, kernel_size, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
+         kernel_size: int = 5, dropout: float = 0.2) -> keras.Model:
+    """A small CRNN: strip (32, W, 1) -> logits (W / 4, 11) for CTC (class 0 is blank).
+
+    - Convolutions: ``width`` filters at full size, then 2x, 4x, 4x, with
+      2x2 poolings twice (32 -> 8 rows, W -> W / 4 frames) and 2x1 once more
+      (8 -> 4 rows): each frame sees a 4-pixel-wide band and its neighbours.
+    - The 4 remaining rows are flattened into one feature vector per frame.
+    - Sequence: ``sequence_layers`` residual 1-D convolutions of ``kernel_size``
+      frames (faster than a recurrent layer on a CPU, and wide enough to
+      see a whole digit and its neighbours).
+    - A dense layer gives logits: CTC's loss and decoder take logits.
+    """
+    inputs = keras.Input((STRIP_HEIGHT, None, 1), name="strip")
+    x = _conv_bn(inputs, width, 3)
+    x = layers.MaxPooling2D(2)(x)                          # 16 x W/2
+    x = _conv_bn(x, 2 * width, 3)
+    x = layers.MaxPooling2D(2)(x)                          # 8 x W/4
+    x = _conv_bn(x, 4 * width, 3)
+    x = layers.MaxPooling2D((2, 1))(x)                     # 4 x W/4
+    x = _conv_bn(x, 4 * width, 3)
+    # (batch, rows, frames, channels) -> (batch, frames, rows * channels)
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((-1, (STRIP_HEIGHT // 8) * 4 * width))(x)
+    x = layers.Dense(sequence_units, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    for _ in range(sequence_layers):
+        context = _conv_bn(layers.Dropout(dropout)(x), sequence_units, kernel_size, conv=layers.Conv1D)
+        x = layers.Add()([x, context])
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="crnn")
+
+
+# --- CTC: labels, loss and decoding ---------------------------------------
+
+
+def encode_labels(texts, max_digits: int = MAX_DIGITS) -> np.ndarray:
+    """Texts of digits -> int32 (N, max_digits): digit d becomes class d + 1, padded with 0 (blank)."""
+    labels = np.zeros((len(texts), max_digits), dtype=np.int32)
+    for row, text in enumerate(texts):
+        if not 1 <= len(text) <= max_digits or not text.isdigit():
+            raise ValueError(f"each text must be 1 to {max_digits} digits, got {text!r}.")
+        labels[row, :len(text)] = [int(digit) + 1 for digit in text]
+    return labels
+
+
+def ctc_loss() -> keras.losses.Loss:
+    """Keras' CTC loss: labels from :func:`encode_labels`, logits (N, frames, 11), blank = class 0."""
+    return keras.losses.CTC()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Per-frame probabilities from logits (numpy, last axis)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A greedy CTC decoding: the digits, their confidences and the frames (first, last) of each."""
+
+    values: list[int]
+    confidences: list[float]
+    spans: list[tuple[int, int]]
+
+
+def greedy_decode(probabilities: np.ndarray) -> Decoded:
+    """Best path decoding of one line's (frames, 11) probabilities.
+
+    Take each frame's most likely class, merge runs of the same class, drop
+    blanks: "1 1 _ 1 0 _ 0" gives 1, 1, 0, 0 ("1100"); a repeated digit needs
+    a blank between its two runs. A digit's confidence is the highest
+    probability any frame of its run gives it.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or probabilities.shape[1] != NUM_CLASSES:
+        raise ValueError(f"expected (frames, {NUM_CLASSES}) probabilities, got shape {probabilities.shape}.")
+    best = probabilities.argmax(axis=1)
+    values, confidences, spans = [], [], []
+    previous = BLANK
+    for frame, label in enumerate(best):
+        if label != BLANK and label == previous:
+            first, _ = spans[-1]
+            spans[-1] = (first, frame)
+            confidences[-1] = max(confidences[-1], float(probabilities[frame, label]))
+        elif label != BLANK:
+            values.append(int(label) - 1)
+            confidences.append(float(probabilities[frame, label]))
+            spans.append((frame, frame))
+        previous = label
+    return Decoded(values, confidences, spans)
+
+
+# --- Reading lines --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """What the CRNN read in one line.
+
+    ``boxes`` are approximate (x, y, w, h) in the given image's pixels: the
+    line is cut half-way between the frames where CTC emitted neighbouring
+    digits, and each part is trimmed to its ink. They are ordered left to
+    right and can overlap in height but not in width.
+    """
+
+    text: str
+    values: list[int] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        """The line's confidence: the product of its digits' (1.0 for an empty line)."""
+        return float(np.prod(self.confidences)) if self.confidences else 1.0
+
+
+def _boxes_from_alignment(strip: Strip, spans) -> list[Box]:
+    """One box per decoded digit: cut between neighbouring digits' frames, trim each part to its ink."""
+    centres = [strip.to_image_x(FRAME_WIDTH * (first + last + 1) / 2) for first, last in spans]
+    ink = strip.ink
+    cuts = [0] + [round((a + b) / 2) for a, b in zip(centres, centres[1:])] + [ink.shape[1]]
+    line_rows = np.nonzero(ink.any(axis=1))[0]
+    boxes = []
+    for start, stop in zip(cuts, cuts[1:]):
+        start, stop = int(np.clip(start, 0, ink.shape[1] - 1)), int(np.clip(stop, start + 1, ink.shape[1]))
+        part = ink[:, start:stop]
+        cols, rows = np.nonzero(part.any(axis=0))[0], np.nonzero(part.any(axis=1))[0]
+        if cols.size == 0:  # no ink between the cuts: the whole cell at the line's height
+            rows, cols = line_rows, np.arange(stop - start)
+        boxes.append((start + int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)))
+    return boxes
+
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _forward(model):
+    """``model(x, training=False)`` compiled once per model, for any batch size and strip width.
+
+    Calling a Keras model eagerly runs its ~25 layers one by one (about
+    25 ms a line here); the compiled graph reads a line in a few ms. Other
+    callables (test doubles) are called as they are.
+    """
+    if not isinstance(model, keras.Model):
+        return model
+    if model not in _COMPILED:
+        import tensorflow as tf
+
+        signature = [tf.TensorSpec((None, STRIP_HEIGHT, None, 1), tf.float32)]
+        reference = weakref.ref(model)  # the cache must not keep the model alive
+        _COMPILED[model] = tf.function(lambda batch: reference()(batch, training=False), input_signature=signature)
+    return _COMPILED[model]
+
+
+def frame_probabilities(model: keras.Model, strips) -> list[np.ndarray]:
+    """Per-frame class probabilities (frames, 11) for each :class:`Strip`, in one batched model call."""
+    if not strips:
+        return []
+    batch = stack_strips([strip.pixels for strip in strips])
+    probabilities = softmax(np.asarray(_forward(model)(batch)))
+    return [probabilities[index, :strip.frames] for index, strip in enumerate(strips)]
+
+
+def read_lines(model: keras.Model, images) -> list[LineReading]:
+    """Read several lines (2-D, white ink on black, any size) in ONE batched model call.
+
+    Lines without ink read as "" without reaching the model.
+    """
+    strips = [to_strip(image) for image in images]
+    inked = [strip for strip in strips if strip is not None]
+    probabilities = iter(frame_probabilities(model, inked))
+    readings = []
+    for strip in strips:
+        if strip is None:
+            readings.append(LineReading(""))
+            continue
+        decoded = greedy_decode(next(probabilities))
+        readings.append(LineReading(
+            "".join(map(str, decoded.values)), decoded.values, decoded.confidences,
+            _boxes_from_alignment(strip, decoded.spans) if decoded.values else [], decoded.spans,
+        ))
+    return readings
+
+
+def read_line(model: keras.Model, image) -> LineReading:
+    """Read one line: 2-D image, WHITE ink on BLACK (fix the polarity first), any height and width."""
+    return read_lines(model, [image])[0]
+
+
+# --- Combining with contours ("auto") ------------------------------------
+
+#: Below this confidence a contour digit counts as unsure (the pad's orange boxes use the same).
+UNSURE_BELOW = 0.8
+
+
+def prefer_crnn(contour_text: str, contour_confidences, touching, line: LineReading,
+                unsure_below: float = UNSURE_BELOW) -> bool:
+    """Should a line read by contours take the CRNN's reading instead? The rule of method "auto".
+
+    A line with a blob of ``touching`` digits goes to the CRNN (segmentation
+    is guessing there). Otherwise both readings agreeing keeps contours (exact
+    boxes, the CNN's crops); when they disagree the CRNN wins if contours had
+    a digit below ``unsure_below`` or the CRNN is the more confident of the
+    two (product of its digits' confidences against the contour digits').
+    A CRNN that reads nothing never wins.
+    """
+    if not line.text:
+        return False
+    if any(touching):
+        return True
+    if line.text == contour_text:
+        return False
+    contour_confidences = list(contour_confidences)
+    unsure = any(confidence < unsure_below for confidence in contour_confidences)
+    contour_confidence = float(np.prod(contour_confidences)) if contour_confidences else 0.0
+    return unsure or line.confidence > contour_confidence
+
+
+# --- Pictures -------------------------------------------------------------
+
+
+def best_path(probabilities: np.ndarray) -> str:
+    """Each frame's most likely class as one character: "_" for blank, else the digit."""
+    return "".join("_" if label == BLANK else str(label - 1) for label in np.asarray(probabilities).argmax(axis=1))
+
+
+def plot_alignment(strip: Strip, probabilities: np.ndarray, ax=None):
+    """The strip over its per-frame probabilities (one row per class, blank on top), sharing columns.
+
+    Bright cells are likely classes; reading the brightest cell of each
+    column left to right is :func:`best_path`. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(min(14, 1 + strip.pixels.shape[1] / 22), 3.2), layout="constrained")
+    figure = ax.figure
+    width, row = strip.pixels.shape[1], 3  # each class row is drawn 3 strip pixels high
+    ax.imshow(strip.pixels, cmap="gray", extent=(0, width, STRIP_HEIGHT, 0), interpolation="nearest")
+    ax.imshow(np.asarray(probabilities).T, cmap="magma", vmin=0, vmax=1, interpolation="nearest",
+              extent=(0, strip.frames * FRAME_WIDTH, STRIP_HEIGHT + 2 + NUM_CLASSES * row, STRIP_HEIGHT + 2))
+    ax.set_xlim(0, width)
+    ax.set_ylim(STRIP_HEIGHT + 2 + NUM_CLASSES * row, 0)
+    ax.set_yticks([STRIP_HEIGHT + 2 + row * (k + 0.5) for k in range(NUM_CLASSES)],
+                  ["blank"] + [str(digit) for digit in range(10)], fontsize=7)
+    ax.set_xlabel(f"strip column (one frame = {FRAME_WIDTH} columns)")
+    return figure
+
+
+# --- Training strings -----------------------------------------------------
+
+#: How training strings vary (per string; see :func:`digitlab.synth.make_dataset`).
+STRING_OPTIONS = {
+    "length": (1, MAX_DIGITS),
+    "scale": (0.6, 1.5),
+    "jitter": (0.0, 0.15),
+    "slant": (-0.15, 0.3),
+    "stroke": (-1, 2),
+    "noise": (0.0, 0.04),
+    "invert_fraction": 0.5,
+}
+#: Gaps from wide to none, then overlaps from none to half a digit.
+SPACED_OPTIONS = {"gap": (0.0, 0.8)}
+OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
+
+
+def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train", overlapping_fraction: float = 0.6):
+    """``n`` seeded strings of 1-10 digits: spaced ones, then overlapping ones, both polarities.
+
+    ``mnist`` is a ``load_mnist()``-style tuple ((x_train, y_train), (x_test, y_test));
+    ``split`` picks which half the digits come from (training uses "train").
+    """
+    overlapping = round(n * overlapping_fraction)
+    spaced = synth.make_dataset(n - overlapping, split=split, seed=seed, mnist=mnist,
+                                **STRING_OPTIONS, **SPACED_OPTIONS)
+    touching = synth.make_dataset(overlapping, split=split, seed=seed + 1, mnist=mnist,
+                                  **STRING_OPTIONS, **OVERLAPPING_OPTIONS)
+    spaced.sequences.extend(touching.sequences)
+    return spaced
+
+
+def touching_strings(n: int = 200, seed: int = 7, mnist=None):
+    """The benchmark's strings: 4-8 MNIST *test* digits, 10-40 % overlap, seeded."""
+    return synth.make_dataset(n, length=(4, 8), split="test", seed=seed, mnist=mnist, overlap=(0.1, 0.4))
+
+
+def spaced_strings(n: int = 200, seed: int = 8, mnist=None):
+    """5 MNIST *test* digits with gaps (no touching), seeded: what contours read well."""
+    return synth.make_dataset(n, length=5, split="test", seed=seed, mnist=mnist, gap=(0.15, 0.5))
+
+
+def _white_on_black(sequence) -> np.ndarray:
+    """A composed string's image with its ink white, through the reader's own polarity fix."""
+    from digitlab.preprocess import to_grayscale, to_ink
+
+    return to_ink(to_grayscale(sequence.image), "auto")
+
+
+class StripBatches:
+    """Batches of (strips, labels) for ``model.fit``: lines of similar width together.
+
+    Strips are kept as uint8 and sorted into buckets by width (rounded up
+    to BUCKET_WIDTH), so a batch carries little padding and Keras traces
+    only a few input shapes. Each pass reshuffles within buckets and the
+    order of the batches. :meth:`dataset` gives a ``tf.data.Dataset`` whose
+    width is declared variable (a ``keras.utils.PyDataset`` would fix it
+    from its first batches).
+    """
+
+    def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0):
+        strips = [to_strip(_white_on_black(sequence)) for sequence in strings]
+        self.strips = [np.round(strip.pixels * 255).astype(np.uint8) for strip in strips]
+        self.labels = encode_labels([sequence.text for sequence in strings])
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        buckets = -(-np.array([strip.shape[1] for strip in self.strips]) // BUCKET_WIDTH)
+        self.buckets = [np.nonzero(buckets == bucket)[0] for bucket in np.unique(buckets)]
+
+    def __len__(self) -> int:
+        return sum(-(-len(members) // self.batch_size) for members in self.buckets)
+
+    def batches(self):
+        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS)) per batch."""
+        order = []
+        for members in self.buckets:
+            if self.shuffle:
+                members = self.rng.permutation(members)
+            order.extend(np.array_split(members, -(-len(members) // self.batch_size)))
+        if self.shuffle:
+            self.rng.shuffle(order)
+        for members in order:
+            batch = stack_strips([self.strips[member] for member in members], multiple=BUCKET_WIDTH)
+            yield batch / np.float32(255.0), self.labels[members]
+
+    def dataset(self):
+        """The batches as a ``tf.data.Dataset`` (reshuffled on every pass, prefetched)."""
+        import tensorflow as tf
+
+        signature = (
+            tf.TensorSpec((None, STRIP_HEIGHT, None, 1), tf.float32),
+            tf.TensorSpec((None, MAX_DIGITS), tf.int32),
+        )
+        batches = tf.data.Dataset.from_generator(self.batches, output_signature=signature)
+        return batches.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)
+
+
+# --- Training and evaluation ----------------------------------------------
+
+
+def string_accuracy(model: keras.Model, strings, batch_size: int = 256) -> float:
+    """Fraction of strings read exactly right (every digit, nothing extra)."""
+    if len(strings) == 0:
+        raise ValueError("need at least one string to measure accuracy.")
+    correct = 0
+    for start in range(0, len(strings), batch_size):
+        chunk = strings.sequences[start:start + batch_size]
+        readings = read_lines(model, [_white_on_black(sequence) for sequence in chunk])
+        correct += sum(reading.text == sequence.text for reading, sequence in zip(readings, chunk))
+    return correct / len(strings)
+
+
+class StringAccuracy(keras.callbacks.Callback):
+    """Adds ``val_string_accuracy`` (exact strings on held-out lines) to each epoch's logs."""
+
+    def __init__(self, strings):
+        super().__init__()
+        self.strings = strings
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_string_accuracy"] = string_accuracy(self.model, self.strings)
+
+
+#: Quick mode: a few hundred strings, 2 epochs: the loss falls, nothing more.
+QUICK_STRINGS = 400
+QUICK_EPOCHS = 2
+
+
+def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
+    """Adam (gradients clipped: CTC's early gradients are large) and the CTC loss."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss())
+    return model
+
+
+def train(
+    model: keras.Model,
+    mnist=None,
+    strings: int = 48_000,
+    validation_strings: int = 1_000,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    quick: bool = False,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    history_path: str | Path | None = None,
+) -> dict:
+    """Train a CRNN on synthetic strings of MNIST *training* digits; return its history as a dict.
+
+    The training digits are split (:func:`digitlab.train.split_validation`):
+    ``strings`` training lines are composed from 55,000 digits and
+    ``validation_strings`` lines from the 5,000 held out, so the validation
+    figures never see a training digit. The test digits are left for the
+    model card. The learning rate warms up then decays
+    (:func:`digitlab.train.warmup_cosine`).
+    """
+    from digitlab.data import load_mnist
+    from digitlab.train import split_validation, warmup_cosine
+
+    if mnist is None:
+        mnist = load_mnist()
+    if quick:
+        strings, epochs = min(strings, QUICK_STRINGS), min(epochs, QUICK_EPOCHS)
+        validation_strings = min(validation_strings, QUICK_STRINGS // 4)
+    (x_train, y_train), _ = mnist
+    fit_digits, val_digits = split_validation(x_train, y_train, 5000, seed)
+    started = time.perf_counter()
+    fit_lines = training_strings(strings, seed=seed, mnist=(fit_digits, fit_digits))
+    val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
+    fit_data = StripBatches(fit_lines, batch_size, shuffle=True, seed=seed)
+    val_data = StripBatches(val_lines, batch_size, shuffle=False)
+    data_seconds = time.perf_counter() - started
+
+    compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
+    started = time.perf_counter()
+    history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
+                        shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
+    result = {key: [float(value) for value in values] for key, values in history.history.items()}
+    result.update(epochs=epochs, train_strings=len(fit_lines), validation_strings=len(val_lines),
+                  data_seconds=round(data_seconds, 1), seconds=round(time.perf_counter() - started, 1))
+    if history_path is not None:
+        Path(history_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(history_path).write_text(json.dumps(result, indent=1))
+    return result
+
+
+# --- Saved models ---------------------------------------------------------
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a CRNN ``.keras`` file (:class:`digitlab.model.ModelFileError` if missing or damaged)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(
+            f"CRNN model file not found: {path}. Train one with `digitlab train --model crnn --out {path}`."
+        )
+    return _load_keras_model(path)
+
+
+def load_default() -> keras.Model:
+    """The shipped ``digitlab/models/crnn.keras`` (see its model card ``crnn.json`` beside it)."""
+    return load_model(DEFAULT_MODEL)

@@ -1,0 +1,354 @@
+"""Segmentation: from an ink mask to digit boxes in reading order.
+
+Taught in ``notebooks/06_segmenting_sequences.ipynb``, which also shows what
+goes wrong without each step. The steps, one helper each:
+
+1. :func:`find_blobs`: each connected blob of ink, with its box. These are the
+   regions that ``cv2.findContours(..., cv2.RETR_EXTERNAL, ...)`` outlines,
+   so the holes of 0, 6, 8 and 9 never become extra boxes; the label image
+   also lets a crop keep only its own ink when boxes overlap.
+2. :func:`estimate_height`: the typical digit height, the unit of every
+   threshold below, so the same rules work at any image scale.
+3. :func:`drop_specks`: blobs far smaller than a digit.
+4. :func:`merge_fragments`: pieces of one digit (a 5's top bar, a 4 or a 7
+   drawn with two strokes, a broken stroke) joined again: boxes that overlap
+   or nearly overlap horizontally, stacked closely enough to be one digit.
+5. :func:`order_in_lines`: lines top to bottom, digits left to right.
+6. :func:`cut_options`: blobs too wide for one digit are probably touching
+   digits; candidate cuts at minima of the vertical ink projection, among
+   which the reader chooses by the classifier's confidence (for blobs only
+   somewhat wide, "no cut" is one of the candidates).
+
+:func:`segment` runs them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # (x, y, width, height)
+
+# Thresholds, as fractions of the typical digit height.
+SPECK_SIZE = 0.2          # blobs smaller than this both ways are dust, before merging
+SMALL_SIZE = 0.5          # merged groups still this small are dropped too
+FULL_HEIGHT = 0.75        # a blob this tall is a whole digit, never a fragment of another
+NEAR_GAP = 0.2            # horizontal gap under which a fragment joins its neighbour...
+NEAR_WIDTH = 1.1          # ... if together they are no wider than one digit
+STACK_GAP = 0.25          # vertical gap always allowed between fragments of one digit
+LOOSE_STACK_GAP = 0.15    # ... while the height is still a first guess (estimate_height)
+MAX_MERGED_HEIGHT = 1.3   # merging never makes a digit taller than this
+LINE_TOLERANCE = 0.6      # a digit whose centre is this close to a line's belongs to it
+TOUCHING_WIDTH = 1.2      # wider than this may be several touching digits (or one wide digit)
+CLEARLY_TOUCHING_WIDTH = 1.6  # wider than this is several touching digits
+DIGIT_WIDTH = 0.7         # typical width of one digit, to guess how many touch
+#: Blobs smaller than this many pixels both ways are never digits, whatever their neighbours.
+MIN_PIXELS = 5
+#: At most this many blobs are considered (the largest), so noise cannot stall a reader.
+MAX_BLOBS = 300
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit candidate: its box, the ink blobs (component labels) it is made of,
+    its line, and for a blob of touching digits the candidate cut positions
+    (x in mask pixels; an empty tuple offers reading it as one wide digit)."""
+
+    box: Box
+    labels: tuple[int, ...]
+    line: int = 0
+    touching: bool = False
+    cuts: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """What :func:`segment` found: segments in reading order, the label image,
+    the digit height and which blobs the segments claimed."""
+
+    segments: list[Segment]
+    components: np.ndarray
+    digit_height: float
+    claimed: np.ndarray  # per component label: does a segment own it? (see segment_ink)
+
+    @property
+    def line_count(self) -> int:
+        return 1 + max((segment.line for segment in self.segments), default=-1)
+
+
+# --- 1. Blobs -------------------------------------------------------------
+
+
+def find_blobs(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
+    """The label image and one :class:`Segment` per 8-connected blob of ink.
+
+    Only the :data:`MAX_BLOBS` largest blobs (by ink area) are kept.
+    """
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask, got shape {mask.shape}.")
+    count, components, stats, _ = cv2.connectedComponentsWithStats(
+        (mask > 0).astype(np.uint8), connectivity=8
+    )
+    stats = stats[1:]  # label 0 is the paper
+    order = np.argsort(-stats[:, cv2.CC_STAT_AREA], kind="stable")[:MAX_BLOBS]
+    blobs = [
+        Segment(tuple(int(v) for v in stats[i, :4]), (int(i) + 1,))
+        for i in sorted(order)
+    ]
+    return components, blobs
+
+
+# --- 2. Scale -------------------------------------------------------------
+
+
+def digit_height(segments: list[Segment]) -> float:
+    """Median height of the segments at least half as tall as the tallest one.
+
+    Specks and fragments are small, so they do not drag it down; 0 when
+    there are no segments.
+    """
+    heights = np.array([segment.box[3] for segment in segments], dtype=float)
+    if heights.size == 0:
+        return 0.0
+    return float(np.median(heights[heights >= heights.max() / 2]))
+
+
+def estimate_height(blobs: list[Segment]) -> float:
+    """The digit height, robust to digits that all fell apart into fragments.
+
+    A first guess from the blobs is too small when every digit is broken, so
+    closely stacked fragments are merged (``loose`` rules of
+    :func:`belong_together`) and the height is measured again on the groups.
+    """
+    first = digit_height(blobs)
+    if first == 0:
+        return 0.0
+    groups = merge_fragments(drop_specks(blobs, first), first, loose=True)
+    return max(first, digit_height(groups))
+
+
+# --- 3. Specks ------------------------------------------------------------
+
+
+def drop_specks(segments: list[Segment], height: float, size: float = SPECK_SIZE) -> list[Segment]:
+    """Keep segments at least ``size * height`` (and :data:`MIN_PIXELS`) wide or tall."""
+    limit = max(size * height, MIN_PIXELS)
+    return [segment for segment in segments if max(segment.box[2], segment.box[3]) >= limit]
+
+
+# --- 4. Fragments ---------------------------------------------------------
+
+
+def _union(a: Box, b: Box) -> Box:
+    left, top = min(a[0], b[0]), min(a[1], b[1])
+    right, bottom = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return left, top, right - left, bottom - top
+
+
+def belong_together(box, others, height: float, near: bool = True, loose: bool = False) -> np.ndarray:
+    """Could ``box`` and each of ``others`` be fragments of one digit? (Arrays of (x, y, w, h) broadcast.)
+
+    - they overlap horizontally by half the narrower box or, with ``near``,
+      nearly touch (:data:`NEAR_GAP`) and together are no wider than a digit
+      (:data:`NEAR_WIDTH`), as a 5's top bar and its body;
+    - the vertical gap between them is small: half the shorter one's height
+      or :data:`STACK_GAP` digit heights, whichever is larger;
+    - together they are no taller than :data:`MAX_MERGED_HEIGHT` digits;
+    - one of them is shorter than :data:`FULL_HEIGHT` (two whole digits
+      whose boxes overlap are two digits, read apart).
+
+    ``loose`` is for a ``height`` that may be too small (every digit broken):
+    pieces at most :data:`LOOSE_STACK_GAP` apart vertically merge whatever their
+    heights, up to twice the usual merged height.
+    """
+    x, y, w, h = np.moveaxis(np.asarray(box, dtype=float), -1, 0)
+    ox, oy, ow, oh = np.moveaxis(np.asarray(others, dtype=float), -1, 0)
+    overlap = np.minimum(x + w, ox + ow) - np.maximum(x, ox)
+    shorter = np.minimum(h, oh)
+    stacked = overlap >= 0.5 * np.minimum(w, ow)
+    if near:
+        merged_width = np.maximum(x + w, ox + ow) - np.minimum(x, ox)
+        stacked |= (overlap >= -NEAR_GAP * height) & (merged_width <= NEAR_WIDTH * height)
+    vertical_gap = np.maximum(y, oy) - np.minimum(y + h, oy + oh)
+    merged_height = np.maximum(y + h, oy + oh) - np.minimum(y, oy)
+    if loose:
+        cap = 2 * MAX_MERGED_HEIGHT * height
+        return stacked & (vertical_gap <= LOOSE_STACK_GAP * height) & (merged_height <= cap)
+    close = vertical_gap <= np.maximum(0.5 * shorter, STACK_GAP * height)
+    return (stacked & close & (shorter < FULL_HEIGHT * height)
+            & (merged_height <= MAX_MERGED_HEIGHT * height))
+
+
+def box_distance(boxes, others) -> np.ndarray:
+    """Horizontal plus vertical gap between boxes (0 where they overlap); arrays broadcast."""
+    x, y, w, h = np.moveaxis(np.asarray(boxes, dtype=float), -1, 0)
+    ox, oy, ow, oh = np.moveaxis(np.asarray(others, dtype=float), -1, 0)
+    gap_x = np.maximum(0, np.maximum(x, ox) - np.minimum(x + w, ox + ow))
+    gap_y = np.maximum(0, np.maximum(y, oy) - np.minimum(y + h, oy + oh))
+    return gap_x + gap_y
+
+
+def merge_fragments(segments: list[Segment], height: float, loose: bool = False) -> list[Segment]:
+    """Merge segments that :func:`belong_together`, closest pair first, until nothing changes.
+
+    Closest first, so a digit's own pieces join before a nearby speck can
+    claim one of them. Clearly stacked pieces merge before pieces that only
+    nearly touch, so a broken 0 becomes whole before it could be taken for a
+    fragment of the digit next to it.
+    """
+    segments = list(segments)
+    for near in (False, True):
+        while len(segments) > 1:
+            boxes = np.array([segment.box for segment in segments], dtype=float)
+            together = belong_together(boxes[:, None], boxes[None, :], height, near, loose)
+            np.fill_diagonal(together, False)
+            if not together.any():
+                break
+            distance = np.where(together, box_distance(boxes[:, None], boxes[None, :]), np.inf)
+            i, j = sorted(np.unravel_index(int(np.argmin(distance)), distance.shape))
+            first, second = segments[i], segments[j]
+            segments[i] = Segment(_union(first.box, second.box), first.labels + second.labels)
+            del segments[j]
+    return segments
+
+
+# --- 5. Reading order -----------------------------------------------------
+
+
+def order_in_lines(segments: list[Segment], height: float) -> list[Segment]:
+    """Segments in reading order, each with its ``line`` index.
+
+    A segment joins the line whose mean centre is within
+    :data:`LINE_TOLERANCE` digit heights of its own centre (looking at
+    segments from top to bottom); lines are then read top to bottom, and
+    each line left to right by box centre.
+    """
+    lines: list[list[Segment]] = []
+    centres: list[list[float]] = []
+    for segment in sorted(segments, key=lambda s: s.box[1] + s.box[3] / 2):
+        centre = segment.box[1] + segment.box[3] / 2
+        for members, line_centres in zip(lines, centres):
+            if abs(centre - float(np.mean(line_centres))) <= LINE_TOLERANCE * height:
+                members.append(segment)
+                line_centres.append(centre)
+                break
+        else:
+            lines.append([segment])
+            centres.append([centre])
+    ordered = []
+    by_top = sorted(zip(lines, centres), key=lambda pair: np.mean(pair[1]))
+    for index, (members, _) in enumerate(by_top):
+        for segment in sorted(members, key=lambda s: s.box[0] + s.box[2] / 2):
+            ordered.append(Segment(segment.box, segment.labels, index, segment.touching, segment.cuts))
+    return ordered
+
+
+# --- 6. Touching digits ---------------------------------------------------
+
+
+def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
+                x1: int | None = None, grow: int = 0, claimed: np.ndarray | None = None):
+    """The ink of ``segment`` without its neighbours' ink, as a boolean array.
+
+    Returns ``(region, region_box, ink_box)``: a boolean array over
+    ``region_box``, within columns ``x0:x1`` (absolute), and the tight box
+    of the ink. With ``claimed`` (:attr:`Segmentation.claimed`), ink inside
+    the box that no segment claimed (faint pieces and specks too small to
+    stand alone) counts too: the faint left side of a 0 stays in its crop.
+    ``grow`` pixels are added around the ink (a dilation, so ``region_box``
+    is larger), so a crop of the grayscale image keeps the soft edges that
+    the threshold cut off. ``(None, None, None)`` when those columns hold no ink.
+    """
+    if claimed is None:
+        claimed = np.ones(int(components.max()) + 1, dtype=bool)
+    allowed = ~claimed
+    allowed[list(segment.labels)] = True
+    allowed[0] = False
+    x, y, w, h = segment.box
+    x0 = x if x0 is None else max(x, x0)
+    x1 = x + w if x1 is None else min(x + w, x1)
+    region = allowed[components[y:y + h, x0:x1]]
+    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    if rows.size == 0:
+        return None, None, None
+    left, top = x0 + int(cols[0]), y + int(rows[0])
+    right, bottom = x0 + int(cols[-1]) + 1, y + int(rows[-1]) + 1
+    ink_box = (left, top, right - left, bottom - top)
+    region = region[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    if grow:
+        height, width = components.shape
+        pad_top, pad_left = min(grow, top), min(grow, left)
+        pad_bottom, pad_right = min(grow, height - bottom), min(grow, width - right)
+        padded = np.pad(region, ((pad_top, pad_bottom), (pad_left, pad_right))).astype(np.uint8)
+        kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+        region = cv2.dilate(padded, kernel).astype(bool)
+        left, top, right, bottom = left - pad_left, top - pad_top, right + pad_right, bottom + pad_bottom
+    return region, (left, top, right - left, bottom - top), ink_box
+
+
+def cut_options(ink: np.ndarray, height: float, max_options: int = 3) -> list[tuple[int, ...]]:
+    """Candidate cuts (column offsets into ``ink``) splitting a wide blob into digits.
+
+    The number of digits is guessed from the width (:data:`DIGIT_WIDTH`).
+    For two digits: the even split and the ``max_options`` lowest minima of
+    the smoothed vertical projection (ink per column) in the middle half; for
+    more, each cut at the projection's minimum near where an even split
+    would put it.
+    """
+    width = ink.shape[1]
+    count = min(int(np.clip(round(width / (DIGIT_WIDTH * height)), 2, 10)), width // 2)
+    if count < 2:
+        return []
+    window = max(1, round(0.06 * height)) | 1
+    projection = np.convolve(ink.sum(axis=0).astype(float), np.ones(window) / window, mode="same")
+    if count == 2:
+        return _two_way_cuts(projection, height, max_options)
+    reach = width / count / 3
+    cuts = []
+    for index in range(1, count):
+        centre = index * width / count
+        low, high = int(max(1, centre - reach)), int(min(width - 1, centre + reach)) + 1
+        cuts.append(low + int(np.argmin(projection[low:high])) if high > low else round(centre))
+    return [tuple(sorted(set(cuts)))]
+
+
+def _two_way_cuts(projection: np.ndarray, height: float, max_options: int) -> list[tuple[int]]:
+    """The even split, then the lowest projection minima of the middle half, apart from each other."""
+    width = len(projection)
+    low, high = width // 4, max(width // 4 + 1, 3 * width // 4)
+    spacing = max(1, round(0.1 * height))
+    options = [(width // 2,)]  # where two 0s touch, the projection peaks instead
+    for offset in np.argsort(projection[low:high], kind="stable"):
+        cut = low + int(offset)
+        if all(abs(cut - other[0]) >= spacing for other in options):
+            options.append((cut,))
+        if len(options) == max_options + 1:
+            break
+    return options
+
+
+# --- All steps ------------------------------------------------------------
+
+
+def segment(mask: np.ndarray) -> Segmentation:
+    """Steps 1-6: blobs, scale, specks, fragments, reading order, touching digits."""
+    components, blobs = find_blobs(mask)
+    height = estimate_height(blobs)
+    groups = merge_fragments(drop_specks(blobs, height), height)
+    groups = drop_specks(groups, height, SMALL_SIZE)
+    claimed = np.zeros(len(blobs) and int(components.max()) + 1 or 1, dtype=bool)
+    for group in groups:
+        claimed[list(group.labels)] = True
+    segments = []
+    for group in order_in_lines(groups, height):
+        x, y, w, h = group.box
+        if w > TOUCHING_WIDTH * max(height, h):
+            ink, _, _ = segment_ink(components, group, claimed=claimed)
+            cuts = [tuple(x + c for c in option) for option in cut_options(ink, height)]
+            if w <= CLEARLY_TOUCHING_WIDTH * max(height, h) or not cuts:
+                cuts.insert(0, ())  # "no cut": it may be one wide digit
+            group = Segment(group.box, group.labels, group.line, True, tuple(cuts))
+        segments.append(group)
+    return Segmentation(segments, components, height, claimed)

@@ -1,0 +1,165 @@
+"""Pen strokes: turn what was drawn into an image, and make demo strokes.
+
+Taught in ``notebooks/07_draw_and_read.ipynb``.
+
+A *stroke* is what the pen draws between going down and coming up: a list of
+``(x, y)`` points in canvas pixels (x to the right, y down). The draw-and-read
+widget (:mod:`digitlab.widget`) keeps its strokes in Python and rasterizes
+them here with OpenCV, so reading never depends on a browser sending pixels
+back. :func:`digit_strokes` writes digits as simple polylines, for demos,
+tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Sub-pixel precision of :func:`rasterize`: coordinates are drawn at 1/16 px.
+_SHIFT = 4
+
+
+# --- Strokes to an image --------------------------------------------------
+
+
+def _check_pen_widths(pen_width, count: int) -> list[float]:
+    """One pen width per stroke, from a number or a sequence of numbers."""
+    if isinstance(pen_width, (int, float, np.integer, np.floating)):
+        widths = [float(pen_width)] * count
+    else:
+        widths = [float(width) for width in pen_width]
+        if len(widths) != count:
+            raise ValueError(f"got {len(widths)} pen widths for {count} strokes: give one per stroke.")
+    if any(width <= 0 for width in widths):
+        raise ValueError(f"pen widths must be positive, got {pen_width}.")
+    return widths
+
+
+def _as_points(stroke) -> np.ndarray:
+    """A stroke as an (N, 2) float array, with a helpful error for anything else."""
+    points = np.asarray(stroke, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise ValueError(
+            f"a stroke is a non-empty list of (x, y) points, got an array of shape {points.shape}."
+        )
+    return points
+
+
+def rasterize(
+    strokes: Sequence[Sequence[tuple[float, float]]],
+    size: tuple[int, int] = (200, 600),
+    pen_width: float | Sequence[float] = 14,
+) -> np.ndarray:
+    """Draw ``strokes`` as white ink on black: a uint8 image of ``size = (height, width)``.
+
+    Each stroke is a polyline ``pen_width`` pixels wide (one number, or one per
+    stroke) with round caps and joins, as a pen leaves it; a one-point stroke
+    is a dot. Anti-aliased, drawn at sub-pixel precision with OpenCV.
+    """
+    import cv2
+
+    height, width = (int(side) for side in size)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"size must be (height, width) in positive pixels, got {size}.")
+    strokes = list(strokes)
+    widths = _check_pen_widths(pen_width, len(strokes))
+    image = np.zeros((height, width), dtype=np.uint8)
+    scale = 1 << _SHIFT
+    for stroke, stroke_width in zip(strokes, widths):
+        points = np.round(_as_points(stroke) * scale).astype(np.int32)
+        thickness = max(1, int(round(stroke_width)))
+        radius = int(round(stroke_width / 2 * scale))
+        if len(points) > 1:
+            cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, _SHIFT)
+        # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
+        for x, y in points:
+            cv2.circle(image, (int(x), int(y)), radius, 255, cv2.FILLED, cv2.LINE_AA, _SHIFT)
+    return image
+
+
+# --- Demo strokes: digits as polylines -------------------------------------
+
+
+def _arc(cx, cy, rx, ry, start_degrees, end_degrees, points: int = 16) -> list[tuple[float, float]]:
+    """Points on an ellipse arc; angles in degrees, 0 to the right, 90 *down* (image axes)."""
+    angles = np.radians(np.linspace(start_degrees, end_degrees, points))
+    return [(round(float(cx + rx * np.cos(a)), 4), round(float(cy + ry * np.sin(a)), 4)) for a in angles]
+
+
+def _digit_templates() -> dict[str, list[list[tuple[float, float]]]]:
+    """Each digit as strokes in a unit box: x in [0, 1] (scaled to the width), y in [0, 1] down."""
+    eight = [
+        [(round(float(0.5 + 0.32 * np.sin(2 * t)), 4), round(float(0.5 - 0.5 * np.cos(t)), 4))
+         for t in np.linspace(0.0, 2 * np.pi, 41)]
+    ]
+    return {
+        "0": [_arc(0.5, 0.5, 0.45, 0.5, -90, 270, 33)],
+        "1": [[(0.62, 0.0), (0.5, 1.0)]],
+        "2": [_arc(0.48, 0.28, 0.4, 0.28, 190, 370, 12)
+              + [(0.82, 0.42), (0.05, 1.0), (0.95, 1.0)]],
+        "3": [_arc(0.45, 0.25, 0.4, 0.25, 210, 450, 14)
+              + _arc(0.45, 0.74, 0.45, 0.26, 270, 510, 14)[1:]],
+        "4": [[(0.45, 0.0), (0.05, 0.65), (0.95, 0.65)], [(0.72, 0.15), (0.72, 1.0)]],
+        "5": [[(0.9, 0.0), (0.2, 0.0), (0.12, 0.45)]
+              + _arc(0.45, 0.7, 0.45, 0.3, 235, 500, 16)],
+        "6": [[(0.75, 0.0), (0.4, 0.25)] + _arc(0.5, 0.7, 0.42, 0.3, 200, 560, 24)],
+        "7": [[(0.0, 0.0), (0.95, 0.0), (0.35, 1.0)]],
+        "8": eight,
+        "9": [_arc(0.5, 0.3, 0.42, 0.3, 0, 360, 24) + [(0.86, 0.45), (0.65, 1.0)]],
+    }
+
+
+#: Each digit as strokes in a unit box; see :func:`digit_strokes`.
+DIGIT_TEMPLATES = _digit_templates()
+
+
+def digit_strokes(
+    text: str,
+    origin: tuple[float, float] = (40, 40),
+    height: float = 120,
+    width_ratio: float = 0.6,
+    spacing: float = 40,
+    line_spacing: float = 50,
+    slant: float = 0.0,
+) -> list[list[tuple[float, float]]]:
+    """Strokes that write ``text`` (digits, spaces and newlines), as a pen would.
+
+    Each digit is ``height`` pixels tall and ``width_ratio * height`` wide;
+    digits are ``spacing`` pixels apart, a
+    space leaves one digit's width, and a newline starts a line
+    ``height + line_spacing`` lower. ``origin`` is the top-left corner of the
+    first digit; ``slant`` shears the strokes (0.2 leans them to the right).
+    Used to replay writing in the widget (``pad.load_strokes``), in tests and
+    benchmarks; change :data:`DIGIT_TEMPLATES` to try other handwritings.
+    """
+    if height <= 0 or width_ratio <= 0 or spacing < 0:
+        raise ValueError(
+            f"height and width_ratio must be positive and spacing >= 0, "
+            f"got height={height}, width_ratio={width_ratio}, spacing={spacing}."
+        )
+    unknown = sorted(set(text) - set(DIGIT_TEMPLATES) - {" ", "\n"})
+    if unknown:
+        raise ValueError(f"digit_strokes writes digits, spaces and newlines only, not {unknown}.")
+    width = width_ratio * height
+    strokes = []
+    left, top = origin
+    x = left
+    for character in text:
+        if character == "\n":
+            x, top = left, top + height + line_spacing
+            continue
+        if character != " ":
+            for template in DIGIT_TEMPLATES[character]:
+                strokes.append([
+                    (x + (u + slant * (1.0 - v)) * width, top + v * height) for u, v in template
+                ])
+        x += width + spacing
+    return strokes
+
+
+def strokes_size(strokes, margin: float = 40) -> tuple[int, int]:
+    """The ``(height, width)`` of the smallest canvas holding ``strokes`` with ``margin`` around them."""
+    points = np.concatenate([_as_points(stroke) for stroke in strokes])
+    right, bottom = points.max(axis=0)
+    return int(np.ceil(bottom + margin)), int(np.ceil(right + margin))

@@ -1,0 +1,237 @@
+"""Notebook 07 in a real browser: JupyterLab, Chromium (Playwright), real mouse moves.
+
+Starts ``jupyter lab`` on a free loopback port with a token and throw-away
+Jupyter config, data and runtime folders, opens a copy of the notebook, runs
+all cells, writes digits on the pad with the mouse, presses Read and checks
+the digits shown in the output area. A screenshot is saved under the test's
+``tmp_path``. When ``CI`` is set this test must run: missing Chromium,
+Playwright or the shipped model fail it instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from digitlab.model import DEFAULT_MODEL
+from digitlab.strokes import digit_strokes
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_draw_and_read.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+TEXT = "470"  # written with real mouse moves: a two-stroke 4, a 7 and a 0
+#: Chromium without first-run chores, updates or any traffic of its own.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-extensions",
+    "--disable-sync",
+    "--metrics-recording-only",
+    "--no-first-run",
+    "--no-default-browser-check",
+]
+#: JupyterLab settings: no news or update checks (and so no pop-up over the page).
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "checkForUpdates": False,
+        "fetchNews": "false",
+    },
+}
+
+
+def _unavailable(reason: str):
+    """Skip on a developer machine; fail under CI, where this test must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"the browser test must run under CI, but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+def _api(url: str, method: str = "GET"):
+    request = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+# --- The server -------------------------------------------------------------
+
+
+class LabServer:
+    """``jupyter lab`` on 127.0.0.1 serving ``root``, isolated from the user's Jupyter files."""
+
+    def __init__(self, root: Path, home: Path):
+        self.port = _free_port()
+        self.token = uuid.uuid4().hex
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / "jupyter.log"
+        settings = home / "config" / "lab" / "user-settings"
+        for name, values in LAB_SETTINGS.items():
+            (settings / name).parent.mkdir(parents=True, exist_ok=True)
+            (settings / name).write_text(json.dumps(values))
+        environment = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+            "IPYTHONDIR": str(home / "ipython"),
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "DIGITLAB_QUICK": "1",
+        }
+        command = [
+            sys.executable, "-m", "jupyterlab", "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+            "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
+            f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+        ]
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                _api(f"{self.url}/api/status?token={self.token}")
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"jupyter lab did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, characters: int = 3000) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-characters:]
+
+    def stop(self) -> None:
+        """Shut the kernels down, then the server; kill it if it lingers."""
+        if self.process.poll() is None:
+            try:
+                for kernel in _api(f"{self.url}/api/kernels?token={self.token}"):
+                    _api(f"{self.url}/api/kernels/{kernel['id']}?token={self.token}", method="DELETE")
+            except OSError:
+                pass
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def shipped_model():
+    if not DEFAULT_MODEL.is_file():
+        _unavailable(f"the shipped model {DEFAULT_MODEL} is not trained yet (digitlab train)")
+    return DEFAULT_MODEL
+
+
+@pytest.fixture
+def lab(tmp_path):
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # a copy: autosave must never touch the repository
+    server = LabServer(root, tmp_path / "jupyter")
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+# --- The browser ------------------------------------------------------------
+
+
+@pytest.fixture
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Python playwright is not installed (pip install playwright)")
+    if not CHROMIUM.is_file():
+        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+KERNEL_IDLE = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return Boolean(kernel) && kernel.status === "idle";
+}"""
+
+
+def draw(page, canvas, strokes, canvas_width: int):
+    """Draw ``strokes`` (canvas pixels) with real mouse presses and moves over ``canvas``."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()  # taken right before drawing: JupyterLab scrolls
+    scale = box["width"] / canvas_width
+    for stroke in strokes:
+        (x, y), rest = stroke[0], stroke[1:]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+        page.mouse.up()
+
+
+def test_draw_digits_in_jupyterlab_and_read_them(shipped_model, lab, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    outputs = page.locator(".jp-OutputArea")
+    pad = outputs.locator(".digitlab-pad")
+    pad.wait_for(timeout=60_000)
+    # The last cell's output: every cell has run.
+    outputs.get_by_text("the usual 7:").wait_for(timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+
+    pad.locator(".digitlab-clear").click()
+    text = pad.locator(".digitlab-text")
+    page.wait_for_function(
+        "element => element.innerText.includes('Write digits')", arg=text.element_handle(), timeout=10_000
+    )
+    canvas = pad.locator("canvas").last
+    draw(page, canvas, digit_strokes(TEXT, origin=(60, 50), height=140), canvas_width=800)
+    pad.locator(".digitlab-read").click()
+    page.wait_for_function(
+        "([element, expected]) => element.innerText.replace(/[?\\s]/g, '') === expected",
+        arg=[text.element_handle(), TEXT],
+        timeout=15_000,
+    )
+
+    page.screenshot(path=str(tmp_path / "draw_and_read_page.png"))
+    pad.screenshot(path=str(tmp_path / "draw_and_read_pad.png"))
+    assert text.inner_text().replace("?", "").split() == [TEXT]
+    assert pad.locator(".digitlab-crops img").count() == len(TEXT)
+    assert "Read in" in pad.locator(".digitlab-message").inner_text()

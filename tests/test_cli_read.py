@@ -1,0 +1,102 @@
+"""``digitlab read``: outputs and exit codes, in-process and in one real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab.cli import main
+from digitlab.synth import SAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def model_file(quick_model, tmp_path_factory):
+    from digitlab.card import save_model
+
+    path = tmp_path_factory.mktemp("cli") / "quick.keras"
+    save_model(quick_model, path)
+    return str(path)
+
+
+@pytest.fixture
+def blank_png(tmp_path):
+    path = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((140, 280), np.uint8)).save(path)
+    return str(path)
+
+
+def test_plain_output_is_the_text(model_file, capsys):
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip()) == 4 and out.strip().isdigit()
+    assert err == ""
+
+
+def test_two_lines_print_as_two_lines(model_file, capsys):
+    assert main(["read", str(SAMPLES_DIR / "two_lines.png"), "--model", model_file]) == 0
+    assert [len(line) for line in capsys.readouterr().out.splitlines()] == [4, 4]
+
+
+def test_json_output(model_file, capsys):
+    assert main(["read", str(SAMPLES_DIR / "scan_31415.png"), "--json", "--model", model_file]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"text", "digits", "lines"}
+    assert len(result["text"]) == 5 and result["lines"] == [result["text"]]
+    assert [digit["value"] for digit in result["digits"]] == [int(c) for c in result["text"]]
+    for digit in result["digits"]:
+        assert 0 <= digit["confidence"] <= 1
+        assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])
+
+
+def test_annotate_writes_an_rgb_image_of_the_same_size(model_file, tmp_path, capsys):
+    out = tmp_path / "annotated.png"
+    sample = SAMPLES_DIR / "4096.png"
+    assert main(["read", str(sample), "--annotate", str(out), "--model", model_file]) == 0
+    annotated = Image.open(out)
+    assert annotated.mode == "RGB" and annotated.size == Image.open(sample).size
+
+
+def test_blank_image_prints_nothing_and_says_so(model_file, blank_png, capsys):
+    assert main(["read", blank_png, "--model", model_file]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "no digits found"
+    assert main(["read", blank_png, "--json", "--model", model_file]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"text": "", "digits": [], "lines": []}
+    assert "no digits found" in err
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, I am not a PNG\n", "truncated"])
+def test_bad_files_give_one_line_and_exit_2(tmp_path, capsys, content):
+    path = tmp_path / "bad.png"
+    if content == "truncated":
+        content = (SAMPLES_DIR / "scan_31415.png").read_bytes()[:500]
+    path.write_bytes(content)
+    assert main(["read", str(path)]) == 2  # fails before any model is loaded
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "bad.png" in err
+
+
+def test_missing_file_and_missing_model(tmp_path, capsys):
+    assert main(["read", str(tmp_path / "nowhere.png")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(tmp_path / "none.keras")]) == 1
+    assert "Model file not found" in capsys.readouterr().err
+
+
+def test_shipped_model_reads_the_sample(capsys):
+    assert main(["read", str(SAMPLES_DIR / "4096.png")]) == 0
+    assert capsys.readouterr().out == "4096\n"
+
+
+def test_a_real_subprocess(model_file):
+    command = [sys.executable, "-m", "digitlab.cli", "read", str(SAMPLES_DIR / "4096.png"),
+               "--json", "--model", model_file]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["digits"]) == 4
+    assert done.stderr == ""  # TensorFlow's start-up noise stays quiet

@@ -1,0 +1,236 @@
+"""The CRNN + CTC line reader (digitlab.crnn): strips, decoding, training, the shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlab import crnn, synth
+from digitlab.model import ModelFileError
+
+
+def _logits_for_path(path: str, frames: int | None = None) -> np.ndarray:
+    """Logits (frames, 11) whose best path is ``path``: "_" is blank, digits are digits."""
+    frames = frames or len(path)
+    logits = np.full((frames, crnn.NUM_CLASSES), -4.0, dtype=np.float32)
+    for frame in range(frames):
+        symbol = path[frame] if frame < len(path) else "_"
+        logits[frame, crnn.BLANK if symbol == "_" else int(symbol) + 1] = 4.0
+    return logits
+
+
+@pytest.fixture(scope="module")
+def shipped_crnn():
+    if not crnn.DEFAULT_MODEL.is_file():
+        pytest.skip(f"{crnn.DEFAULT_MODEL} not trained yet (`digitlab train --model crnn`)")
+    return crnn.load_default()
+
+
+# --- Strips ---------------------------------------------------------------
+
+
+def test_to_strip_fits_the_ink_into_the_strip(mnist):
+    line = synth.make_sequence(mnist[1][0][:3], mnist[1][1][:3], gap=0.3, margin=1.0).image
+    strip = crnn.to_strip(line)
+    assert strip.pixels.shape[0] == crnn.STRIP_HEIGHT
+    assert strip.pixels.shape[1] % crnn.FRAME_WIDTH == 0
+    assert strip.pixels.max() == pytest.approx(1.0)
+    inked_rows = np.nonzero((strip.pixels > 0.5).any(axis=1))[0]
+    assert inked_rows[-1] - inked_rows[0] + 1 <= crnn.INK_HEIGHT
+    assert inked_rows[-1] - inked_rows[0] + 1 >= crnn.INK_HEIGHT - 4
+    # The blank margin of the original image is cut away: the strip starts with SIDE_MARGIN blank columns.
+    inked_cols = np.nonzero(strip.pixels.any(axis=0))[0]
+    assert crnn.SIDE_MARGIN - 1 <= inked_cols[0] <= crnn.SIDE_MARGIN + 1
+
+
+def test_to_strip_of_a_blank_line_is_none_and_bad_shapes_raise():
+    assert crnn.to_strip(np.zeros((40, 100), dtype=np.uint8)) is None
+    with pytest.raises(ValueError, match="2-D"):
+        crnn.to_strip(np.zeros((40, 100, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="empty"):
+        crnn.to_strip(np.zeros((0, 10), dtype=np.uint8))
+
+
+# --- The model and CTC ----------------------------------------------------
+
+
+def test_crnn_gives_one_frame_per_four_columns():
+    model = crnn.crnn()
+    for width in (32, 128, 200):
+        logits = np.asarray(model(np.zeros((2, crnn.STRIP_HEIGHT, width, 1), np.float32), training=False))
+        assert logits.shape == (2, width // crnn.FRAME_WIDTH, crnn.NUM_CLASSES)
+
+
+def test_encode_labels_shifts_digits_past_the_blank_and_pads():
+    labels = crnn.encode_labels(["1100", "9"])
+    assert labels.shape == (2, crnn.MAX_DIGITS)
+    assert labels[0, :5].tolist() == [2, 2, 1, 1, 0]
+    assert labels[1, :2].tolist() == [10, 0]
+    for bad in ["", "12345678901", "12a"]:
+        with pytest.raises(ValueError, match="digits"):
+            crnn.encode_labels([bad])
+
+
+@pytest.mark.parametrize(
+    "path, text",
+    [
+        ("11_100_0__", "1100"),      # a repeat needs a blank between its runs
+        ("__4409_99_6", "40996"),
+        ("1111", "1"),               # one long run is one digit
+        ("_____", ""),               # all blank: nothing
+        ("7", "7"),
+    ],
+)
+def test_greedy_decode_collapses_repeats_and_drops_blanks(path, text):
+    decoded = crnn.greedy_decode(crnn.softmax(_logits_for_path(path)))
+    assert "".join(map(str, decoded.values)) == text
+    assert len(decoded.confidences) == len(decoded.spans) == len(text)
+    assert all(0 < confidence <= 1 for confidence in decoded.confidences)
+    assert [first for first, _ in decoded.spans] == sorted(first for first, _ in decoded.spans)
+
+
+def test_greedy_decode_agrees_with_keras_ctc_decode():
+    import keras
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4, 30, crnn.NUM_CLASSES)).astype(np.float32)
+    decoded, _ = keras.ops.ctc_decode(logits, np.full(4, 30), strategy="greedy", mask_index=crnn.BLANK)
+    for row in range(4):
+        expected = [int(label) - 1 for label in np.asarray(decoded)[0, row] if label >= 0]
+        assert crnn.greedy_decode(crnn.softmax(logits[row])).values == expected
+
+
+def test_ctc_loss_prefers_the_right_text():
+    logits = _logits_for_path("_1_1_0_0_")[None]
+    loss = crnn.ctc_loss()
+    right = float(loss(crnn.encode_labels(["1100"]), logits))
+    wrong = float(loss(crnn.encode_labels(["110"]), logits))
+    assert right < 1.0 < wrong
+
+
+def test_greedy_decode_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match="frames"):
+        crnn.greedy_decode(np.zeros((5, 10)))
+
+
+# --- Reading: boxes from the alignment ------------------------------------
+
+
+class _ModelThatKnowsTheTruth:
+    """Stands in for a trained CRNN: emits each true digit at the frame of its box's centre."""
+
+    def __init__(self, sequence):
+        self.sequence = sequence
+
+    def __call__(self, batch, training=False):
+        strip = crnn.to_strip(self.sequence.image)
+        path = ["_"] * (batch.shape[2] // crnn.FRAME_WIDTH)
+        for label, (x, _, w, _) in zip(self.sequence.labels, self.sequence.boxes):
+            strip_x = crnn.SIDE_MARGIN + (x + w / 2 - strip.left) * strip.factor
+            path[int(strip_x // crnn.FRAME_WIDTH)] = str(label)
+        return _logits_for_path("".join(path))[None]
+
+
+def test_boxes_from_the_alignment_follow_the_digits(mnist):
+    (x_test, y_test) = mnist[1]
+    sequence = synth.make_sequence(x_test[10:15], y_test[10:15], gap=0.6)
+    reading = crnn.read_line(_ModelThatKnowsTheTruth(sequence), sequence.image)
+    assert reading.text == sequence.text
+    assert len(reading.boxes) == len(sequence.boxes)
+    for (x, y, w, h), (tx, ty, tw, th) in zip(reading.boxes, sequence.boxes):
+        # Spaced digits: each cut falls in a gap, so each box is its digit's ink box (to 2 pixels: faint edges are not ink).
+        assert abs(x - tx) <= 2 and abs(x + w - tx - tw) <= 2
+        assert abs(y - ty) <= 2 and abs(y + h - ty - th) <= 2
+
+
+def test_read_lines_of_blank_lines_read_nothing_without_the_model():
+    def no_model(batch, training=False):
+        raise AssertionError("the model must not be called for blank lines")
+
+    readings = crnn.read_lines(no_model, [np.zeros((30, 80), np.uint8), np.zeros((5, 5), np.uint8)])
+    assert [reading.text for reading in readings] == ["", ""]
+    assert readings[0].confidence == 1.0 and readings[0].boxes == []
+
+
+# --- Training -------------------------------------------------------------
+
+
+def test_a_quick_training_lowers_the_ctc_loss(mnist):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    lines = crnn.training_strings(64, seed=5, mnist=mnist)
+    batch, labels = next(crnn.StripBatches(lines, batch_size=64, shuffle=False).batches())
+    model = crnn.crnn()
+    loss = crnn.ctc_loss()
+    before = float(loss(labels, model(batch, training=False)))
+    history = crnn.train(model, mnist, quick=True, verbose=0)
+    after = float(loss(labels, model(batch, training=False)))
+    assert history["train_strings"] == crnn.QUICK_STRINGS
+    assert history["loss"][-1] < history["loss"][0]
+    assert after < 0.8 * before
+    assert 0.0 <= history["val_string_accuracy"][-1] <= 1.0
+
+
+def test_training_strings_mix_spaced_and_overlapping_lines_of_1_to_10_digits(mnist):
+    lines = crnn.training_strings(200, seed=3, mnist=mnist)
+    lengths = [len(text) for text in lines.texts]
+    assert min(lengths) >= 1 and max(lengths) <= crnn.MAX_DIGITS
+    assert len(set(lengths)) >= 8
+    assert any(sequence.inverted for sequence in lines) and not all(sequence.inverted for sequence in lines)
+
+
+def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
+    lines = crnn.training_strings(150, seed=4, mnist=mnist)
+    batches = crnn.StripBatches(lines, batch_size=32, seed=0)
+    seen = 0
+    for strips, labels in batches.batches():
+        assert strips.dtype == np.float32 and strips.shape[1:2] == (crnn.STRIP_HEIGHT,)
+        assert strips.shape[2] % crnn.BUCKET_WIDTH == 0 and strips.shape[0] == labels.shape[0]
+        assert 0.0 <= strips.min() and strips.max() <= 1.0
+        seen += len(labels)
+    assert seen == len(lines)
+    assert len(batches) == sum(1 for _ in batches.batches())
+
+
+# --- Saved models ---------------------------------------------------------
+
+
+def test_a_missing_model_file_says_how_to_train_it(tmp_path):
+    with pytest.raises(ModelFileError, match="digitlab train --model crnn"):
+        crnn.load_model(tmp_path / "nothing.keras")
+
+
+def test_the_shipped_crnn_reads_touching_strings(shipped_crnn, mnist):
+    strings = crnn.touching_strings(200, mnist=mnist)
+    assert crnn.string_accuracy(shipped_crnn, strings) >= 0.90
+
+
+def test_the_shipped_crnn_gives_confidences_and_ordered_boxes(shipped_crnn, mnist):
+    strings = crnn.touching_strings(20, seed=11, mnist=mnist)
+    readings = crnn.read_lines(shipped_crnn, strings.images)
+    for reading, sequence in zip(readings, strings):
+        height, width = sequence.image.shape
+        assert len(reading.values) == len(reading.confidences) == len(reading.boxes)
+        assert all(0 < confidence <= 1 for confidence in reading.confidences)
+        lefts = [x for x, _, _, _ in reading.boxes]
+        assert lefts == sorted(lefts)
+        for x, y, w, h in reading.boxes:
+            assert 0 <= x and x + w <= width and 0 <= y and y + h <= height and w > 0 and h > 0
+    assert np.mean([r.text == s.text for r, s in zip(readings, strings)]) >= 0.8
+    # One batched call reads what one-at-a-time calls read.
+    assert [r.text for r in readings[:5]] == [crnn.read_line(shipped_crnn, image).text for image in strings.images[:5]]
+
+
+def test_the_shipped_crnn_has_a_complete_model_card(shipped_crnn):
+    from digitlab.card import read_card
+    from digitlab.data import mnist_sha256
+
+    card = read_card(crnn.DEFAULT_MODEL)
+    assert card["model"] == "crnn" and card["quick"] is False
+    assert card["touching_string_accuracy"] >= 0.90
+    assert card["parameters"] == shipped_crnn.count_params()
+    assert card["data_sha256"] == mnist_sha256()
+    assert card["command"].startswith("digitlab train --model crnn")
+    for key in ("epochs", "train_strings", "wall_time_seconds", "machine", "versions", "trained_at"):
+        assert card[key], key

@@ -1,0 +1,184 @@
+"""The CNNs, augmentation, the hypermodel, saved models, and THE shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from digitlab.model import (  # noqa: E402
+    DEFAULT_MODEL,
+    ModelFileError,
+    RandomStrokeWidth,
+    augmentation,
+    build_hypermodel,
+    digit_cnn,
+    load_default,
+    load_model,
+    seed_cnn,
+)
+
+SHIPPED_FLOOR = 0.996
+
+
+def _digit_one(width: int = 3) -> np.ndarray:
+    """A float (1, 28, 28, 1) vertical bar in the left half: asymmetric, like a "1"."""
+    image = np.zeros((1, 28, 28, 1), np.float32)
+    image[0, 6:22, 8:8 + width, 0] = 1.0
+    return image
+
+
+def _ink(images, threshold: float = 0.5) -> np.ndarray:
+    return (np.asarray(images) > threshold).reshape(len(images), -1).sum(axis=1)
+
+
+# --- Architectures --------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder", [seed_cnn, digit_cnn])
+def test_models_map_digits_to_ten_probabilities(builder):
+    model = builder()
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.output_shape == (None, 10)
+    probabilities = np.asarray(model(np.zeros((3, 28, 28, 1), np.float32), training=False))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_seed_cnn_takes_its_width_from_the_arguments():
+    model = seed_cnn(filters=64, dense_units=32)
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.filters for layer in convolutions] == [64, 128]
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [32, 10]
+
+
+@pytest.mark.parametrize(
+    "filters, dense_units, learning_rate",
+    [(32, 32, 1e-2), (64, 128, 1e-3), (128, 64, 1e-4)],
+)
+def test_build_hypermodel_follows_each_draw(filters, dense_units, learning_rate):
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("filters", filters)
+    hp.Fixed("dense_units", dense_units)
+    hp.Fixed("learning_rate", learning_rate)
+    model = build_hypermodel(hp)
+    assert model.output_shape == (None, 10)
+    assert model.get_layer(index=0).filters == filters
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)][0] == dense_units
+    assert float(model.optimizer.learning_rate) == pytest.approx(learning_rate)
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_build_hypermodel_declares_the_seed_grid():
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    build_hypermodel(hp)
+    grid = {p.name: list(p.values) for p in hp.space}
+    assert grid == {"filters": [32, 64, 128], "dense_units": [32, 64, 128],
+                    "learning_rate": [1e-2, 1e-3, 1e-4]}
+
+
+# --- Augmentation ---------------------------------------------------------
+
+
+def test_random_stroke_width_thickens_and_thins_strokes():
+    digit = np.repeat(_digit_one(width=3), 64, axis=0)
+    layer = RandomStrokeWidth(factor=1.0, seed=1)
+    strokes = np.asarray(layer(digit, training=True))
+    ink, original = _ink(strokes), _ink(digit)[0]
+    assert ink.max() >= 1.5 * original, "no image got thicker strokes"
+    assert ink.min() <= 0.5 * original, "no image got thinner strokes"
+    assert strokes.min() >= 0.0 and strokes.max() <= 1.0
+
+
+def test_random_stroke_width_is_identity_at_inference():
+    digit = np.repeat(_digit_one(), 4, axis=0)
+    np.testing.assert_array_equal(np.asarray(RandomStrokeWidth(1.0)(digit, training=False)), digit)
+    with pytest.raises(ValueError, match="factor"):
+        RandomStrokeWidth(1.5)
+
+
+def test_random_stroke_width_survives_a_save(tmp_path):
+    model = keras.Sequential([keras.Input((28, 28, 1)), RandomStrokeWidth(0.3, seed=2)])
+    model.save(tmp_path / "stroke.keras")
+    layer = load_model(tmp_path / "stroke.keras").layers[0]
+    assert isinstance(layer, RandomStrokeWidth) and (layer.factor, layer.seed) == (0.3, 2)
+
+
+def test_augmentation_keeps_shape_and_range_and_does_not_flip():
+    digit = np.repeat(_digit_one(), 32, axis=0)
+    augmented = np.asarray(augmentation(seed=3)(digit, training=True))
+    assert augmented.shape == digit.shape
+    assert augmented.min() >= 0.0 and augmented.max() <= 1.0 + 1e-6
+    assert not np.allclose(augmented, digit), "training-time augmentation changed nothing"
+    # The bar sits at columns 8-10; a horizontal flip would move it to 17-19.
+    columns = np.arange(28)
+    centres = (augmented.sum(axis=(1, 3)) * columns).sum(axis=1) / augmented.sum(axis=(1, 2, 3))
+    assert centres.max() < 14, "augmentation moved ink to the mirrored side: a flip?"
+    assert not any("flip" in layer.name.lower() for layer in augmentation().layers)
+
+
+def test_augmentation_is_identity_at_inference():
+    digit = np.repeat(_digit_one(), 4, axis=0)
+    np.testing.assert_allclose(np.asarray(augmentation()(digit, training=False)), digit, atol=1e-6)
+
+
+# --- Saved models ---------------------------------------------------------
+
+
+def test_loading_a_missing_model_names_the_file(tmp_path):
+    missing = tmp_path / "nowhere" / "digit_cnn.keras"
+    with pytest.raises(ModelFileError, match="not found.*nowhere/digit_cnn.keras"):
+        load_model(missing)
+
+
+def test_loading_a_corrupted_model_names_the_file(tmp_path):
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(b"PK\x03\x04 this is no zip archive" * 10)
+    with pytest.raises(ModelFileError, match="damaged.keras"):
+        load_model(damaged)
+
+
+def test_a_saved_model_predicts_the_same_after_loading(tmp_path, rng):
+    from digitlab.card import save_model
+
+    model = digit_cnn()
+    images = rng.random((5, 28, 28, 1), dtype=np.float32)
+    before = np.asarray(model(images, training=False))
+    save_model(model, tmp_path / "m.keras")
+    assert not list(tmp_path.glob(".*partial*")), "a temporary file was left behind"
+    after = np.asarray(load_model(tmp_path / "m.keras")(images, training=False))
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+# --- THE shipped model ----------------------------------------------------
+
+
+def test_ensemble_averages_its_members(quick_model):
+    from digitlab.model import ensemble
+
+    images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    doubled = ensemble([quick_model, quick_model])
+    np.testing.assert_allclose(doubled(images), quick_model(images), atol=1e-6)
+    with pytest.raises(ValueError, match="at least 2"):
+        ensemble([quick_model])
+
+
+@pytest.mark.slow
+def test_shipped_model_reaches_its_floor_and_matches_its_card(mnist):
+    from digitlab.card import read_card
+    from digitlab.evaluate import test_accuracy as model_test_accuracy
+
+    _, (x_test, y_test) = mnist
+    score = model_test_accuracy(load_default(), x_test, y_test)
+    assert score >= SHIPPED_FLOOR, f"shipped model: {score:.2%} < {SHIPPED_FLOOR:.2%} on MNIST's test set"
+    card = read_card(DEFAULT_MODEL)
+    assert card["test_images"] == len(x_test) == 10_000
+    assert card["test_accuracy"] == pytest.approx(score, abs=1e-4), "the model card disagrees with the model"
+    members = card.get("members", [card])  # an ensemble's card keeps its members' cards
+    assert not any(member["quick"] for member in members)
+    assert all(member["train_images"] == 55_000 for member in members)

@@ -1,0 +1,191 @@
+"""digitlab.preprocess: any image to grayscale ink, thresholds, and MNIST's normalisation."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab.preprocess import (
+    ImageError,
+    binarize,
+    check_image,
+    downscale,
+    is_dark_on_light,
+    load_image,
+    normalize_digit,
+    prepare,
+    to_grayscale,
+    to_ink,
+    to_model_input,
+)
+
+
+def stroke_image(height=40, width=60):
+    """Light strokes on a dark background, as uint8."""
+    image = np.zeros((height, width), np.uint8)
+    image[10:30, 20:24] = 255
+    return image
+
+
+# --- Grayscale from any layout and type -----------------------------------
+
+
+@pytest.mark.parametrize("layout", ["2d", "1", "rgb", "rgba_opaque"])
+def test_grayscale_from_layouts(layout):
+    base = stroke_image()
+    image = {
+        "2d": base,
+        "1": base[..., None],
+        "rgb": np.stack([base] * 3, axis=2),
+        "rgba_opaque": np.dstack([base] * 3 + [np.full_like(base, 255)]),
+    }[layout]
+    gray = to_grayscale(image)
+    assert gray.shape == base.shape and gray.dtype == np.float32
+    np.testing.assert_allclose(gray, base / 255.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.uint16, 65535), (np.float32, 1.0), (np.float64, 255.0), (bool, 1)])
+def test_grayscale_from_types(dtype, scale):
+    image = (stroke_image() / 255.0 * scale).astype(dtype)
+    np.testing.assert_allclose(to_grayscale(image), stroke_image() / 255.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("ink_value", [0, 255])
+def test_transparent_background_keeps_dark_and_light_strokes(ink_value):
+    rgba = np.zeros((40, 60, 4), np.uint8)  # transparent, as a canvas gives it
+    rgba[10:30, 20:24] = (ink_value, ink_value, ink_value, 255)
+    ink = to_ink(to_grayscale(rgba))
+    assert ink[20, 22] > 0.9
+    assert ink[0, 0] < 0.1
+
+
+def test_polarity_is_automatic():
+    scan = 255 - stroke_image()  # dark ink on light paper
+    assert is_dark_on_light(to_grayscale(scan))
+    assert not is_dark_on_light(to_grayscale(stroke_image()))
+    np.testing.assert_allclose(to_ink(to_grayscale(scan)), stroke_image() / 255.0, atol=1e-3)
+    np.testing.assert_allclose(to_ink(to_grayscale(scan), "light_on_dark"), scan / 255.0, atol=1e-3)
+    with pytest.raises(ValueError, match="polarity"):
+        to_ink(to_grayscale(scan), "sideways")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_are_refused(bad):
+    image = stroke_image().astype(np.float32)
+    image[3, 3] = bad
+    with pytest.raises(ImageError, match="NaN or infinite"):
+        check_image(image)
+
+
+def test_wrong_shapes_and_types():
+    with pytest.raises(ImageError, match="shape"):
+        check_image(np.zeros((4, 4, 2)))
+    with pytest.raises(ImageError, match="empty"):
+        check_image(np.zeros((0, 5)))
+    with pytest.raises(TypeError, match="dtype"):
+        check_image(np.array([["a", "b"]]))
+    with pytest.raises(TypeError, match="numpy array"):
+        check_image([[0, 1]])
+    assert issubclass(ImageError, ValueError)
+
+
+# --- Thresholds -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["otsu", "adaptive"])
+def test_blank_and_faint_noise_give_an_empty_mask(method, rng):
+    assert not binarize(np.zeros((50, 50), np.float32), method).any()
+    noise = np.clip(rng.normal(0.3, 0.02, (50, 50)), 0, 1).astype(np.float32)
+    assert not binarize(noise, method).any()
+
+
+def test_otsu_and_adaptive_find_the_stroke_under_uneven_light():
+    ink = stroke_image() / 255.0 * 0.6
+    ink = (ink + np.linspace(0, 0.3, ink.shape[1])[None, :]).astype(np.float32)  # a shadow
+    for method in ("otsu", "adaptive"):
+        mask = binarize(ink, method)
+        assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+        assert mask[12:28, 21:23].all(), method
+    assert not binarize(ink, "adaptive")[:, 40:].any()
+    with pytest.raises(ValueError, match="method"):
+        binarize(ink, "magic")
+
+
+# --- One digit as MNIST ---------------------------------------------------
+
+
+def test_normalize_digit_of_a_known_crop():
+    crop = np.zeros((100, 50), np.float32)
+    crop[10:90, 20:30] = 0.5  # a stretched, faint 1: 80 tall, 10 wide
+    digit = normalize_digit(crop)
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    rows, cols = np.nonzero(digit > 0.5)
+    assert rows.max() - rows.min() + 1 == 20  # the longer side fits 20 px
+    assert 2 <= cols.max() - cols.min() + 1 <= 4  # aspect ratio kept: still thin
+    assert digit.max() == pytest.approx(1.0)
+    mass_row = (digit.sum(axis=1) * np.arange(28)).sum() / digit.sum()
+    mass_col = (digit.sum(axis=0) * np.arange(28)).sum() / digit.sum()
+    assert abs(mass_row - 14) <= 0.6 and abs(mass_col - 14) <= 0.6
+    assert not normalize_digit(np.zeros((5, 5))).any()
+    with pytest.raises(ValueError, match="2-D"):
+        normalize_digit(np.zeros((2, 2, 2)))
+
+
+def test_normalize_digit_reproduces_mnist(mnist):
+    _, (x_test, _) = mnist
+    digits = x_test[:200]
+    redone = np.stack([normalize_digit(digit / 255.0) for digit in digits])
+    assert np.abs(redone - digits / 255.0).mean() < 0.01
+
+
+def test_to_model_input_still_works():
+    batch = to_model_input(np.full((3, 28, 28), 255, np.uint8))
+    assert batch.shape == (3, 28, 28, 1) and batch.max() == 1.0
+    with pytest.raises(ValueError):
+        to_model_input(np.zeros((2, 3, 28, 28, 2)))
+
+
+# --- Loading and size -----------------------------------------------------
+
+
+def test_load_image_from_paths_and_pil(tmp_path):
+    path = tmp_path / "digit.png"
+    Image.fromarray(stroke_image()).save(path)
+    assert np.array_equal(load_image(path), stroke_image())
+    assert np.array_equal(load_image(str(path)), stroke_image())
+    assert np.array_equal(load_image(Image.open(path)), stroke_image())
+    with pytest.raises(TypeError, match="path, a PIL image or a numpy array"):
+        load_image(b"bytes")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all\n", "truncated"])
+def test_load_image_refuses_bad_files(tmp_path, content):
+    path = tmp_path / "bad.png"
+    if content == "truncated":
+        Image.fromarray(stroke_image(400, 400) + np.uint8(np.arange(400) % 7)[:, None]).save(path)
+        content = path.read_bytes()[:300]
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match="bad.png"):
+        load_image(path)
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_downscale_bounds_the_working_size():
+    huge = np.zeros((10000, 10000), np.uint8)
+    small, factor = downscale(huge, 2048)
+    assert small.shape == (2048, 2048) and factor == pytest.approx(0.2048)
+    same, factor = downscale(stroke_image(), 2048)
+    assert same.shape == stroke_image().shape and factor == 1.0
+    page = prepare(np.zeros((1, 1), np.uint8))
+    assert page.mask.shape == (1, 1) and not page.mask.any()
+
+
+def test_sixteen_bit_and_palette_png_files(tmp_path):
+    deep = tmp_path / "deep.png"
+    Image.fromarray(stroke_image().astype(np.uint16) * 257).save(deep)
+    loaded = load_image(deep)
+    assert loaded.dtype == np.uint16
+    np.testing.assert_allclose(to_grayscale(loaded), stroke_image() / 255.0, atol=1e-3)
+    palette = tmp_path / "palette.png"
+    Image.fromarray(stroke_image()).convert("P").save(palette)
+    np.testing.assert_allclose(to_grayscale(load_image(palette)), stroke_image() / 255.0, atol=0.02)

@@ -1,0 +1,306 @@
+"""digitlab.reader: Reading structure, bad input, one batched model call, accuracy."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from digitlab.preprocess import ImageError
+from digitlab.reader import Digit, Reader, Reading
+from digitlab.synth import make_dataset, make_sequence
+
+
+@pytest.fixture(scope="session")
+def reader(quick_model):
+    """A contour reader with the quick model: right structure, not accurate digits."""
+    return Reader(quick_model, method="contours")
+
+
+@pytest.fixture(scope="session")
+def five_digits(mnist):
+    return make_dataset(1, length=5, seed=7, mnist=mnist, scale=2.0)[0]
+
+
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+# --- The Reading ----------------------------------------------------------
+
+
+def test_reading_has_digits_boxes_and_crops(reader, five_digits):
+    reading = reader.read(five_digits.image)
+    assert isinstance(reading, Reading)
+    assert len(reading.text) == 5 and reading.text.isdigit()
+    assert reading.lines == [reading.text]
+    assert all(isinstance(digit, Digit) for digit in reading.digits)
+    for digit, truth in zip(reading.digits, five_digits.boxes):
+        assert iou(digit.box, truth) > 0.8
+        assert digit.crop.shape == (28, 28) and 0 <= digit.crop.min() and digit.crop.max() <= 1
+        assert 0 <= digit.confidence <= 1 and digit.method == "contours"
+    assert "".join(str(digit.value) for digit in reading.digits) == reading.text
+    data = reading.to_dict()
+    assert data["text"] == reading.text and len(data["digits"]) == 5
+    assert set(data["digits"][0]) == {"value", "confidence", "box", "line"}
+
+
+def test_all_crops_go_through_one_batched_call(reader, mnist, monkeypatch):
+    sequence = make_dataset(1, length=8, seed=2, mnist=mnist, height=280)[0]
+    batches = []
+    classify = reader.classify
+    monkeypatch.setattr(reader, "classify", lambda crops: batches.append(len(crops)) or classify(crops))
+    monkeypatch.setattr(reader.model, "predict", lambda *args, **kwargs: pytest.fail("predict was called"))
+    reading = reader.read(sequence.image)
+    assert len(reading.digits) == 8
+    assert len(batches) == 1 and batches[0] >= 8
+
+
+def test_two_lines(reader, mnist):
+    (_, _), (x_test, y_test) = mnist
+    top = make_sequence(x_test[:4], y_test[:4], scale=2).image
+    bottom = make_sequence(x_test[4:7], y_test[4:7], scale=2).image
+    image = np.zeros((top.shape[0] + bottom.shape[0], max(top.shape[1], bottom.shape[1])), np.uint8)
+    image[:top.shape[0], :top.shape[1]] = top
+    image[top.shape[0]:, :bottom.shape[1]] = bottom
+    reading = reader.read(image)
+    assert [len(line) for line in reading.lines] == [4, 3]
+    assert reading.text == "\n".join(reading.lines)
+    assert [digit.line for digit in reading.digits] == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_annotated_image_has_the_input_size_and_marks(reader, five_digits):
+    reading = reader.read(five_digits.image)
+    annotated = reading.annotated()
+    assert annotated.shape == five_digits.image.shape + (3,) and annotated.dtype == np.uint8
+    plain = np.repeat(five_digits.image[..., None], 3, axis=2)
+    assert (annotated != plain).any(axis=2).mean() > 0.01
+    assert (annotated[..., 0] != annotated[..., 1]).any()  # coloured marks on a gray image
+
+
+# --- Input forms and bad input --------------------------------------------
+
+
+def test_paths_pil_and_types_read_alike(reader, five_digits, tmp_path):
+    path = tmp_path / "five.png"
+    Image.fromarray(five_digits.image).save(path)
+    expected = reader.read(five_digits.image).text
+    assert reader.read(path).text == expected
+    assert reader.read(str(path)).text == expected
+    assert reader.read(Image.open(path)).text == expected
+    assert reader.read(five_digits.image.astype(np.uint16) * 257).text == expected
+    assert reader.read(five_digits.image.astype(np.float32) / 255).text == expected
+    assert reader.read(five_digits.image.astype(np.float64)).text == expected  # 0-255 floats
+    assert reader.read(255 - five_digits.image).text == expected  # dark on light
+    assert reader.read(np.stack([five_digits.image] * 3, axis=2)).text == expected
+
+
+def test_transparent_canvas_rgba(reader, five_digits):
+    rgba = np.zeros(five_digits.image.shape + (4,), np.uint8)  # black ink, alpha = ink
+    rgba[..., 3] = five_digits.image
+    assert reader.read(rgba).text == reader.read(five_digits.image).text
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((140, 280), np.uint8),                 # a blank canvas
+    np.full((140, 280), 255, np.uint8),             # all ink (or all paper)
+    np.full((140, 280, 4), 0, np.uint8),            # a blank transparent canvas
+    np.zeros((1, 1), np.uint8),
+    np.full((1, 1), 0.5, np.float32),
+], ids=["blank", "all-ink", "blank-rgba", "1x1", "1x1-float"])
+def test_nothing_written_reads_as_empty(reader, image):
+    reading = reader.read(image)
+    assert reading.text == "" and reading.digits == [] and reading.lines == []
+    assert reading.annotated().shape[:2] == image.shape[:2]
+
+
+def test_faint_noise_reads_as_empty(reader, rng):
+    noise = np.clip(rng.normal(20, 5, (140, 280)), 0, 255).astype(np.uint8)
+    assert reader.read(noise).text == ""
+
+
+def test_huge_image_is_downscaled_and_boxes_stay_in_input_pixels(reader, mnist):
+    (_, _), (x_test, y_test) = mnist
+    sequence = make_sequence(x_test[:3], y_test[:3], height=3000)
+    image = np.zeros((10000, 10000), np.uint8)
+    image[:3000, :sequence.image.shape[1]] = sequence.image
+    reading = reader.read(image)
+    assert reading.scale < 1
+    assert len(reading.digits) == 3
+    for digit, truth in zip(reading.digits, sequence.boxes):
+        assert iou(digit.box, truth) > 0.8
+    assert max(reading.annotated().shape) <= 2048
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_raise_a_clear_error(reader, five_digits, bad):
+    image = five_digits.image.astype(np.float32)
+    image[0, 0] = bad
+    with pytest.raises(ImageError, match="NaN or infinite"):
+        reader.read(image)
+
+
+@pytest.mark.parametrize("content", [b"", b"just some text\n"])
+def test_bad_files_raise_image_error(reader, tmp_path, content):
+    path = tmp_path / "digits.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match="digits.png"):
+        reader.read(path)
+
+
+def test_truncated_png_raises_image_error(reader, five_digits, tmp_path):
+    path = tmp_path / "truncated.png"
+    noisy = five_digits.image ^ np.uint8(np.arange(five_digits.image.size) % 251).reshape(five_digits.image.shape)
+    Image.fromarray(noisy).save(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ImageError, match="truncated.png"):
+        reader.read(path)
+
+
+@pytest.mark.parametrize("wrong", [None, [[0, 255]], b"\x89PNG", 3.5])
+def test_wrong_types_raise_type_error(reader, wrong):
+    with pytest.raises(TypeError):
+        reader.read(wrong)
+
+
+def test_unknown_method_is_refused(quick_model):
+    with pytest.raises(ValueError, match="method"):
+        Reader(quick_model, method="segments")
+
+
+# --- Random arrays never crash it -----------------------------------------
+
+DTYPES = [np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_]
+
+
+@st.composite
+def random_images(draw):
+    height = draw(st.integers(1, 64))
+    width = draw(st.integers(1, 96))
+    channels = draw(st.sampled_from([None, 1, 3, 4]))
+    shape = (height, width) if channels is None else (height, width, channels)
+    dtype = draw(st.sampled_from(DTYPES))
+    kind = draw(st.sampled_from(["noise", "blobs", "constant", "elements"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if kind == "elements":
+        return draw(hnp.arrays(dtype, shape))
+    if kind == "constant":
+        values = np.full(shape, rng.uniform(0, 1))
+    elif kind == "noise":
+        values = rng.random(shape) ** draw(st.floats(0.2, 5))
+    else:
+        values = np.zeros(shape)
+        for _ in range(draw(st.integers(1, 6))):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            values[y:y + rng.integers(1, 30), x:x + rng.integers(1, 20)] = 1
+    if dtype == np.bool_:
+        return values > 0.5
+    if np.issubdtype(dtype, np.integer):
+        return (values * np.iinfo(dtype).max).astype(dtype)
+    return (values * draw(st.sampled_from([1.0, 255.0, -3.0]))).astype(dtype)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(image=random_images())
+def test_random_arrays_read_or_raise_documented_errors(reader, image):
+    try:
+        reading = reader.read(image)
+    except ImageError:
+        assert np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all()
+        return
+    assert isinstance(reading, Reading)
+    assert len(reading.text.replace("\n", "")) == len(reading.digits)
+    for digit in reading.digits:
+        x, y, w, h = digit.box
+        assert 0 <= x < image.shape[1] and 0 <= y < image.shape[0] and w >= 1 and h >= 1
+
+
+# --- Accuracy with the shipped model --------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["contours", "auto"])
+def test_shipped_model_reads_95_percent_of_strings(mnist, method):
+    reader = Reader.default(method=method)
+    dataset = make_dataset(200, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1)
+    correct = sum(reader.read(sequence.image).text == sequence.text for sequence in dataset)
+    assert correct / len(dataset) >= 0.95, f"{method}: {correct}/200 strings read right"
+
+
+# --- Methods "crnn" and "auto" --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auto_reader():
+    return Reader.default(method="auto")
+
+
+def _touching_pair(mnist):
+    """A 2 and a 7 (MNIST test digits) overlapping by 35 %: one blob of ink."""
+    _, (images, labels) = mnist
+    two, seven = np.flatnonzero(labels == 2)[0], np.flatnonzero(labels == 7)[0]
+    return make_sequence(images[[two, seven]], labels[[two, seven]], overlap=0.35, scale=2.0)
+
+
+@pytest.mark.slow
+def test_auto_reads_a_touching_pair_with_the_crnn(mnist, auto_reader):
+    pair = _touching_pair(mnist)
+    contours = Reader(auto_reader.model, method="contours").find_boxes(pair.image)[1]
+    assert len(contours.segments) == 1 and contours.segments[0].touching  # one blob, flagged
+    reading = auto_reader.read(pair.image)
+    assert reading.text == "27"
+    assert [digit.method for digit in reading.digits] == ["crnn", "crnn"]
+    (x0, _, w0, _), (x1, _, _, _) = (digit.box for digit in reading.digits)
+    assert x0 < x1 and x0 + w0 <= pair.image.shape[1]
+
+
+@pytest.mark.slow
+def test_auto_keeps_contours_for_well_separated_digits(mnist, auto_reader):
+    sequence = make_dataset(1, length=5, seed=3, mnist=mnist, gap=0.6, scale=2.0)[0]
+    reading = auto_reader.read(sequence.image)
+    assert reading.text == sequence.text
+    assert {digit.method for digit in reading.digits} == {"contours"}
+
+
+@pytest.mark.slow
+def test_crnn_method_reads_every_line_without_cutting_digits(mnist):
+    reader = Reader.default(method="crnn")
+    two_lines = make_dataset(2, length=4, seed=5, mnist=mnist, gap=0.5, scale=2.0)
+    top, bottom = two_lines[0].image, two_lines[1].image
+    width = max(top.shape[1], bottom.shape[1])
+    page = np.zeros((top.shape[0] + bottom.shape[0], width), np.uint8)
+    page[:top.shape[0], :top.shape[1]] = top
+    page[top.shape[0]:, :bottom.shape[1]] = bottom
+    reading = reader.read(page)
+    assert reading.lines == [two_lines[0].text, two_lines[1].text]
+    assert {digit.method for digit in reading.digits} == {"crnn"}
+    assert [digit.line for digit in reading.digits] == [0] * 4 + [1] * 4
+    assert reader.read(np.zeros((60, 200), np.uint8)).text == ""
+
+
+@pytest.mark.slow
+def test_shipped_model_reads_the_samples():
+    import json
+
+    from digitlab.synth import SAMPLES_DIR
+
+    reader = Reader.default()
+    for entry in json.loads((SAMPLES_DIR / "samples.json").read_text()):
+        assert reader.read(SAMPLES_DIR / entry["file"]).text == entry["text"], entry["file"]
+
+
+def test_classify_with_and_without_shift_averaging(quick_model, five_digits):
+    crops = np.stack([digit.crop for digit in Reader(quick_model, method="contours").read(five_digits.image).digits])
+    for average_shifts in (True, False):
+        probabilities = Reader(quick_model, average_shifts=average_shifts).classify(crops)
+        assert probabilities.shape == (5, 10)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    plain = Reader(quick_model, average_shifts=False).classify(crops)
+    averaged = Reader(quick_model).classify(crops)
+    assert not np.allclose(plain, averaged)  # the shifted copies did count

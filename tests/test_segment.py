@@ -1,0 +1,134 @@
+"""digitlab.segment on constructed images whose digit boxes are known."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitlab.segment import digit_height, segment
+
+HEIGHT = 60  # digit height in pixels
+STROKE = 6
+
+# Digits as strokes in a unit box (x right, y down), each stroke a polyline.
+# Strokes that do not touch become separate blobs, as a lifted pen makes them.
+BROKEN_5 = [[(0.2, 0.05), (0.9, 0.05)], [(0.2, 0.2), (0.2, 0.5), (0.8, 0.55), (0.8, 0.9), (0.15, 0.95)]]
+TWO_STROKE_4 = [[(0.45, 0.0), (0.0, 0.65), (0.5, 0.65)], [(0.75, 0.0), (0.75, 1.0)]]
+CROSSED_7 = [[(0.05, 0.0), (0.95, 0.0), (0.4, 1.0)], [(0.05, 0.5), (0.35, 0.5)]]  # the bar misses the stem
+ONE = [[(0.5, 0.0), (0.5, 1.0)]]
+
+
+def draw(canvas, strokes, left, top, height=HEIGHT, width=None):
+    """Draw ``strokes`` into ``canvas`` in a box at (left, top); return the box drawn (x, y, w, h)."""
+    width = width or int(0.6 * height)
+    for stroke in strokes:
+        points = np.array([(left + x * width, top + y * height) for x, y in stroke], np.int32)
+        cv2.polylines(canvas, [points], False, 255, STROKE, lineType=cv2.LINE_8)
+    ys, xs = np.nonzero(canvas[top - STROKE:top + height + STROKE, left - STROKE:left + width + STROKE])
+    return left - STROKE + xs.min(), top - STROKE + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+
+
+def draw_ring(canvas, centre, axes):
+    cv2.ellipse(canvas, centre, axes, 0, 0, 360, 255, STROKE)
+
+
+def boxes(segmentation):
+    return [segment.box for segment in segmentation.segments]
+
+
+def close(box, expected, tolerance=3):
+    return all(abs(a - b) <= tolerance for a, b in zip(box, expected))
+
+
+@pytest.mark.parametrize("strokes, fragments", [(BROKEN_5, 2), (TWO_STROKE_4, 2), (CROSSED_7, 2)])
+def test_digits_drawn_in_several_strokes_are_one_segment(strokes, fragments):
+    canvas = np.zeros((120, 300), np.uint8)
+    expected = [draw(canvas, ONE, 30, 30), draw(canvas, strokes, 100, 30), draw(canvas, ONE, 200, 30)]
+    assert cv2.connectedComponents(canvas)[0] - 1 == fragments + 2
+    found = segment(canvas)
+    assert len(found.segments) == 3
+    for box, truth in zip(boxes(found), expected):
+        assert close(box, truth), (box, truth)
+
+
+def test_holes_of_0_and_8_are_not_extra_boxes():
+    canvas = np.zeros((120, 200), np.uint8)
+    draw_ring(canvas, (50, 60), (18, 30))  # a 0
+    draw_ring(canvas, (130, 45), (15, 15))  # an 8: two rings
+    draw_ring(canvas, (130, 75), (15, 15))
+    canvas[58:61, 49:52] = 255  # a speck inside the 0's hole
+    found = segment(canvas)
+    assert len(found.segments) == 2
+    assert close(boxes(found)[0], (29, 27, 43, 67))
+    assert close(boxes(found)[1], (112, 27, 37, 67))
+
+
+def test_specks_are_dropped_relative_to_digit_height():
+    canvas = np.zeros((120, 300), np.uint8)
+    expected = [draw(canvas, ONE, 40, 30), draw(canvas, BROKEN_5, 120, 30)]
+    for x, y in [(5, 5), (90, 100), (250, 60), (200, 15)]:
+        cv2.circle(canvas, (x, y), 3, 255, -1)
+    found = segment(canvas)
+    assert len(found.segments) == 2
+    assert all(close(box, truth) for box, truth in zip(boxes(found), expected))
+    # The same specks at a quarter of the scale are still specks: thresholds follow the digits.
+    small = cv2.resize(canvas, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    assert len(segment((small > 60).astype(np.uint8) * 255).segments) == 2
+
+
+def test_two_lines_in_reading_order():
+    canvas = np.zeros((220, 300), np.uint8)
+    top = [draw(canvas, ONE, 40 + 70 * i, 20 + 4 * i) for i in range(3)]
+    bottom = [draw(canvas, BROKEN_5, 30 + 80 * i, 130 - 3 * i) for i in range(3)]
+    found = segment(canvas)
+    assert found.line_count == 2
+    assert [segment.line for segment in found.segments] == [0, 0, 0, 1, 1, 1]
+    for box, truth in zip(boxes(found), top + bottom):
+        assert close(box, truth)
+
+
+def test_order_does_not_depend_on_drawing_order():
+    forward, backward = np.zeros((100, 400), np.uint8), np.zeros((100, 400), np.uint8)
+    shapes = [ONE, BROKEN_5, TWO_STROKE_4, CROSSED_7]
+    expected = [draw(forward, shape, 30 + 90 * i, 20) for i, shape in enumerate(shapes)]
+    for i in reversed(range(4)):
+        draw(backward, shapes[i], 30 + 90 * i, 20)
+    assert boxes(segment(forward)) == boxes(segment(backward))
+    assert all(close(box, truth) for box, truth in zip(boxes(segment(backward)), expected))
+
+
+def test_touching_digits_are_marked_with_cuts_near_the_join():
+    canvas = np.zeros((120, 300), np.uint8)
+    draw_ring(canvas, (60, 60), (20, 30))
+    draw_ring(canvas, (100, 60), (20, 30))  # touches the first ring at x ~ 80
+    draw(canvas, ONE, 200, 30)
+    found = segment(canvas)
+    assert [segment.touching for segment in found.segments] == [True, False]
+    pair = found.segments[0]
+    cuts = [cut for option in pair.cuts for cut in option]
+    assert any(75 <= cut <= 85 for cut in cuts)
+    assert all(pair.box[0] < cut < pair.box[0] + pair.box[2] for cut in cuts)
+
+
+def test_blank_mask_gives_no_segments():
+    found = segment(np.zeros((50, 50), np.uint8))
+    assert found.segments == [] and found.line_count == 0 and found.digit_height == 0
+    assert digit_height([]) == 0.0
+    with pytest.raises(ValueError, match="2-D"):
+        segment(np.zeros((5, 5, 3), np.uint8))
+
+
+def test_a_bar_beside_the_body_joins_it_but_close_short_digits_stay_apart():
+    canvas = np.zeros((120, 500), np.uint8)
+    ones = [draw(canvas, ONE, 20 + 40 * i, 30) for i in range(3)]  # the digit height: ~66 px
+    # A 5 whose top bar starts a little right of its body (a diagonal gap).
+    draw(canvas, [[(0.0, 0.3), (0.0, 0.6), (0.6, 0.6), (0.6, 0.95), (0.0, 1.0)]], 160, 30)
+    draw(canvas, [[(0.85, 0.05), (1.3, 0.05)]], 160, 30)
+    # Two short, wide digits 10 px apart: whole digits, not fragments of one.
+    cv2.ellipse(canvas, (300, 75), (30, 18), 0, 0, 360, 255, STROKE)
+    cv2.ellipse(canvas, (372, 75), (30, 18), 0, 0, 360, 255, STROKE)
+    found = segment(canvas)
+    assert len(found.segments) == 6, boxes(found)
+    assert all(close(box, one) for box, one in zip(boxes(found), ones))
+    x, _, w, _ = boxes(found)[3]
+    assert x < 162 and x + w > 205  # body and bar in one box
+    assert [segment.touching for segment in found.segments[4:]] == [False, False]

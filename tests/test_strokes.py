@@ -1,0 +1,139 @@
+"""Strokes to images (OpenCV) and the demo digits written as polylines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, strokes_size
+
+
+# --- rasterize ------------------------------------------------------------
+
+
+def test_blank_drawing_is_black():
+    image = rasterize([], size=(50, 80))
+    assert image.shape == (50, 80)
+    assert image.dtype == np.uint8
+    assert image.max() == 0
+
+
+def test_line_is_white_and_as_wide_as_the_pen():
+    image = rasterize([[(20, 50), (180, 50)]], size=(100, 200), pen_width=12)
+    column = image[:, 100]
+    assert column.max() == 255
+    inked_rows = np.count_nonzero(column > 127)
+    assert 11 <= inked_rows <= 13
+    assert image[:, :5].max() == 0  # nothing beyond the round cap
+
+
+def test_caps_are_round():
+    image = rasterize([[(50, 50), (100, 50)]], size=(100, 160), pen_width=20)
+    # Past the end point the ink narrows like a half disc, where a square cap would stay 20 px tall.
+    assert np.count_nonzero(image[:, 100] > 127) >= 19
+    assert np.count_nonzero(image[:, 109] > 127) <= 12
+    assert image[50, 109] > 127
+    assert image[42, 108] == 0  # 11 px from the end point, inside a square cap
+
+
+def test_one_point_is_a_dot_of_the_pen_width():
+    image = rasterize([[(30, 30)]], size=(60, 60), pen_width=20)
+    area = np.count_nonzero(image > 127)
+    assert abs(area - np.pi * 10**2) < 0.15 * np.pi * 10**2  # anti-aliasing adds about half a pixel
+
+
+def test_each_stroke_keeps_its_pen_width():
+    strokes = [[(10, 20), (90, 20)], [(10, 60), (90, 60)]]
+    image = rasterize(strokes, size=(80, 100), pen_width=[4, 16])
+    thin, thick = (np.count_nonzero(image[rows, 50] > 127) for rows in (slice(0, 40), slice(40, 80)))
+    assert thin < 6 < 14 < thick
+
+
+def test_subpixel_coordinates_move_the_ink():
+    left = rasterize([[(10.0, 10), (10.0, 30)]], size=(40, 40), pen_width=3)
+    right = rasterize([[(10.5, 10), (10.5, 30)]], size=(40, 40), pen_width=3)
+    assert not np.array_equal(left, right)
+
+
+@pytest.mark.parametrize(
+    "strokes, size, pen_width, message",
+    [
+        ([[(1, 1)]], (0, 10), 3, "positive pixels"),
+        ([[(1, 1)]], (10, 10), 0, "positive"),
+        ([[(1, 1)], [(2, 2)]], (10, 10), [3], "one per stroke"),
+        ([[]], (10, 10), 3, "non-empty list of \\(x, y\\)"),
+        ([[(1, 2, 3)]], (10, 10), 3, "non-empty list of \\(x, y\\)"),
+    ],
+)
+def test_rasterize_explains_bad_arguments(strokes, size, pen_width, message):
+    with pytest.raises(ValueError, match=message):
+        rasterize(strokes, size=size, pen_width=pen_width)
+
+
+# --- digit_strokes --------------------------------------------------------
+
+
+def test_every_digit_has_a_template_inside_the_unit_box():
+    assert sorted(DIGIT_TEMPLATES) == list("0123456789")
+    for strokes in DIGIT_TEMPLATES.values():
+        points = np.concatenate([np.asarray(stroke) for stroke in strokes])
+        assert points.min() >= -0.01 and points.max() <= 1.01
+
+
+def test_digits_are_laid_out_left_to_right_at_the_given_height():
+    strokes = digit_strokes("17", origin=(10, 20), height=100, width_ratio=0.5, spacing=30)
+    assert len(strokes) == 2  # a 1 and a 7 are one stroke each
+    one, seven = (np.asarray(stroke) for stroke in strokes)
+    assert one[:, 1].min() == pytest.approx(20) and one[:, 1].max() == pytest.approx(120)
+    assert one[:, 0].max() <= 10 + 50
+    assert seven[:, 0].min() >= 10 + 50 + 30 - 1e-9
+
+
+def test_four_is_two_strokes_and_spaces_and_newlines_move_the_pen():
+    assert len(digit_strokes("4")) == 2
+    plain = np.asarray(digit_strokes("1 1", height=100, spacing=20)[1])
+    assert plain[:, 0].min() > 2 * (60 + 20)
+    lines = digit_strokes("1\n1", height=100, line_spacing=50)
+    assert np.asarray(lines[1])[:, 1].min() == pytest.approx(40 + 150)
+
+
+def test_slant_leans_the_top_to_the_right():
+    upright = np.asarray(digit_strokes("1")[0])
+    slanted = np.asarray(digit_strokes("1", slant=0.3)[0])
+    top, bottom = 0, -1  # the 1 is drawn from the top down
+    assert slanted[top, 0] > upright[top, 0]
+    assert slanted[bottom, 0] == pytest.approx(upright[bottom, 0])
+
+
+def test_digit_strokes_refuses_other_characters():
+    with pytest.raises(ValueError, match="digits, spaces and newlines"):
+        digit_strokes("12a")
+    with pytest.raises(ValueError, match="height"):
+        digit_strokes("1", height=0)
+
+
+def test_strokes_size_fits_the_drawing():
+    strokes = digit_strokes("42", origin=(10, 10), height=50)
+    height, width = strokes_size(strokes, margin=10)
+    image = rasterize(strokes, size=(height, width), pen_width=6)
+    assert image[:, -3:].max() == 0 and image[-3:, :].max() == 0
+    assert image.sum() > 0
+
+
+# --- Readable by the shipped CNN -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped_reader():
+    from digitlab.reader import Reader
+
+    return Reader.default()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pen_width, slant", [(10, 0.0), (14, 0.0), (20, 0.0), (14, 0.2)])
+def test_the_shipped_cnn_reads_every_demo_digit(shipped_reader, pen_width, slant):
+    strokes = digit_strokes("0123456789", slant=slant)
+    reading = shipped_reader.read(rasterize(strokes, strokes_size(strokes), pen_width))
+    assert reading.text == "0123456789"
+    assert min(digit.confidence for digit in reading.digits) > 0.5

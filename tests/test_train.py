@@ -1,0 +1,112 @@
+"""Training: the validation split, the schedule, a quick real training, the model card."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from digitlab.card import card_path, read_card, train_and_save  # noqa: E402
+from digitlab.data import CHECKSUMS  # noqa: E402
+from digitlab.model import digit_cnn, load_model  # noqa: E402
+from digitlab.train import batch_norm_momentum, split_validation, train, warmup_cosine  # noqa: E402
+
+# --- The validation split -------------------------------------------------
+
+
+def test_split_validation_is_seeded_disjoint_and_complete():
+    x, y = np.arange(100), np.arange(100) % 10
+    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size=20, seed=3)
+    assert len(x_fit) == 80 and len(x_val) == 20
+    assert sorted(np.concatenate([x_fit, x_val]).tolist()) == list(range(100))
+    np.testing.assert_array_equal(y_val, x_val % 10)
+    (_, _), (x_again, _) = split_validation(x, y, validation_size=20, seed=3)
+    np.testing.assert_array_equal(x_val, x_again)
+    (_, _), (x_other, _) = split_validation(x, y, validation_size=20, seed=4)
+    assert not np.array_equal(x_val, x_other)
+
+
+@pytest.mark.parametrize("size", [0, 100, -5])
+def test_split_validation_rejects_impossible_sizes(size):
+    with pytest.raises(ValueError, match="validation_size"):
+        split_validation(np.zeros(100), np.zeros(100), validation_size=size)
+
+
+# --- The learning-rate schedule -------------------------------------------
+
+
+def test_warmup_cosine_rises_to_the_peak_then_decays():
+    schedule = warmup_cosine(steps=1000, peak_learning_rate=3e-3, warmup_fraction=0.1)
+    rates = np.array([float(schedule(step)) for step in range(0, 1001, 50)])
+    peak = int(np.argmax(rates))
+    assert rates[peak] == pytest.approx(3e-3, rel=1e-3)
+    assert 50 <= peak * 50 <= 150  # at the end of the warm-up
+    assert np.all(np.diff(rates[: peak + 1]) > 0) and np.all(np.diff(rates[peak:]) < 0)
+    assert rates[0] < 3e-3 / 10 and rates[-1] < 3e-3 / 50
+
+
+# --- Argument checks (no training) ----------------------------------------
+
+
+def test_train_rejects_bad_arguments():
+    model = digit_cnn()
+    with pytest.raises(ValueError, match="epochs"):
+        train(model, np.zeros((10, 28, 28)), np.zeros(10), epochs=0)
+    with pytest.raises(ValueError, match="both x and y"):
+        train(model, np.zeros((10, 28, 28)))
+    with pytest.raises(ValueError, match="10 images but y has 9"):
+        train(model, np.zeros((10, 28, 28)), np.zeros(9))
+
+
+def test_batch_norm_momentum_is_restored():
+    model = digit_cnn()
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms
+    with batch_norm_momentum(model, 0.5):
+        assert {layer.momentum for layer in norms} == {0.5}
+    assert {layer.momentum for layer in norms} == {0.99}
+
+
+# --- A real quick training, saved with its card ---------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist):
+    """``digitlab train --quick`` as a function: 2,000 images, 2 epochs, model + card + history."""
+    out = tmp_path_factory.mktemp("trained") / "digit_cnn.keras"
+    card = train_and_save(digit_cnn(), out, epochs=2, quick=True, seed=0, learning_rate=3e-3,
+                          command="digitlab train --quick", verbose=0)
+    return out, card
+
+
+def test_quick_training_on_2000_images_lowers_the_loss(trained):
+    out, _ = trained
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert history["train_size"] == 2000 and history["epochs"] == 2
+    assert history["loss"][1] < history["loss"][0]
+    assert history["val_loss"][-1] < 0.5 * math.log(10)  # chance level is ln 10
+    assert history["val_accuracy"][-1] > 0.8
+
+
+def test_model_card_round_trip(trained, mnist):
+    from digitlab.evaluate import test_accuracy as model_test_accuracy
+
+    out, card = trained
+    assert card_path(out) == out.with_suffix(".json") and card_path(out).is_file()
+    assert read_card(out) == card
+    assert card["file"] == "digit_cnn.keras" and card["model"] == "digit_cnn"
+    assert card["quick"] is True and card["train_images"] == 2000 and card["epochs"] == 2
+    assert card["data_sha256"] == CHECKSUMS
+    assert card["command"] == "digitlab train --quick"
+    assert "keras" in card["versions"] and "python" in card["versions"]
+
+    model = load_model(out)
+    _, (x_test, y_test) = mnist
+    assert card["test_accuracy"] == pytest.approx(model_test_accuracy(model, x_test, y_test), abs=1e-4)
+    assert card["parameters"] == model.count_params()
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {layer.momentum for layer in norms} == {0.99}, "quick training must not change the saved model"

@@ -1,0 +1,271 @@
+"""DigitPad driven headless: synthetic mouse and touch messages, buttons, uploads.
+
+The messages are the ones ipycanvas' front end sends; the MultiCanvas routes
+them to the handlers registered on its top layer.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+from digitlab.strokes import digit_strokes
+from digitlab.widget import DigitPad
+
+
+
+# --- Sending front-end events -----------------------------------------------
+
+
+def send(pad, event, **content):
+    pad.canvas._handle_custom_msg({"event": event, **content}, [])
+
+
+def mouse_stroke(pad, points, end="mouse_up"):
+    """Press at the first point, move through the rest, then release (or leave the canvas)."""
+    (x, y), rest = points[0], points[1:]
+    send(pad, "mouse_down", x=x, y=y)
+    for x, y in rest:
+        send(pad, "mouse_move", x=x, y=y)
+    send(pad, end, x=x, y=y)
+
+
+def touch_stroke(pad, points):
+    (x, y), rest = points[0], points[1:]
+    send(pad, "touch_start", touches=[{"x": x, "y": y}])
+    for x, y in rest:
+        send(pad, "touch_move", touches=[{"x": x, "y": y}])
+    send(pad, "touch_end", touches=[])
+
+
+def densify(stroke, step=4.0):
+    """A polyline as the many small moves a real mouse makes."""
+    points = [stroke[0]]
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        count = max(1, int(np.hypot(x1 - x0, y1 - y0) // step))
+        points += [(x0 + (x1 - x0) * i / count, y0 + (y1 - y0) * i / count) for i in range(1, count + 1)]
+    return points
+
+
+def shown_text(html_widget) -> str:
+    """What an HTML widget shows, without tags and unsure marks."""
+    return re.sub(r"<[^>]+>", "", html_widget.value).replace("?", "")
+
+
+def draw_text(pad, text, with_touch=False):
+    for stroke in digit_strokes(text, origin=(40, 50), height=120):
+        (touch_stroke if with_touch else mouse_stroke)(pad, densify(stroke))
+
+
+@pytest.fixture
+def pad():
+    return DigitPad(auto_read=False)
+
+
+@pytest.fixture(scope="module")
+def shipped_reader():
+    from digitlab.reader import Reader
+
+    return Reader.default()
+
+
+# --- Drawing ----------------------------------------------------------------
+
+
+def test_a_mouse_stroke_is_kept_in_python(pad):
+    mouse_stroke(pad, [(10, 20), (30, 40), (50, 40)])
+    assert pad.strokes == [[(10, 20), (30, 40), (50, 40)]]
+    assert pad.pen_widths == [pad.pen.value]
+    assert pad.image.shape == (pad.canvas.height, pad.canvas.width)
+    assert pad.image[20, 10] == 255 and pad.image[40, 50] == 255
+
+
+def test_moves_without_the_button_down_draw_nothing(pad):
+    send(pad, "mouse_move", x=10, y=10)
+    send(pad, "mouse_move", x=50, y=50)
+    send(pad, "mouse_up", x=50, y=50)
+    assert pad.strokes == []
+    assert pad.image.max() == 0
+
+
+def test_leaving_the_canvas_ends_the_stroke(pad):
+    mouse_stroke(pad, [(10, 20), (30, 40)], end="mouse_out")
+    send(pad, "mouse_move", x=200, y=200)  # back over the canvas, button already released
+    assert pad.strokes == [[(10, 20), (30, 40)]]
+
+
+def test_touch_draws_strokes_too(pad):
+    touch_stroke(pad, [(10, 20), (30, 40), (60, 80)])
+    touch_stroke(pad, [(100, 20), (100, 90)])
+    assert pad.strokes == [[(10, 20), (30, 40), (60, 80)], [(100, 20), (100, 90)]]
+
+
+def test_a_stroke_ends_only_when_the_last_finger_lifts(pad):
+    send(pad, "touch_start", touches=[{"x": 10, "y": 10}])
+    send(pad, "touch_move", touches=[{"x": 20, "y": 10}, {"x": 200, "y": 100}])
+    send(pad, "touch_end", touches=[{"x": 20, "y": 10}])
+    assert pad.strokes == []
+    send(pad, "touch_end", touches=[])
+    assert pad.strokes == [[(10, 10), (20, 10)]]
+
+
+def test_touch_cancel_keeps_what_was_drawn(pad):
+    send(pad, "touch_start", touches=[{"x": 10, "y": 10}])
+    send(pad, "touch_move", touches=[{"x": 40, "y": 10}])
+    send(pad, "touch_cancel", touches=[])
+    assert pad.strokes == [[(10, 10), (40, 10)]]
+
+
+def test_a_click_is_a_dot(pad):
+    send(pad, "mouse_down", x=30, y=30)
+    send(pad, "mouse_up", x=30, y=30)
+    assert pad.strokes == [[(30, 30)]]
+    assert pad.image[30, 30] == 255
+
+
+def test_the_pen_slider_sets_the_width_of_new_strokes(pad):
+    pad.pen.value = 4
+    mouse_stroke(pad, [(20, 30), (120, 30)])
+    pad.pen.value = 20
+    mouse_stroke(pad, [(20, 100), (120, 100)])
+    assert pad.pen_widths == [4, 20]
+    thin, thick = (np.count_nonzero(pad.image[rows, 70] > 127) for rows in (slice(0, 60), slice(60, 160)))
+    assert thin < thick
+
+
+def test_undo_and_clear_buttons(pad):
+    mouse_stroke(pad, [(10, 20), (30, 40)])
+    mouse_stroke(pad, [(60, 20), (60, 80)])
+    pad.undo_button.click()
+    assert pad.strokes == [[(10, 20), (30, 40)]]
+    pad.clear_button.click()
+    assert pad.strokes == []
+    assert pad.image.max() == 0
+    pad.undo_button.click()  # nothing left to undo: no error
+    assert "Error" not in pad.message.value
+
+
+def test_load_strokes_replays_a_drawing(pad):
+    strokes = digit_strokes("47")
+    pad.load_strokes(strokes, pen_width=10)
+    assert len(pad.strokes) == 3
+    assert pad.pen_widths == [10, 10, 10]
+    with pytest.raises(ValueError, match="at least one"):
+        pad.load_strokes([[]])
+
+
+def test_the_canvas_has_an_explicit_size_in_px():
+    pad = DigitPad(width=500, height=180, auto_read=False)
+    assert (pad.canvas.layout.width, pad.canvas.layout.height) == ("500px", "180px")
+    assert pad.size == (180, 500)
+    with pytest.raises(ValueError, match="at least 50x50"):
+        DigitPad(width=20, height=180)
+
+
+# --- Uploads ------------------------------------------------------------------
+
+
+def upload(pad, name, content, mime):
+    import datetime
+
+    pad.upload.value = (
+        {"name": name, "type": mime, "size": len(content), "content": memoryview(content),
+         "last_modified": datetime.datetime.now(datetime.timezone.utc)},
+    )
+
+
+def test_a_file_that_is_not_an_image_gives_a_message_not_a_traceback(pad):
+    upload(pad, "notes.txt", b"4096 is a nice number\n", "text/plain")
+    assert "notes.txt is not an image" in pad.message.value
+    assert pad.reading is None
+    assert pad.upload.value == ()  # ready for the next file
+
+
+def test_errors_in_callbacks_show_in_the_widget():
+    class BrokenReader:
+        def read(self, image):
+            raise RuntimeError("the model file is damaged")
+
+    pad = DigitPad(reader=BrokenReader(), auto_read=False)
+    pad.load_strokes(digit_strokes("1"))
+    pad.read_button.click()
+    assert "RuntimeError: the model file is damaged" in pad.message.value
+
+
+# --- Reading with the shipped model ----------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", ["1704", "4096", "70"])
+def test_drawn_digits_are_read(shipped_reader, text):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    draw_text(pad, text)
+    pad.read_button.click()
+    assert pad.reading.text == text
+    assert shown_text(pad.text).startswith(text)
+    assert pad.crops.value.count("<img") == len(text)
+    assert [digit.value for digit in pad.reading.digits] == [int(c) for c in text]
+
+
+@pytest.mark.slow
+def test_touch_drawn_digits_are_read(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    draw_text(pad, "1704", with_touch=True)
+    assert pad.read().text == "1704"
+
+
+@pytest.mark.slow
+def test_auto_read_follows_every_stroke_undo_and_clear(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=True)
+    draw_text(pad, "17")
+    assert pad.reading.text == "17"
+    pad.undo_button.click()
+    assert pad.reading.text == "1"
+    pad.clear_button.click()
+    assert pad.reading is None
+
+
+@pytest.mark.slow
+def test_a_blank_canvas_reads_as_no_digits(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    pad.read_button.click()
+    assert pad.reading.text == ""
+    assert pad.reading.digits == [] or len(pad.reading.digits) == 0
+    assert "no digits" in pad.text.value
+
+
+@pytest.mark.slow
+def test_unsure_digits_are_marked(shipped_reader):
+    import dataclasses
+
+    pad = DigitPad(reader=shipped_reader, auto_read=False, unsure_below=0.8)
+    pad.load_strokes(digit_strokes("17"))
+    reading = pad.read()
+    assert "?" not in pad.text.value  # both digits are clear
+    one, seven = reading.digits
+    pad.show(dataclasses.replace(reading, digits=[one, dataclasses.replace(seven, confidence=0.55)]))
+    assert pad.text.value.count("?</span>") == 1
+    assert "7?</span>" in pad.text.value
+    assert "1 digit below 80% confidence" in pad.text.value
+    assert "7 55%" in pad.crops.value
+
+
+@pytest.mark.slow
+def test_an_uploaded_photo_is_read_and_shown_annotated(shipped_reader):
+    from PIL import Image
+
+    from digitlab.strokes import rasterize, strokes_size
+
+    strokes = digit_strokes("305")
+    ink = rasterize(strokes, strokes_size(strokes), 14)
+    photo = Image.fromarray(255 - ink).convert("RGB")  # dark ink on white paper, like a scan
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    upload(pad, "scan.jpg", buffer.getvalue(), "image/jpeg")
+    assert pad.reading.text == "305"
+    assert pad.photo.layout.display is None and len(pad.photo.value) > 1000
+    assert "Read scan.jpg" in pad.message.value
