@@ -37,8 +37,12 @@ demo: install
 	$(BIN)/digitlab read $(SAMPLE) --annotate runs/demo_annotated.png
 	@echo "annotated image: runs/demo_annotated.png"
 
+# Every benchmark in its quick mode (the full runs: see each script's docstring).
 benchmarks: install
-	for script in benchmarks/*.py; do $(BIN)/python $$script --quick || exit 1; done
+	$(BIN)/python benchmarks/read_bench.py --quick
+	$(BIN)/python benchmarks/widget_latency.py --repeats 10
+	$(BIN)/python benchmarks/train_speed.py --quick
+	$(BIN)/python benchmarks/notebooks.py --mode quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

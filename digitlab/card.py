@@ -45,6 +45,18 @@ def provenance(wall_time_seconds: float, command: str) -> dict:
     }
 
 
+def _test_fields(model, out, x_test, y_test) -> dict:
+    """The head of a digit classifier's card: its name, file and MNIST test accuracy."""
+    from digitlab.evaluate import test_accuracy
+
+    return {
+        "model": model.name,
+        "file": Path(out).name,
+        "test_accuracy": round(test_accuracy(model, x_test, y_test), 6),
+        "test_images": int(len(x_test)),
+    }
+
+
 def write_card(card: dict, model_path: str | Path) -> dict:
     card_path(model_path).write_text(json.dumps(card, indent=2) + "\n")
     return card
@@ -71,7 +83,6 @@ def save_model(model, path: str | Path) -> None:
 def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto") -> dict:
     """Train on MNIST, save the model and its card, return the card."""
     from digitlab.data import load_mnist
-    from digitlab.evaluate import test_accuracy
     from digitlab.train import train
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
@@ -84,10 +95,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     wall = time.perf_counter() - started
     save_model(model, out)
     card = {
-        "model": model.name,
-        "file": Path(out).name,
-        "test_accuracy": round(test_accuracy(model, x_test, y_test), 6),
-        "test_images": int(len(x_test)),
+        **_test_fields(model, out, x_test, y_test),
         "validation_accuracy": round(history["val_accuracy"][-1], 6),
         "parameters": int(model.count_params()),
         "epochs": history["epochs"],
@@ -180,10 +188,7 @@ def ensemble_and_save(member_paths, out, command) -> dict:
     _, (x_val, y_val) = split_validation(x_train, y_train, member_cards[0]["validation_images"], VALIDATION_SEED)
     save_model(model, out)
     card = {
-        "model": model.name,
-        "file": Path(out).name,
-        "test_accuracy": round(test_accuracy(model, x_test, y_test), 6),
-        "test_images": int(len(x_test)),
+        **_test_fields(model, out, x_test, y_test),
         "validation_accuracy": round(test_accuracy(model, x_val, y_val), 6),
         "validation_images": int(len(x_val)),
         "parameters": int(model.count_params()),

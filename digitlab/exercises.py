@@ -93,6 +93,13 @@ EXERCISES = {
         "Contours come in no particular order. Boxes start at x = 90, 10, 50: in which order "
         "(a list of their indices) should they be read?",
         [1, 2, 0], "Sort the boxes by their left edge, x, from small to large."),
+    # 07_draw_and_read
+    "07.mnist_box": Exercise(
+        "Every crop is fitted into a square before it is padded to 28x28. How many pixels is its side?",
+        20, "MNIST's digits were fitted into a 20x20 box, then centred in 28x28 by their centre of mass."),
+    "07.pen_at_20px": Exercise(
+        "A 140 px tall digit drawn with a 14 px pen is scaled to MNIST's size. How wide is its stroke then, in pixels?",
+        2.0, "The crop's longer side becomes 20 px: multiply the pen width by 20 / 140.", tolerance=0.2),
 }
 
 

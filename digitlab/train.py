@@ -32,6 +32,19 @@ QUICK_BATCH_SIZE = 32
 QUICK_BATCH_NORM_MOMENTUM = 0.9
 
 
+def training_set(x=None, y=None):
+    """``x, y`` checked to match, or MNIST's training set when both are None."""
+    if (x is None) != (y is None):
+        raise ValueError("pass both x and y, or neither (to use MNIST's training set).")
+    if x is None:
+        from digitlab.data import load_mnist
+
+        (x, y), _ = load_mnist()
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels.")
+    return x, y
+
+
 def split_validation(x, y, validation_size: int = 5000, seed: int = 0):
     """A seeded, shuffled split of the *training* set: ``(x_fit, y_fit), (x_val, y_val)``.
 
@@ -115,14 +128,7 @@ def train(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
-    if (x is None) != (y is None):
-        raise ValueError("pass both x and y, or neither (to use MNIST's training set).")
-    if x is None:
-        from digitlab.data import load_mnist
-
-        (x, y), _ = load_mnist()
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels.")
+    x, y = training_set(x, y)
     keras.utils.set_random_seed(seed)
 
     if quick:

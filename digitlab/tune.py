@@ -139,16 +139,9 @@ def search_data(x=None, y=None, train_size: int = TRAIN_SIZE, validation_size: i
     (N, 28, 28, 1) in [0, 1].
     """
     from digitlab.preprocess import to_model_input
-    from digitlab.train import split_validation
+    from digitlab.train import split_validation, training_set
 
-    if (x is None) != (y is None):
-        raise ValueError("pass both x and y, or neither (to use MNIST's training set).")
-    if x is None:
-        from digitlab.data import load_mnist
-
-        (x, y), _ = load_mnist()
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels.")
+    x, y = training_set(x, y)
     if train_size < 1:
         raise ValueError(f"train_size must be at least 1, got {train_size}.")
     (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, seed)

@@ -10,10 +10,6 @@ import socket
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-# Tests (and the notebook kernels nbval starts, which inherit this) run in quick mode.
-os.environ.setdefault("DIGITLAB_QUICK", "1")
 
 
 class NetworkAccessError(ConnectionRefusedError):

@@ -69,3 +69,16 @@ def test_answers_agree_with_the_code():
     assert answer["04.grid_size"] == len(FILTERS_GRID) * len(DENSE_GRID) * len(LEARNING_RATE_GRID)
     assert answer["05.errors"] == round((1 - 0.9942) * 10_000)
     assert answer["06.order"] == sorted(range(3), key=[90, 10, 50].__getitem__)
+
+
+def test_notebook_07_answers_agree_with_the_preprocessing():
+    import numpy as np
+
+    from digitlab.preprocess import MNIST_BOX, normalize_digit
+
+    answer = {key: exercise.answer for key, exercise in exercises.EXERCISES.items()}
+    assert answer["07.mnist_box"] == MNIST_BOX
+    # A 140 px tall bar, 14 px wide, becomes about 2 px wide once fitted into the box.
+    crop = normalize_digit(np.ones((140, 14), np.float32))
+    width = (crop > 0.5).any(axis=0).sum()
+    assert abs(width - answer["07.pen_at_20px"]) <= 1

@@ -1,6 +1,6 @@
 """Regenerate data/samples/ (sample images made from MNIST test digits, and samples.json).
 
-Run: python benchmarks/make_samples.py [--out FOLDER]
+Run: python tools/make_samples.py [--out FOLDER]
 """
 
 import argparse
