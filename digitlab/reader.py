@@ -8,9 +8,9 @@ draw-and-read widget). Three methods:
   no segmentation of digits, so touching digits are no problem; boxes are
   approximate (from the CTC alignment);
 - ``"auto"`` (the default): contours first; each line is also read by the
-  CRNN (all lines in one call), and a line where the two disagree takes the
-  CRNN's reading when contours struggled (a blob cut into touching digits,
-  a digit below 0.8 confidence) or the CRNN is the more confident
+  CRNN (all lines in one call). A line with a blob of touching digits takes
+  the CRNN's reading; a line where the two disagree takes it when contours
+  had a digit below 0.8 confidence and the CRNN is the more confident
   (:func:`digitlab.crnn.prefer_crnn`). Each :class:`Digit` says which method
   produced it.
 
