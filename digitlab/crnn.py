@@ -37,6 +37,7 @@ from keras import layers
 
 from digitlab import synth
 from digitlab.model import MODELS_DIR, ModelFileError, load_model as _load_keras_model
+from digitlab.reader import UNSURE_BELOW
 
 #: Strip geometry: the ink fills INK_HEIGHT rows of STRIP_HEIGHT, SIDE_MARGIN blank columns each side.
 STRIP_HEIGHT = 32
@@ -351,8 +352,6 @@ def read_line(model: keras.Model, image) -> LineReading:
 
 # --- Combining with contours ("auto") ------------------------------------
 
-#: Below this confidence a contour digit counts as unsure (the pad's orange boxes use the same).
-UNSURE_BELOW = 0.8
 
 
 def prefer_crnn(contour_text: str, contour_confidences, touching, line: LineReading,

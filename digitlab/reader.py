@@ -10,7 +10,7 @@ draw-and-read widget). Three methods:
 - ``"auto"`` (the default): contours first; each line is also read by the
   CRNN (all lines in one call). A line with a blob of touching digits takes
   the CRNN's reading; a line where the two disagree takes it when contours
-  had a digit below 0.8 confidence and the CRNN is the more confident
+  had a digit below :data:`UNSURE_BELOW` (0.8) confidence and the CRNN is the more confident
   (:func:`digitlab.crnn.prefer_crnn`). Each :class:`Digit` says which method
   produced it.
 
@@ -46,6 +46,9 @@ METHODS = ("contours", "crnn", "auto")
 #: Crops are classified in batches padded to one of these sizes, so the
 #: compiled model is traced once per size, not once per digit count.
 BATCH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024)
+#: Below this confidence a digit counts as unsure: orange in annotations and
+#: in the pad, and a reason for method "auto" to consult the CRNN.
+UNSURE_BELOW = 0.8
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 
@@ -97,7 +100,7 @@ class Reading:
             "lines": list(self.lines),
         }
 
-    def annotated(self, low_confidence: float = 0.8) -> np.ndarray:
+    def annotated(self, low_confidence: float = UNSURE_BELOW) -> np.ndarray:
         """RGB uint8 copy of the image with each digit's box and value drawn (OpenCV).
 
         Green boxes for confident digits, orange below ``low_confidence``.

@@ -24,6 +24,7 @@ import ipywidgets
 import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
+from digitlab.reader import UNSURE_BELOW
 from digitlab.strokes import rasterize
 
 # --- Colours and sizes ----------------------------------------------------
@@ -135,7 +136,7 @@ class DigitPad(ipywidgets.VBox):
         height: int = 240,
         pen_width: int = 14,
         auto_read: bool = True,
-        unsure_below: float = 0.8,
+        unsure_below: float = UNSURE_BELOW,
     ):
         if width < 50 or height < 50:
             raise ValueError(f"the canvas must be at least 50x50 px, got {width}x{height}.")
