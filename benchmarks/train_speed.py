@@ -67,9 +67,9 @@ class TimeToAccuracy(keras.callbacks.Callback):
 
 
 def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process so far, in GB of 10^9 bytes (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024**3 if sys.platform == "darwin" else 1024**2)
+    return peak * (1 if sys.platform == "darwin" else 1024) / 1e9
 
 
 def main(argv=None) -> int:

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "opencv-python-headless", "digitlab")
 
 
@@ -43,6 +45,13 @@ def provenance(wall_time_seconds: float, command: str) -> dict:
         "versions": library_versions(),
         "command": command,
     }
+
+
+def validation_split() -> str:
+    """How the validation digits were held out, for the card (the same for every model and seed)."""
+    from digitlab.train import VALIDATION_SEED
+
+    return f"digitlab.train.split_validation(..., seed={VALIDATION_SEED})"
 
 
 def _test_fields(model, out, x_test, y_test) -> dict:
@@ -101,6 +110,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "epochs": history["epochs"],
         "train_images": history["train_size"],
         "validation_images": history["validation_size"],
+        "validation_split": validation_split(),
         "augmentation": "rotation 12 deg, zoom 12 %, shift 10 %, stroke width +-0.7",
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
@@ -148,17 +158,18 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "validation_string_accuracy": round(history["val_string_accuracy"][-1], 6),
         "parameters": int(model.count_params()),
         "epochs": history["epochs"],
-        "train_strings": history["train_strings"],
+        "train_strings_per_epoch": history["train_strings_per_epoch"],
         "validation_strings": history["validation_strings"],
         "training_strings": (
-            "crnn.training_strings: 1-10 MNIST training digits (55,000 of them; validation lines use the "
-            "other 5,000), 40 % spaced (gap 0-80 %), 60 % overlapping (0-50 %), scale 0.6-1.5, "
-            "vertical jitter 0-15 %, slant -0.15-0.3, stroke -1 to +2 px, noise 0-4 %, half dark on light"
+            "crnn.training_strings, new ones every epoch: 1-10 MNIST training digits (55,000 of them; "
+            "validation lines use the other 5,000), 40 % spaced (gap 0-80 %), 60 % overlapping (0-50 %), "
+            "scale 0.6-1.5, vertical jitter 0-15 %, slant -0.15-0.3, stroke -1 to +2 px, noise 0-4 %, "
+            "half dark on light"
         ),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
+        "validation_split": validation_split(),
         "quick": bool(quick),
-        "data_seconds": history["data_seconds"],
         **provenance(wall, command),
     }
     write_card(card, out)
@@ -170,12 +181,14 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
 def ensemble_and_save(member_paths, out, command) -> dict:
     """Average trained members into one model (:func:`digitlab.model.ensemble`), save it and its card.
 
-    The card gives the ensemble's accuracy on the validation split that every
-    member held out (:data:`digitlab.train.VALIDATION_SEED`) and on the test
-    set, and keeps each member's own card.
+    The card gives the ensemble's accuracy (and cross-entropy) on the
+    validation split that every member held out
+    (:data:`digitlab.train.VALIDATION_SEED`), its accuracy on the test set,
+    and each member's own card. Choose between ensembles on validation:
+    accuracy first, the lower loss on a tie.
     """
     from digitlab.data import load_mnist
-    from digitlab.evaluate import test_accuracy
+    from digitlab.evaluate import accuracy, predict_probabilities
     from digitlab.model import ensemble, load_model
     from digitlab.train import VALIDATION_SEED, split_validation
 
@@ -187,9 +200,12 @@ def ensemble_and_save(member_paths, out, command) -> dict:
     (x_train, y_train), (x_test, y_test) = load_mnist()
     _, (x_val, y_val) = split_validation(x_train, y_train, member_cards[0]["validation_images"], VALIDATION_SEED)
     save_model(model, out)
+    validation = predict_probabilities(model, x_val)
+    validation_loss = -np.log(np.clip(validation[np.arange(len(y_val)), y_val], 1e-7, 1.0)).mean()
     card = {
         **_test_fields(model, out, x_test, y_test),
-        "validation_accuracy": round(test_accuracy(model, x_val, y_val), 6),
+        "validation_accuracy": round(accuracy(y_val, validation.argmax(axis=1)), 6),
+        "validation_loss": round(float(validation_loss), 6),
         "validation_images": int(len(x_val)),
         "parameters": int(model.count_params()),
         "epochs": sum(card["epochs"] for card in member_cards),

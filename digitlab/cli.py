@@ -41,11 +41,16 @@ def _train(args) -> int:
         from digitlab import crnn
 
         builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
-    if args.init:  # go on training a saved model; its card is read before `out` may replace it
+    model = builders[args.model]()
+    if args.init:  # start from a saved model; its card is read before `out` may replace it
         start_card = read_card(args.init)
-        model = models.load_model(args.init)
-    else:
-        model = builders[args.model]()
+        try:
+            fresh = models.warm_start(model, models.load_model(args.init))
+        except ValueError as error:
+            print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
+            return 2
+        if fresh:
+            print(f"Starting from {args.init}; these layers changed shape and start fresh: {', '.join(fresh)}")
     card = trainer(
         model,
         out,
@@ -59,6 +64,12 @@ def _train(args) -> int:
     if args.init:
         card["total_epochs"] = start_card.get("total_epochs", start_card["epochs"]) + card["epochs"]
         card["initialised_from"] = start_card
+        card["fresh_layers"] = fresh
+        if start_card.get("validation_split") != card.get("validation_split"):
+            card["validation_note"] = (
+                "started from a model that held out other validation digits, so some of this run's validation "
+                "digits were training digits there: validation figures can be optimistic (test figures are not)"
+            )
         write_card(card, out)
     return 0
 
@@ -135,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras)")
     train.add_argument("--init", metavar="MODEL.keras",
-                       help="start from this trained model (with its card) instead of fresh weights")
+                       help="start from this trained model (with its card): every layer whose weights "
+                            "have the same shapes is copied, the others start fresh")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)

@@ -7,9 +7,11 @@ digits; when digits touch or overlap, one blob holds several of them. A CRNN
 reads the line as a sequence instead:
 
 1. :func:`to_strip`: the line's ink is fitted into a strip 32 pixels high;
-2. :func:`crnn`: convolutions turn every 4 pixel-wide column band into one
-   *frame*, 1-D convolutions give each frame its neighbours' context, and a
-   dense layer scores the frame as "blank" or one of the ten digits;
+2. :func:`crnn`: convolutions turn every 4 pixel-wide column band into a
+   feature vector, 1-D convolutions give it its neighbours' context, and a
+   dense layer scores two *frames* of 2 columns each as "blank" or one of the
+   ten digits (two frames per band leave room for a blank between two thin
+   digits that overlap, such as "11");
 3. :func:`ctc_loss` trains it from the text alone (no boxes): CTC sums over
    every alignment of the text to the frames;
 4. :func:`greedy_decode` reads it back: the best class of each frame, repeats
@@ -24,6 +26,7 @@ strings of MNIST *training* digits (:func:`training_strings`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import weakref
@@ -43,10 +46,15 @@ from digitlab.reader import UNSURE_BELOW
 STRIP_HEIGHT = 32
 INK_HEIGHT = 24
 SIDE_MARGIN = 8
-#: Each output frame covers this many strip columns (two 2x poolings).
-FRAME_WIDTH = 4
+#: The convolutions' horizontal stride: one feature vector per 4 strip columns (two 2x poolings).
+STRIDE = 4
+#: Output frames per feature vector, and the strip columns each frame covers.
+SUBFRAMES = 2
+FRAME_WIDTH = STRIDE // SUBFRAMES
 #: Training batches are padded to a multiple of this width (few shapes, few retracings).
 BUCKET_WIDTH = 32
+#: Training strings are composed in chunks of this many (fresh ones on every pass).
+CHUNK_STRINGS = 2048
 #: Class 0 is CTC's blank (Keras' ``keras.losses.CTC`` convention); digit d is class d + 1.
 BLANK = 0
 NUM_CLASSES = 11
@@ -130,14 +138,14 @@ def to_strip(image) -> Strip | None:
     height = max(1, round(crop.shape[0] * factor))
     resized = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
     total = width + 2 * SIDE_MARGIN
-    total = -(-total // FRAME_WIDTH) * FRAME_WIDTH
+    total = -(-total // STRIDE) * STRIDE
     pixels = np.zeros((STRIP_HEIGHT, total), dtype=np.float32)
     y = (STRIP_HEIGHT - height) // 2
     pixels[y:y + height, SIDE_MARGIN:SIDE_MARGIN + width] = np.clip(resized, 0.0, 1.0)
     return Strip(pixels, int(left), float(factor), ink)
 
 
-def stack_strips(strips, multiple: int = FRAME_WIDTH) -> np.ndarray:
+def stack_strips(strips, multiple: int = STRIDE) -> np.ndarray:
     """Strips of different widths -> one float32 batch (N, STRIP_HEIGHT, W, 1), padded on the right with black."""
     width = max(strip.shape[1] for strip in strips)
     width = -(-width // multiple) * multiple
@@ -159,16 +167,18 @@ def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
 
 def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
          kernel_size: int = 5, dropout: float = 0.2) -> keras.Model:
-    """A small CRNN: strip (32, W, 1) -> logits (W / 4, 11) for CTC (class 0 is blank).
+    """A small CRNN: strip (32, W, 1) -> logits (W / 2, 11) for CTC (class 0 is blank).
 
     - Convolutions: ``width`` filters at full size, then 2x, 4x, 4x, with
-      2x2 poolings twice (32 -> 8 rows, W -> W / 4 frames) and 2x1 once more
-      (8 -> 4 rows): each frame sees a 4-pixel-wide band and its neighbours.
-    - The 4 remaining rows are flattened into one feature vector per frame.
+      2x2 poolings twice (32 -> 8 rows, W -> W / 4 columns) and 2x1 once more
+      (8 -> 4 rows): each column sees a 4-pixel-wide band and its neighbours.
+    - The 4 remaining rows are flattened into one feature vector per column.
     - Sequence: ``sequence_layers`` residual 1-D convolutions of ``kernel_size``
-      frames (faster than a recurrent layer on a CPU, and wide enough to
+      columns (faster than a recurrent layer on a CPU, and wide enough to
       see a whole digit and its neighbours).
-    - A dense layer gives logits: CTC's loss and decoder take logits.
+    - A dense layer scores SUBFRAMES frames per column: logits, as CTC's
+      loss and decoder take them. With one frame per 4 pixels, two
+      overlapping "1"s had no room for the blank that must separate them.
     """
     inputs = keras.Input((STRIP_HEIGHT, None, 1), name="strip")
     x = _conv_bn(inputs, width, 3)
@@ -188,7 +198,8 @@ def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
         context = _conv_bn(layers.Dropout(dropout)(x), sequence_units, kernel_size, conv=layers.Conv1D)
         x = layers.Add()([x, context])
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, name="logits")(x)
+    x = layers.Dense(SUBFRAMES * NUM_CLASSES, name="frame_scores")(x)
+    outputs = layers.Reshape((-1, NUM_CLASSES), name="logits")(x)  # (columns, 2 * 11) -> (frames, 11)
     return keras.Model(inputs, outputs, name="crnn")
 
 
@@ -463,42 +474,72 @@ def _white_on_black(sequence) -> np.ndarray:
 class StripBatches:
     """Batches of (strips, labels) for ``model.fit``: lines of similar width together.
 
-    Strips are kept as uint8 and sorted into buckets by width (rounded up
-    to BUCKET_WIDTH), so a batch carries little padding and Keras traces
-    only a few input shapes. Each pass reshuffles within buckets and the
-    order of the batches. :meth:`dataset` gives a ``tf.data.Dataset`` whose
-    width is declared variable (a ``keras.utils.PyDataset`` would fix it
-    from its first batches).
+    ``strings`` is either a fixed set of lines (validation: the same lines
+    every pass) or a function ``make(count, pass_index, chunk_index)``
+    returning ``count`` fresh lines, with ``per_pass`` lines made per pass in
+    chunks of CHUNK_STRINGS (training: the model never sees the same composed
+    line twice, only the same digits in new company). Within a chunk, lines
+    are sorted by width and cut into batches, padded to a multiple of
+    BUCKET_WIDTH, so a batch carries little padding and Keras traces only a
+    few input shapes; the batches' order is shuffled. :meth:`dataset` gives
+    a ``tf.data.Dataset`` whose width is declared variable (a
+    ``keras.utils.PyDataset`` would fix it from its first batches).
     """
 
-    def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0):
-        strips = [to_strip(_white_on_black(sequence)) for sequence in strings]
-        self.strips = [np.round(strip.pixels * 255).astype(np.uint8) for strip in strips]
-        self.labels = encode_labels([sequence.text for sequence in strings])
+    def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
+                 per_pass: int | None = None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
-        buckets = -(-np.array([strip.shape[1] for strip in self.strips]) // BUCKET_WIDTH)
-        self.buckets = [np.nonzero(buckets == bucket)[0] for bucket in np.unique(buckets)]
+        self.passes = 0
+        if callable(strings):
+            if per_pass is None or per_pass < 1:
+                raise ValueError(f"fresh lines need per_pass, the lines to make per pass (at least 1), got {per_pass}.")
+            whole, rest = divmod(per_pass, CHUNK_STRINGS)
+            self.make, self.fixed = strings, None
+            self.chunk_sizes = [CHUNK_STRINGS] * whole + ([rest] if rest else [])
+        else:
+            self.make, self.fixed = None, self._encode(strings)
+            self.chunk_sizes = [len(strings)]
+
+    @staticmethod
+    def _encode(strings):
+        """Lines -> (uint8 strips, int32 labels), the strips kept small until a batch needs them."""
+        strips = [to_strip(_white_on_black(sequence)) for sequence in strings]
+        pixels = [np.round(strip.pixels * 255).astype(np.uint8) for strip in strips]
+        return pixels, encode_labels([sequence.text for sequence in strings])
+
+    def _chunk(self, pass_index: int, chunk_index: int):
+        if self.make is None:
+            return self.fixed
+        return self._encode(self.make(self.chunk_sizes[chunk_index], pass_index, chunk_index))
+
+    def _split(self, strips) -> list[np.ndarray]:
+        """Indices of each batch: sorted by width (ties shuffled), then cut into runs of batch_size."""
+        widths = np.array([strip.shape[1] for strip in strips])
+        tie_breaker = self.rng.random(len(widths)) if self.shuffle else np.arange(len(widths))
+        order = np.lexsort((tie_breaker, widths))
+        return np.array_split(order, -(-len(order) // self.batch_size))
 
     def __len__(self) -> int:
-        return sum(-(-len(members) // self.batch_size) for members in self.buckets)
+        return sum(-(-size // self.batch_size) for size in self.chunk_sizes)
 
     def batches(self):
         """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS)) per batch."""
-        order = []
-        for members in self.buckets:
+        pass_index, self.passes = self.passes, self.passes + 1
+        for chunk_index in range(len(self.chunk_sizes)):
+            strips, labels = self._chunk(pass_index, chunk_index)
+            order = self._split(strips)
             if self.shuffle:
-                members = self.rng.permutation(members)
-            order.extend(np.array_split(members, -(-len(members) // self.batch_size)))
-        if self.shuffle:
-            self.rng.shuffle(order)
-        for members in order:
-            batch = stack_strips([self.strips[member] for member in members], multiple=BUCKET_WIDTH)
-            yield batch / np.float32(255.0), self.labels[members]
+                self.rng.shuffle(order)
+            for members in order:
+                batch = stack_strips([strips[member] for member in members], multiple=BUCKET_WIDTH)
+                yield batch / np.float32(255.0), labels[members]
 
     def dataset(self):
-        """The batches as a ``tf.data.Dataset`` (reshuffled on every pass, prefetched)."""
+        """The batches as a ``tf.data.Dataset`` (a new pass on every epoch, prefetched)."""
         import tensorflow as tf
 
         signature = (
@@ -550,7 +591,7 @@ def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
 def train(
     model: keras.Model,
     mnist=None,
-    strings: int = 48_000,
+    strings: int = 48_000,  # per epoch, new ones each time
     validation_strings: int = 1_000,
     epochs: int = 20,
     batch_size: int = 64,
@@ -562,37 +603,46 @@ def train(
 ) -> dict:
     """Train a CRNN on synthetic strings of MNIST *training* digits; return its history as a dict.
 
-    The training digits are split (:func:`digitlab.train.split_validation`):
-    ``strings`` training lines are composed from 55,000 digits and
-    ``validation_strings`` lines from the 5,000 held out, so the validation
-    figures never see a training digit. The test digits are left for the
-    model card. The learning rate warms up then decays
-    (:func:`digitlab.train.warmup_cosine`).
+    The training digits are split as for the CNN, the same way for every
+    seed (:func:`digitlab.train.split_validation`, ``VALIDATION_SEED``):
+    each pass composes ``strings`` *new* training lines from 55,000 digits
+    (:class:`StripBatches`, chunk ``k`` of pass ``p`` seeded by
+    ``(seed, p, k)``), and ``validation_strings`` fixed lines come from the
+    5,000 held out, so the validation figures never see a training digit.
+    The test digits are left for the model card. The learning rate warms up
+    then decays (:func:`digitlab.train.warmup_cosine`). ``quick`` trains on
+    QUICK_STRINGS lines for QUICK_EPOCHS, with fast batch-norm statistics.
     """
     from digitlab.data import load_mnist
-    from digitlab.train import split_validation, warmup_cosine
+    from digitlab.train import (
+        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, split_validation, warmup_cosine,
+    )
 
     if mnist is None:
         mnist = load_mnist()
+    keras.utils.set_random_seed(seed)
     if quick:
         strings, epochs = min(strings, QUICK_STRINGS), min(epochs, QUICK_EPOCHS)
         validation_strings = min(validation_strings, QUICK_STRINGS // 4)
     (x_train, y_train), _ = mnist
-    fit_digits, val_digits = split_validation(x_train, y_train, 5000, seed)
-    started = time.perf_counter()
-    fit_lines = training_strings(strings, seed=seed, mnist=(fit_digits, fit_digits))
+    fit_digits, val_digits = split_validation(x_train, y_train, 5000, VALIDATION_SEED)
+
+    def fresh_lines(count: int, pass_index: int, chunk_index: int):
+        chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
+        return training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits))
+
     val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
-    fit_data = StripBatches(fit_lines, batch_size, shuffle=True, seed=seed)
+    fit_data = StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings)
     val_data = StripBatches(val_lines, batch_size, shuffle=False)
-    data_seconds = time.perf_counter() - started
 
     compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
     started = time.perf_counter()
-    history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
-                        shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
+    with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else contextlib.nullcontext():
+        history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
+                            shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
     result = {key: [float(value) for value in values] for key, values in history.history.items()}
-    result.update(epochs=epochs, train_strings=len(fit_lines), validation_strings=len(val_lines),
-                  data_seconds=round(data_seconds, 1), seconds=round(time.perf_counter() - started, 1))
+    result.update(epochs=epochs, train_strings_per_epoch=strings, validation_strings=len(val_lines),
+                  seconds=round(time.perf_counter() - started, 1))
     if history_path is not None:
         Path(history_path).parent.mkdir(parents=True, exist_ok=True)
         Path(history_path).write_text(json.dumps(result, indent=1))

@@ -92,13 +92,21 @@ def _batch_norm_layers(model):
 
 
 def _dataset(x, y, batch_size: int, augment, seed: int):
+    """Shuffled batches, scaled to [0, 1] (uint8 images) and augmented batch by batch.
+
+    uint8 images stay uint8 in the dataset and its shuffle buffer, which
+    each hold a copy of the training set: a quarter of float32's memory.
+    """
     import tensorflow as tf
 
+    divisor = 255.0 if x.dtype == np.uint8 else 1.0
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32) / divisor
+        return (images if augment is None else augment(images, training=True)), labels
+
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
-    if augment is not None:
-        data = data.map(lambda images, labels: (augment(images, training=True), labels),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
+    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def train(
@@ -138,7 +146,11 @@ def train(
     (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, VALIDATION_SEED)
     if quick:
         x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
-    x_fit, x_val = to_model_input(x_fit), to_model_input(x_val)
+    if np.asarray(x_fit).dtype == np.uint8 and np.ndim(x_fit) == 3:
+        x_fit = np.asarray(x_fit)[..., None]  # stays uint8 until a batch is scaled (see _dataset)
+    else:
+        x_fit = to_model_input(x_fit)
+    x_val = to_model_input(x_val)
     y_fit, y_val = np.asarray(y_fit, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
 
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))

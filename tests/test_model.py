@@ -17,6 +17,7 @@ from digitlab.model import (  # noqa: E402
     load_default,
     load_model,
     seed_cnn,
+    warm_start,
 )
 
 SHIPPED_FLOOR = 0.996
@@ -153,6 +154,29 @@ def test_a_saved_model_predicts_the_same_after_loading(tmp_path, rng):
     assert not list(tmp_path.glob(".*partial*")), "a temporary file was left behind"
     after = np.asarray(load_model(tmp_path / "m.keras")(images, training=False))
     np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_warm_start_copies_the_layers_that_fit_and_names_the_others(rng):
+    images = rng.random((3, 28, 28, 1), dtype=np.float32)
+    trained = seed_cnn(filters=32, dense_units=128)
+    same = seed_cnn(filters=32, dense_units=128)
+    assert warm_start(same, trained) == []
+    np.testing.assert_allclose(same(images, training=False), trained(images, training=False), atol=1e-6)
+
+    narrower = seed_cnn(filters=32, dense_units=64)
+    fresh = warm_start(narrower, trained)
+    dense = [layer.name for layer in narrower.layers if isinstance(layer, keras.layers.Dense)]
+    assert fresh == dense  # both dense layers changed shape; the convolutions were copied
+    for copied, source in zip(narrower.layers, trained.layers):
+        if isinstance(copied, keras.layers.Conv2D):
+            np.testing.assert_array_equal(copied.get_weights()[0], source.get_weights()[0])
+
+
+def test_warm_start_refuses_an_unrelated_model():
+    from digitlab.crnn import crnn
+
+    with pytest.raises(ValueError, match="different models"):
+        warm_start(seed_cnn(), crnn())
 
 
 # --- THE shipped model ----------------------------------------------------

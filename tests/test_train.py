@@ -110,3 +110,22 @@ def test_model_card_round_trip(trained, mnist):
     assert card["parameters"] == model.count_params()
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert {layer.momentum for layer in norms} == {0.99}, "quick training must not change the saved model"
+
+
+# --- digitlab train --init ------------------------------------------------
+
+
+def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, mnist, capsys):
+    from digitlab.cli import main
+
+    first, second = tmp_path / "first.keras", tmp_path / "second.keras"
+    assert main(["train", "--model", "seed_cnn", "--quick", "--out", str(first)]) == 0
+    assert main(["train", "--model", "seed_cnn", "--quick", "--init", str(first), "--out", str(second)]) == 0
+    card = read_card(second)
+    assert card["initialised_from"] == read_card(first)
+    assert card["total_epochs"] == card["epochs"] + read_card(first)["epochs"]
+    assert card["fresh_layers"] == [] and "validation_note" not in card  # same layers, same split
+
+    assert main(["train", "--model", "digit_cnn", "--quick", "--init", str(first), "--out", str(tmp_path / "x.keras")]) == 2
+    assert "different models" in capsys.readouterr().err
+    assert not (tmp_path / "x.keras").exists()
