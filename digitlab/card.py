@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "opencv-python-headless", "digitlab")
 
 
@@ -188,7 +186,7 @@ def ensemble_and_save(member_paths, out, command) -> dict:
     accuracy first, the lower loss on a tie.
     """
     from digitlab.data import load_mnist
-    from digitlab.evaluate import accuracy, predict_probabilities
+    from digitlab.evaluate import accuracy, mean_cross_entropy, predict_probabilities
     from digitlab.model import ensemble, load_model
     from digitlab.train import VALIDATION_SEED, split_validation
 
@@ -201,11 +199,10 @@ def ensemble_and_save(member_paths, out, command) -> dict:
     _, (x_val, y_val) = split_validation(x_train, y_train, member_cards[0]["validation_images"], VALIDATION_SEED)
     save_model(model, out)
     validation = predict_probabilities(model, x_val)
-    validation_loss = -np.log(np.clip(validation[np.arange(len(y_val)), y_val], 1e-7, 1.0)).mean()
     card = {
         **_test_fields(model, out, x_test, y_test),
         "validation_accuracy": round(accuracy(y_val, validation.argmax(axis=1)), 6),
-        "validation_loss": round(float(validation_loss), 6),
+        "validation_loss": round(mean_cross_entropy(y_val, validation), 6),
         "validation_images": int(len(x_val)),
         "parameters": int(model.count_params()),
         "epochs": sum(card["epochs"] for card in member_cards),

@@ -40,6 +40,12 @@ def test_accuracy(model, x_test=None, y_test=None) -> float:
     return accuracy(y_test, predict_probabilities(model, x_test).argmax(axis=1))
 
 
+def mean_cross_entropy(y_true, probabilities) -> float:
+    """The mean loss -log p(true class): lower is better; breaks ties between equally accurate models."""
+    y_true, probabilities = np.asarray(y_true), np.asarray(probabilities)
+    return float(-np.log(np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-7, 1.0)).mean())
+
+
 def classification_report(y_true, y_pred) -> str:
     """scikit-learn's per-digit precision, recall and F1, as text."""
     from sklearn.metrics import classification_report as report
