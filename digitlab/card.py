@@ -151,7 +151,8 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "evaluation": (
             f"exact strings, {evaluation_strings} each, MNIST test digits: touching = "
             "crnn.touching_strings (4-8 digits, 10-40 % overlap, seed 7), spaced = "
-            "crnn.spaced_strings (5 digits, gaps 15-50 % of the height, seed 8)"
+            "crnn.spaced_strings (5 digits, gaps 15-50 % of the height, seed 8); "
+            f"read by crnn.read_lines at {crnn.READ_PHASES} column phases"
         ),
         "validation_string_accuracy": round(history["val_string_accuracy"][-1], 6),
         "parameters": int(model.count_params()),
@@ -162,7 +163,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
             "crnn.training_strings, new ones every epoch: 1-10 MNIST training digits (55,000 of them; "
             "validation lines use the other 5,000), 40 % spaced (gap 0-80 %), 60 % overlapping (0-50 %), "
             "scale 0.6-1.5, vertical jitter 0-15 %, slant -0.15-0.3, stroke -1 to +2 px, noise 0-4 %, "
-            "half dark on light"
+            "half dark on light; each strip moved right by 0-3 columns (crnn.StripBatches shift)"
         ),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,

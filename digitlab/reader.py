@@ -5,8 +5,10 @@ draw-and-read widget). Three methods:
 
 - ``"contours"`` (notebook 06): segment, classify each digit with the CNN;
 - ``"crnn"`` (notebook 08): each line read whole by the CRNN (:mod:`digitlab.crnn`),
-  no segmentation of digits, so touching digits are no problem; boxes are
-  approximate (from the CTC alignment);
+  no segmentation of digits, so touching digits are no problem; each line is
+  read at four column phases and the readings combined
+  (:func:`digitlab.crnn.read_lines`); boxes are approximate (from the CTC
+  alignment);
 - ``"auto"`` (the default): contours first; each line is also read by the
   CRNN (all lines in one call). A line with a blob of touching digits takes
   the CRNN's reading; a line where the two disagree takes it when contours
@@ -35,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from digitlab.preprocess import ImageError, Page, normalize_digit, prepare
@@ -188,7 +191,7 @@ class Reader:
     # --- The CRNN's part ("crnn" and "auto") ------------------------------
 
     def read_line_strips(self, page: Page, segmentation: Segmentation) -> list:
-        """Each line's ink (its segments' blobs only, so dropped specks stay out)
+        """Each line's ink (its segments' blobs and their soft edges only, so dropped specks stay out)
         read by the CRNN, all lines in ONE batched call: ``[(origin, LineReading)]``
         with the strip's (x, y) origin in working pixels."""
         from digitlab import crnn
@@ -198,12 +201,15 @@ class Reader:
             segments = [seg for seg in segmentation.segments if seg.line == line]
             if not segments:
                 continue
-            x0 = min(seg.box[0] for seg in segments)
-            y0 = min(seg.box[1] for seg in segments)
-            x1 = max(seg.box[0] + seg.box[2] for seg in segments)
-            y1 = max(seg.box[1] + seg.box[3] for seg in segments)
+            # The line's box, one pixel larger: its blobs keep the soft edge the threshold cut off,
+            # as the CNN's crops do and as the CRNN's training strips have it.
+            x0 = max(0, min(seg.box[0] for seg in segments) - 1)
+            y0 = max(0, min(seg.box[1] for seg in segments) - 1)
+            x1 = min(page.ink.shape[1], max(seg.box[0] + seg.box[2] for seg in segments) + 1)
+            y1 = min(page.ink.shape[0], max(seg.box[1] + seg.box[3] for seg in segments) + 1)
             labels = [label for seg in segments for label in seg.labels]
-            own = np.isin(segmentation.components[y0:y1, x0:x1], labels)
+            own = np.isin(segmentation.components[y0:y1, x0:x1], labels).astype(np.uint8)
+            own = cv2.dilate(own, np.ones((3, 3), np.uint8))
             strips.append(np.round(page.ink[y0:y1, x0:x1] * own * 255).astype(np.uint8))
             origins.append((line, x0, y0))
         readings = crnn.read_lines(self.crnn_model, strips) if strips else []

@@ -61,7 +61,9 @@ def test_the_course_is_complete():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_outputs_are_stored_only_for_checked_cells(path):
-    for index, cell in enumerate(code_cells(read(path))):
+    notebook = read(path)
+    assert "widgets" not in notebook.metadata, f"{path.name} stores widget state (views and images) in its metadata"
+    for index, cell in enumerate(code_cells(notebook)):
         where = f"{path.name}, code cell {index + 1}:\n{cell.source[:200]}"
         if CHECK_MARK not in cell.source:
             assert cell.outputs == [], f"outputs not cleared in {where}"

@@ -1,8 +1,8 @@
 """Run notebooks (quick mode) and keep only the text outputs of `# NBVAL_CHECK_OUTPUT` cells.
 
 Usage: DIGITLAB_QUICK=1 DIGITLAB_DATA=... python tools/store_notebook_outputs.py notebooks/01_*.ipynb ...
-Every other output is cleared and every other execution count set to null, so the committed notebook holds
-exactly what nbval compares.
+Every other output is cleared, every other execution count set to null and the widgets' saved state dropped,
+so the committed notebook holds exactly what nbval compares.
 """
 import sys
 from pathlib import Path
@@ -39,6 +39,7 @@ def store(path: Path) -> None:
         if not kept:
             raise SystemExit(f"{path}: a checked cell printed nothing:\n{cell.source}")
         cell.outputs = kept
+    notebook.metadata.pop("widgets", None)  # the widgets' views, as the run left them: an output too
     nbformat.write(notebook, path)
     print(f"stored the checked outputs of {path}")
 
