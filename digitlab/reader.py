@@ -11,7 +11,8 @@ draw-and-read widget). Three methods:
   alignment);
 - ``"auto"`` (the default): contours first; each line is also read by the
   CRNN (all lines in one call). A line with a blob of touching digits takes
-  the CRNN's reading; a line where the two disagree takes it when contours
+  the CRNN's reading, and so does a line where the CRNN confidently reads
+  more digits than contours; a line where the two disagree takes it when contours
   had a digit below :data:`UNSURE_BELOW` (0.8) confidence and the CRNN is the more confident
   (:func:`digitlab.crnn.prefer_crnn`). Each :class:`Digit` says which method
   produced it.
