@@ -420,7 +420,7 @@ def read_lines(model: keras.Model, images, phases: int = READ_PHASES) -> list[Li
     Each line is read at ``phases`` column phases (:func:`phase_probabilities`)
     and :func:`combine_phases` keeps the text CTC finds most likely over all
     of them: on touching strings of held-out training digits, four phases
-    read 93 % of the lines right, one phase 89 %. ``phases=1`` is the plain
+    read 95 % of the lines right, one phase 92.5 %. ``phases=1`` is the plain
     greedy reading. Lines without ink read as "" without reaching the model.
     """
     strips = [to_strip(image) for image in images]
@@ -529,19 +529,30 @@ SPACED_OPTIONS = {"gap": (0.0, 0.8)}
 OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
 
 
-def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train", overlapping_fraction: float = 0.6):
+def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train", overlapping_fraction: float = 0.6,
+                     plain_fraction: float = 0.25):
     """``n`` seeded strings of 1-10 digits: spaced ones, then overlapping ones, both polarities.
 
-    ``mnist`` is a ``load_mnist()``-style tuple ((x_train, y_train), (x_test, y_test));
-    ``split`` picks which half the digits come from (training uses "train").
+    Of the overlapping ones, ``plain_fraction`` of ``n`` keep every digit as
+    MNIST wrote it (no change of scale, slant, stroke or height, no noise):
+    the harder shapes teach robustness, the plain ones keep the model sharp
+    on digits as they come. ``mnist`` is a ``load_mnist()``-style tuple
+    ((x_train, y_train), (x_test, y_test)); ``split`` picks which half the
+    digits come from (training uses "train").
     """
+    if not 0.0 <= plain_fraction <= overlapping_fraction <= 1.0:
+        raise ValueError(f"need 0 <= plain_fraction <= overlapping_fraction <= 1, "
+                         f"got {plain_fraction} and {overlapping_fraction}.")
     overlapping = round(n * overlapping_fraction)
-    spaced = synth.make_dataset(n - overlapping, split=split, seed=seed, mnist=mnist,
-                                **STRING_OPTIONS, **SPACED_OPTIONS)
-    touching = synth.make_dataset(overlapping, split=split, seed=seed + 1, mnist=mnist,
-                                  **STRING_OPTIONS, **OVERLAPPING_OPTIONS)
-    spaced.sequences.extend(touching.sequences)
-    return spaced
+    plain = round(n * plain_fraction)
+    strings = synth.make_dataset(n - overlapping, split=split, seed=seed, mnist=mnist,
+                                 **STRING_OPTIONS, **SPACED_OPTIONS)
+    varied = synth.make_dataset(overlapping - plain, split=split, seed=seed + 1, mnist=mnist,
+                                **STRING_OPTIONS, **OVERLAPPING_OPTIONS)
+    as_written = synth.make_dataset(plain, split=split, seed=seed + 2, mnist=mnist, length=STRING_OPTIONS["length"],
+                                    invert_fraction=STRING_OPTIONS["invert_fraction"], **OVERLAPPING_OPTIONS)
+    strings.sequences.extend(varied.sequences + as_written.sequences)
+    return strings
 
 
 def touching_strings(n: int = 200, seed: int = 7, mnist=None):
