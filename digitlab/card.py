@@ -161,9 +161,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "validation_strings": history["validation_strings"],
         "training_strings": (
             "crnn.training_strings, new ones every epoch: 1-10 MNIST training digits (55,000 of them; "
-            "validation lines use the other 5,000), 40 % spaced (gap 0-80 %) and 35 % overlapping (0-50 %) "
-            "with scale 0.6-1.5, vertical jitter 0-15 %, slant -0.15-0.3, stroke -1 to +2 px, noise 0-4 %, "
-            "25 % overlapping (0-50 %) with the digits as written; half dark on light; each strip moved "
+            f"validation lines use the other 5,000), {crnn.describe_training_strings()}; each strip moved "
             "right by 0-3 columns (crnn.StripBatches shift)"
         ),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",

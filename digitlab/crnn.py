@@ -529,8 +529,13 @@ SPACED_OPTIONS = {"gap": (0.0, 0.8)}
 OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
 
 
-def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train", overlapping_fraction: float = 0.6,
-                     plain_fraction: float = 0.25):
+#: Shares of the training strings: overlapping ones, and (among those) ones with the digits as written.
+OVERLAPPING_FRACTION = 0.6
+PLAIN_FRACTION = 0.25
+
+
+def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train",
+                     overlapping_fraction: float = OVERLAPPING_FRACTION, plain_fraction: float = PLAIN_FRACTION):
     """``n`` seeded strings of 1-10 digits: spaced ones, then overlapping ones, both polarities.
 
     Of the overlapping ones, ``plain_fraction`` of ``n`` keep every digit as
@@ -553,6 +558,31 @@ def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train", ov
                                     invert_fraction=STRING_OPTIONS["invert_fraction"], **OVERLAPPING_OPTIONS)
     strings.sequences.extend(varied.sequences + as_written.sequences)
     return strings
+
+
+def describe_training_strings() -> str:
+    """What :func:`training_strings` makes by default, in words (the model card's ``training_strings``)."""
+    options = {**STRING_OPTIONS, **SPACED_OPTIONS, **OVERLAPPING_OPTIONS}
+
+    def percent(name):
+        low, high = options[name]
+        return f"{low * 100:g}-{high * 100:g} %"
+
+    def span(name):
+        low, high = options[name]
+        return f"{low:g}-{high:g}"
+
+    stroke_low, stroke_high = options["stroke"]
+    invert = options["invert_fraction"]
+    polarity = "half" if invert == 0.5 else f"{invert * 100:g} %"
+    return (
+        f"{(1 - OVERLAPPING_FRACTION) * 100:g} % spaced (gap {percent('gap')}) and "
+        f"{(OVERLAPPING_FRACTION - PLAIN_FRACTION) * 100:g} % overlapping ({percent('overlap')}) with "
+        f"scale {span('scale')}, vertical jitter {percent('jitter')}, slant {span('slant')}, "
+        f"stroke {stroke_low:+d} to {stroke_high:+d} px, noise {percent('noise')}, "
+        f"{PLAIN_FRACTION * 100:g} % overlapping ({percent('overlap')}) with the digits as written; "
+        f"{polarity} dark on light"
+    )
 
 
 def touching_strings(n: int = 200, seed: int = 7, mnist=None):
