@@ -12,10 +12,11 @@ draw-and-read widget). Three methods:
 - ``"auto"`` (the default): contours first; each line is also read by the
   CRNN (all lines in one call). A line with a blob of touching digits takes
   the CRNN's reading, and so does a line where the CRNN confidently reads
-  more digits than contours; a line where the two disagree takes it when contours
-  had a digit below :data:`UNSURE_BELOW` (0.8) confidence and the CRNN is the more confident
-  (:func:`digitlab.crnn.prefer_crnn`). Each :class:`Digit` says which method
-  produced it.
+  more digits than contours (:func:`digitlab.crnn.prefer_crnn`). Where both
+  read as many digits, a contour digit below :data:`UNSURE_BELOW` (0.8)
+  confidence that the CRNN reads otherwise, and more confidently, takes the
+  CRNN's value (:func:`digitlab.crnn.swap_unsure`); the other digits stay.
+  Each :class:`Digit` says which method produced it.
 
 The contour method runs four steps, one method of
 :class:`Reader` each, so a notebook can show them one at a time:
@@ -35,7 +36,7 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -65,8 +66,10 @@ class Digit:
     its ``box`` (x, y, w, h) in input pixels, the 28x28 ``crop`` the model saw,
     its ``line`` (0 = top), the ``method`` that found it ("contours" or
     "crnn"), and whether it came from splitting ``touching`` digits. For a
-    "crnn" digit the box is approximate (from the CTC alignment) and ``crop``
-    is that box normalised as MNIST, for display: the CRNN saw the whole line."""
+    "crnn" digit of a line the CRNN read whole, the box is approximate (from
+    the CTC alignment) and ``crop`` is that box normalised as MNIST, for
+    display: the CRNN saw the whole line. A digit "auto" swapped in from the
+    CRNN (:func:`digitlab.crnn.swap_unsure`) keeps its contour box and crop."""
 
     value: int
     confidence: float
@@ -220,30 +223,43 @@ class Reader:
 
     def combine(self, page: Page, segmentation: Segmentation, reading: Reading | None, lines) -> Reading:
         """Lines read by the CRNN replace the contour reading's lines where
-        :func:`digitlab.crnn.prefer_crnn` says so (always when ``reading`` is None)."""
+        :func:`digitlab.crnn.prefer_crnn` says so (always when ``reading`` is
+        None); in the other lines, the unsure digits that
+        :func:`digitlab.crnn.swap_unsure` picks take the CRNN's value and
+        confidence, and keep their contour box and crop."""
         from digitlab import crnn
 
         digits = []
         for (line, x0, y0), line_reading in lines:
             contour_digits = [d for d in reading.digits if d.line == line] if reading else []
-            if reading is not None and not crnn.prefer_crnn(
-                "".join(str(d.value) for d in contour_digits),
-                [d.confidence for d in contour_digits],
-                [d.touching for d in contour_digits],
-                line_reading,
-            ):
-                digits.extend(contour_digits)
+            contour_text = "".join(str(d.value) for d in contour_digits)
+            confidences = [d.confidence for d in contour_digits]
+            if reading is None or crnn.prefer_crnn(contour_text, confidences, [d.touching for d in contour_digits],
+                                                   line_reading):
+                digits.extend(self._crnn_digits(page, line, (x0, y0), line_reading))
                 continue
-            for value, confidence, (x, y, w, h) in zip(line_reading.values, line_reading.confidences,
-                                                       line_reading.boxes):
-                box = (x0 + x, y0 + y, w, h)
-                crop = normalize_digit(page.ink[box[1]:box[1] + h, box[0]:box[0] + w])
-                digits.append(Digit(value=int(value), confidence=float(confidence),
-                                    box=_to_input_pixels(box, page.scale), crop=crop, line=line,
-                                    method="crnn"))
+            swaps = set(crnn.swap_unsure(contour_text, confidences, line_reading))
+            digits.extend(
+                replace(digit, value=line_reading.values[k], confidence=float(line_reading.confidences[k]),
+                        method="crnn") if k in swaps else digit
+                for k, digit in enumerate(contour_digits)
+            )
         lines_text = ["".join(str(d.value) for d in digits if d.line == line)
                       for line in range(segmentation.line_count)]
         return Reading(digits, [text for text in lines_text if text], _display(page.gray), page.scale)
+
+    @staticmethod
+    def _crnn_digits(page: Page, line: int, origin: tuple[int, int], line_reading) -> list[Digit]:
+        """A line's digits as the CRNN read them, boxes from its alignment (``origin``: the strip's corner)."""
+        x0, y0 = origin
+        digits = []
+        for value, confidence, (x, y, w, h) in zip(line_reading.values, line_reading.confidences,
+                                                   line_reading.boxes):
+            box = (x0 + x, y0 + y, w, h)
+            crop = normalize_digit(page.ink[box[1]:box[1] + h, box[0]:box[0] + w])
+            digits.append(Digit(value=int(value), confidence=float(confidence),
+                                box=_to_input_pixels(box, page.scale), crop=crop, line=line, method="crnn"))
+        return digits
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Step 3: softmax probabilities (N, 10) for (N, 28, 28) float crops, in one model call.

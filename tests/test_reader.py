@@ -268,6 +268,26 @@ def test_auto_keeps_contours_for_well_separated_digits(mnist, auto_reader):
     assert {digit.method for digit in reading.digits} == {"contours"}
 
 
+def test_auto_swaps_only_the_unsure_digit(quick_model, five_digits):
+    from dataclasses import replace
+
+    from digitlab.crnn import LineReading
+
+    reader = Reader(quick_model, method="auto")
+    page, segmentation = reader.find_boxes(five_digits.image)
+    contour = Reader(quick_model, method="contours").read(five_digits.image)
+    digits = [replace(digit, confidence=0.99) for digit in contour.digits]
+    digits[2] = replace(digits[2], confidence=0.3)  # the CNN unsure of the middle digit
+    values = [digit.value for digit in digits]
+    values[1], values[2] = (values[1] + 1) % 10, (values[2] + 1) % 10  # the CRNN reads two digits otherwise
+    line = LineReading("".join(map(str, values)), values, [0.95] * 5, [digit.box for digit in digits])
+    reading = reader.combine(page, segmentation, Reading(digits, contour.lines, contour.image), [((0, 0, 0), line)])
+    assert [digit.method for digit in reading.digits] == ["contours"] * 2 + ["crnn"] + ["contours"] * 2
+    assert reading.digits[2].value == values[2] and reading.digits[2].confidence == 0.95
+    assert reading.digits[1].value == digits[1].value  # the CNN was sure of this one: kept
+    assert [digit.box for digit in reading.digits] == [digit.box for digit in digits]
+
+
 @pytest.mark.slow
 def test_crnn_method_reads_every_line_without_cutting_digits(mnist):
     reader = Reader.default(method="crnn")
