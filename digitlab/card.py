@@ -162,7 +162,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "training_strings": (
             "crnn.training_strings, new ones every epoch: 1-10 MNIST training digits (55,000 of them; "
             f"validation lines use the other 5,000), {crnn.describe_training_strings()}; each strip moved "
-            "right by 0-3 columns (crnn.StripBatches shift)"
+            f"right by 0-{crnn.STRIDE - 1} columns (crnn.StripBatches shift)"
         ),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
