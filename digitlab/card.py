@@ -120,6 +120,27 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     return card
 
 
+def crnn_test_fields(model, mnist, evaluation_strings: int = 1000) -> dict:
+    """A CRNN card's test figures: exact-string accuracy on seeded strings of MNIST *test* digits,
+    touching (4-8 digits, 10-40 % overlap) and spaced (5 digits), read as :func:`digitlab.crnn.read_lines` reads."""
+    from digitlab import crnn
+
+    touching = crnn.touching_strings(evaluation_strings, mnist=mnist)
+    spaced = crnn.spaced_strings(evaluation_strings, mnist=mnist)
+    heights = ", ".join(map(str, crnn.EXTRA_INK_HEIGHTS))
+    return {
+        "touching_string_accuracy": round(crnn.string_accuracy(model, touching), 6),
+        "spaced_string_accuracy": round(crnn.string_accuracy(model, spaced), 6),
+        "evaluation": (
+            f"exact strings, {evaluation_strings} each, MNIST test digits: touching = "
+            "crnn.touching_strings (4-8 digits, 10-40 % overlap, seed 7), spaced = "
+            "crnn.spaced_strings (5 digits, gaps 15-50 % of the height, seed 8); "
+            f"read by crnn.read_lines at {crnn.READ_PHASES} column phases, hard lines again with their ink "
+            f"{heights} rows high"
+        ),
+    }
+
+
 def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command, verbose="auto",
                         evaluation_strings: int = 1000) -> dict:
     """Train a CRNN on synthetic strings (:func:`digitlab.crnn.train`), save it and its card, return the card.
@@ -141,19 +162,10 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
     save_model(model, out)
     if quick:
         evaluation_strings = min(evaluation_strings, 200)
-    touching = crnn.touching_strings(evaluation_strings, mnist=mnist)
-    spaced = crnn.spaced_strings(evaluation_strings, mnist=mnist)
     card = {
         "model": model.name,
         "file": Path(out).name,
-        "touching_string_accuracy": round(crnn.string_accuracy(model, touching), 6),
-        "spaced_string_accuracy": round(crnn.string_accuracy(model, spaced), 6),
-        "evaluation": (
-            f"exact strings, {evaluation_strings} each, MNIST test digits: touching = "
-            "crnn.touching_strings (4-8 digits, 10-40 % overlap, seed 7), spaced = "
-            "crnn.spaced_strings (5 digits, gaps 15-50 % of the height, seed 8); "
-            f"read by crnn.read_lines at {crnn.READ_PHASES} column phases"
-        ),
+        **crnn_test_fields(model, mnist, evaluation_strings),
         "validation_string_accuracy": round(history["val_string_accuracy"][-1], 6),
         "parameters": int(model.count_params()),
         "epochs": history["epochs"],

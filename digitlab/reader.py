@@ -6,16 +6,17 @@ draw-and-read widget). Three methods:
 - ``"contours"`` (notebook 06): segment, classify each digit with the CNN;
 - ``"crnn"`` (notebook 08): each line read whole by the CRNN (:mod:`digitlab.crnn`),
   no segmentation of digits, so touching digits are no problem; each line is
-  read at four column phases and the readings combined
-  (:func:`digitlab.crnn.read_lines`); boxes are approximate (from the CTC
+  read at four column phases (hard lines also at two more ink heights) and
+  the readings combined (:func:`digitlab.crnn.read_lines`); boxes are approximate (from the CTC
   alignment);
 - ``"auto"`` (the default): contours first; each line is also read by the
-  CRNN (all lines in one call). A line with a blob of touching digits takes
+  CRNN (all lines in one batched call). A line with a blob of touching digits takes
   the CRNN's reading, and so does a line where the CRNN confidently reads
   more digits than contours (:func:`digitlab.crnn.prefer_crnn`). Where both
   read as many digits, a contour digit below :data:`UNSURE_BELOW` (0.8)
   confidence that the CRNN reads otherwise, and more confidently, takes the
-  CRNN's value (:func:`digitlab.crnn.swap_unsure`); the other digits stay.
+  CRNN's value (:func:`digitlab.crnn.swap_unsure`) if the CRNN reads the
+  digit's crop alone the same way; the other digits stay.
   Each :class:`Digit` says which method produced it.
 
 The contour method runs four steps, one method of
@@ -198,7 +199,8 @@ class Reader:
 
     def read_line_strips(self, page: Page, segmentation: Segmentation) -> list:
         """Each line's ink (its segments' blobs and their soft edges only, so dropped specks stay out)
-        read by the CRNN, all lines in ONE batched call: ``[(origin, LineReading)]``
+        read by the CRNN, all lines in one batched call (and one more for hard lines, see
+        :func:`digitlab.crnn.read_lines`): ``[(origin, LineReading)]``
         with the strip's (x, y) origin in working pixels."""
         from digitlab import crnn
 
@@ -224,25 +226,41 @@ class Reader:
     def combine(self, page: Page, segmentation: Segmentation, reading: Reading | None, lines) -> Reading:
         """Lines read by the CRNN replace the contour reading's lines where
         :func:`digitlab.crnn.prefer_crnn` says so (always when ``reading`` is
-        None); in the other lines, the unsure digits that
-        :func:`digitlab.crnn.swap_unsure` picks take the CRNN's value and
-        confidence, and keep their contour box and crop."""
+        None). In the other lines, each unsure digit that
+        :func:`digitlab.crnn.swap_unsure` picks is read again by the CRNN,
+        alone, from its crop (all of them in one call); where that reading
+        agrees with the line's (:func:`digitlab.crnn.reads_alone_as`), the
+        digit takes the CRNN's value and confidence and keeps its contour box
+        and crop."""
         from digitlab import crnn
 
-        digits = []
+        # Which lines the CRNN takes whole, and which contour digits it may change.
+        kept, candidates = {}, []
         for (line, x0, y0), line_reading in lines:
             contour_digits = [d for d in reading.digits if d.line == line] if reading else []
             contour_text = "".join(str(d.value) for d in contour_digits)
             confidences = [d.confidence for d in contour_digits]
             if reading is None or crnn.prefer_crnn(contour_text, confidences, [d.touching for d in contour_digits],
                                                    line_reading):
+                continue
+            kept[line] = contour_digits
+            candidates += [(line, k) for k in crnn.swap_unsure(contour_text, confidences, line_reading)]
+
+        # The second opinion: the CRNN reads each candidate digit by itself.
+        line_readings = {line: line_reading for (line, _, _), line_reading in lines}
+        agree = crnn.reads_alone_as(self.crnn_model, [kept[line][k].crop for line, k in candidates],
+                                    [line_readings[line].values[k] for line, k in candidates]) if candidates else []
+        swaps = {candidate for candidate, yes in zip(candidates, agree) if yes}
+
+        digits = []
+        for (line, x0, y0), line_reading in lines:
+            if line not in kept:
                 digits.extend(self._crnn_digits(page, line, (x0, y0), line_reading))
                 continue
-            swaps = set(crnn.swap_unsure(contour_text, confidences, line_reading))
             digits.extend(
                 replace(digit, value=line_reading.values[k], confidence=float(line_reading.confidences[k]),
-                        method="crnn") if k in swaps else digit
-                for k, digit in enumerate(contour_digits)
+                        method="crnn") if (line, k) in swaps else digit
+                for k, digit in enumerate(kept[line])
             )
         lines_text = ["".join(str(d.value) for d in digits if d.line == line)
                       for line in range(segmentation.line_count)]

@@ -268,24 +268,55 @@ def test_auto_keeps_contours_for_well_separated_digits(mnist, auto_reader):
     assert {digit.method for digit in reading.digits} == {"contours"}
 
 
-def test_auto_swaps_only_the_unsure_digit(quick_model, five_digits):
+def crnn_that_reads(text: str):
+    """A stand-in CRNN that reads every line as ``text``: blank frames, one frame per digit."""
+    from digitlab import crnn
+
+    def model(batch, training=False):
+        frames = batch.shape[2] // crnn.FRAME_WIDTH
+        logits = np.zeros((len(batch), frames, crnn.NUM_CLASSES), np.float32)
+        logits[:, :, crnn.BLANK] = 10.0
+        for position, digit in enumerate(text):
+            logits[:, 2 + 2 * position, int(digit) + 1] = 20.0
+        return logits
+
+    return model
+
+
+def swap_case(quick_model, five_digits, agrees_alone: bool):
+    """Contours sure of every digit but the middle one; the CRNN reads digits 1 and 2 of the line otherwise
+    and, reading a crop by itself, reads it as it read digit 2 in the line (``agrees_alone``) or as another digit.
+    Returns the contour digits, the CRNN's values and the combined reading."""
     from dataclasses import replace
 
     from digitlab.crnn import LineReading
 
-    reader = Reader(quick_model, method="auto")
-    page, segmentation = reader.find_boxes(five_digits.image)
-    contour = Reader(quick_model, method="contours").read(five_digits.image)
+    contours = Reader(quick_model, method="contours")
+    page, segmentation = contours.find_boxes(five_digits.image)
+    contour = contours.read(five_digits.image)
     digits = [replace(digit, confidence=0.99) for digit in contour.digits]
     digits[2] = replace(digits[2], confidence=0.3)  # the CNN unsure of the middle digit
     values = [digit.value for digit in digits]
     values[1], values[2] = (values[1] + 1) % 10, (values[2] + 1) % 10  # the CRNN reads two digits otherwise
     line = LineReading("".join(map(str, values)), values, [0.95] * 5, [digit.box for digit in digits])
-    reading = reader.combine(page, segmentation, Reading(digits, contour.lines, contour.image), [((0, 0, 0), line)])
+    alone = values[2] if agrees_alone else (values[2] + 1) % 10
+    auto = Reader(quick_model, method="auto", crnn_model=crnn_that_reads(str(alone)))
+    reading = auto.combine(page, segmentation, Reading(digits, contour.lines, contour.image), [((0, 0, 0), line)])
+    return digits, values, reading
+
+
+def test_auto_swaps_only_the_unsure_digit(quick_model, five_digits):
+    digits, values, reading = swap_case(quick_model, five_digits, agrees_alone=True)
     assert [digit.method for digit in reading.digits] == ["contours"] * 2 + ["crnn"] + ["contours"] * 2
     assert reading.digits[2].value == values[2] and reading.digits[2].confidence == 0.95
     assert reading.digits[1].value == digits[1].value  # the CNN was sure of this one: kept
     assert [digit.box for digit in reading.digits] == [digit.box for digit in digits]
+
+
+def test_auto_keeps_the_unsure_digit_when_the_crnn_reads_it_otherwise_alone(quick_model, five_digits):
+    digits, _, reading = swap_case(quick_model, five_digits, agrees_alone=False)
+    assert {digit.method for digit in reading.digits} == {"contours"}
+    assert [digit.value for digit in reading.digits] == [digit.value for digit in digits]
 
 
 @pytest.mark.slow
