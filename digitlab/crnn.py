@@ -569,7 +569,7 @@ def reads_alone_as(model: keras.Model, crops, digits) -> list[bool]:
     on (2,000 per set): asking it lifted "auto" from 99.90 to 99.95 % on
     strings with gaps (contours: 99.95) and from 95.25 to 95.35 % on broken
     strokes; on the 5,000 digits of the seed-0 validation split, from 97.50
-    to 97.65 % (contours 97.40) and from 93.70 to 94.00 %.
+    to 97.60 % (contours 97.40) and from 93.70 to 94.00 %.
     """
     if len(crops) != len(digits):
         raise ValueError(f"need one digit per crop, got {len(crops)} crops and {len(digits)} digits.")
