@@ -461,22 +461,20 @@ def read_lines(model: keras.Model, images, phases: int = READ_PHASES,
     """
     strips = [to_strip(image) for image in images]
     inked = [index for index, strip in enumerate(strips) if strip is not None]
-    views = {index: [(INK_HEIGHT, strips[index])] for index in inked}
-    readings = {index: [probabilities] for index, probabilities
-                in zip(inked, phase_probabilities(model, [strips[index] for index in inked], phases))}
-    hard = [index for index in inked if extra_ink_heights and is_hard(readings[index][0])]
+    # Each inked line's views: (ink height, strip, its phases' probabilities).
+    views = {index: [(INK_HEIGHT, strips[index], probabilities)] for index, probabilities
+             in zip(inked, phase_probabilities(model, [strips[index] for index in inked], phases))}
+    hard = [index for index in inked if extra_ink_heights and is_hard(views[index][0][2])]
     more = [(index, height, to_strip(images[index], height)) for height in extra_ink_heights for index in hard]
-    for (index, height, strip), probabilities in zip(
-            more, phase_probabilities(model, [strip for _, _, strip in more], phases) if more else []):
-        views[index].append((height, strip))
-        readings[index].append(probabilities)
+    for (index, height, strip), probabilities in zip(more, phase_probabilities(model, [m[2] for m in more], phases)):
+        views[index].append((height, strip, probabilities))
     lines = []
     for index in range(len(strips)):
-        if index not in readings:
+        if index not in views:
             lines.append(LineReading(""))
             continue
-        view, shift, decoded = combine_views(readings[index])
-        height, strip = views[index][view]
+        view, shift, decoded = combine_views([probabilities for _, _, probabilities in views[index]])
+        height, strip, _ = views[index][view]
         lines.append(LineReading(
             "".join(map(str, decoded.values)), decoded.values, decoded.confidences,
             _boxes_from_alignment(strip, decoded.spans, shift) if decoded.values else [], decoded.spans, shift,
@@ -573,8 +571,7 @@ def reads_alone_as(model: keras.Model, crops, digits) -> list[bool]:
     """
     if len(crops) != len(digits):
         raise ValueError(f"need one digit per crop, got {len(crops)} crops and {len(digits)} digits.")
-    readings = read_lines(model, list(crops)) if len(crops) else []
-    return [reading.text == str(digit) for reading, digit in zip(readings, digits)]
+    return [reading.text == str(digit) for reading, digit in zip(read_lines(model, list(crops)), digits)]
 
 
 # --- Pictures -------------------------------------------------------------

@@ -244,13 +244,15 @@ class Reader:
                                                    line_reading):
                 continue
             kept[line] = contour_digits
-            candidates += [(line, k) for k in crnn.swap_unsure(contour_text, confidences, line_reading)]
+            candidates += [((line, k), contour_digits[k].crop, line_reading.values[k])
+                           for k in crnn.swap_unsure(contour_text, confidences, line_reading)]
 
         # The second opinion: the CRNN reads each candidate digit by itself.
-        line_readings = {line: line_reading for (line, _, _), line_reading in lines}
-        agree = crnn.reads_alone_as(self.crnn_model, [kept[line][k].crop for line, k in candidates],
-                                    [line_readings[line].values[k] for line, k in candidates]) if candidates else []
-        swaps = {candidate for candidate, yes in zip(candidates, agree) if yes}
+        swaps = set()
+        if candidates:
+            positions, crops, values = zip(*candidates)
+            swaps = {position for position, yes in zip(positions, crnn.reads_alone_as(self.crnn_model, crops, values))
+                     if yes}
 
         digits = []
         for (line, x0, y0), line_reading in lines:
