@@ -67,7 +67,7 @@ def elastic_distortion(image: np.ndarray, amount: float, rng=None,
     training strings do not use it (yet): a 12-epoch fine-tune with every
     digit bent by 0-2 px read held-out *training* digits worse, and those
     share their writers with the training set, so they cannot show what
-    bending is for.
+    bending is for (``notebooks/08_beyond_segmentation.ipynb``).
     """
     if amount < 0:
         raise ValueError(f"amount must be at least 0 pixels, got {amount}.")
