@@ -74,8 +74,15 @@ def test_elastic_distortion_bends_strokes_by_about_the_amount_and_is_seeded():
     assert np.array_equal(bent, elastic_distortion(digit, 1.5, rng=0))
     assert not np.array_equal(bent, elastic_distortion(digit, 1.5, rng=1))
     assert 0.7 < bent.sum() / digit.sum() < 1.3  # moved, not erased or smeared
-    rows, cols = np.nonzero(bent > 127)
-    assert 4 - 6 <= rows.min() and rows.max() <= 23 + 6 and 9 - 6 <= cols.min() and cols.max() <= 18 + 6
+
+    small = np.zeros((28, 28), np.uint8)
+    small[8:20, 10:18] = 255  # an ink box (10, 8, 8, 12) with room to move on every side
+    edges = []
+    for amount in (0.5, 1.5, 3.0):
+        rows, cols = np.nonzero(elastic_distortion(small, amount, rng=0) > 127)
+        edges.append(np.abs(np.array([cols.min(), rows.min(), cols.max(), rows.max()]) - [10, 8, 17, 19]))
+    assert edges[1].max() <= 5  # 1.5 px of bending moves no edge by more than a few pixels
+    assert edges[0].sum() < edges[1].sum() < edges[2].sum()  # more bending, further moved
     assert elastic_distortion(digit, 0.0) is digit
     with pytest.raises(ValueError, match="amount"):
         elastic_distortion(digit, -1.0)
