@@ -136,7 +136,7 @@ def crnn_test_fields(model, mnist, evaluation_strings: int = 1000) -> dict:
             "crnn.touching_strings (4-8 digits, 10-40 % overlap, seed 7), spaced = "
             "crnn.spaced_strings (5 digits, gaps 15-50 % of the height, seed 8); "
             f"read by crnn.read_lines at {crnn.READ_PHASES} column phases, hard lines again with their ink "
-            f"{heights} rows high"
+            f"{heights} rows high ({crnn.EXTRA_PHASES} phase{'s' if crnn.EXTRA_PHASES > 1 else ''} each)"
         ),
     }
 

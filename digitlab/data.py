@@ -251,6 +251,28 @@ def load_mnist(
     return (x_train, y_train), (x_test, y_test)
 
 
+#: The halves of MNIST's test set. Its first 5,000 digits come from NIST SD-3 writers, the last 5,000 from
+#: SD-1 writers (none of them wrote training digits). The development half is the first 2,500 of each block:
+#: choose rules and models there. The benchmark half is the other 2,500 of each: report figures there.
+TEST_HALVES = {"development": ((0, 2500), (5000, 7500)), "benchmark": ((2500, 5000), (7500, 10000))}
+
+
+def test_half(mnist, half: str):
+    """``mnist`` (``load_mnist()``'s result) with its test digits cut to one of :data:`TEST_HALVES`.
+
+    The training digits are unchanged. Used by ``benchmarks/read_bench.py``:
+    choosing on one half and reporting on the other keeps the reported
+    figures free of choices made on them, on writers no model trained on.
+    """
+    if half not in TEST_HALVES:
+        raise ValueError(f"half must be one of {sorted(TEST_HALVES)}, got {half!r}.")
+    train, (x_test, y_test) = mnist
+    if len(x_test) != 10000:
+        raise ValueError(f"expected MNIST's 10,000 test digits, got {len(x_test)}.")
+    index = np.concatenate([np.arange(start, stop) for start, stop in TEST_HALVES[half]])
+    return train, (x_test[index], y_test[index])
+
+
 def _not_found_message(path) -> str:
     looked = "\n".join(f"  {source}: {folder}" for source, folder in candidate_dirs(path))
     return (

@@ -133,6 +133,27 @@ def test_ctc_log_likelihood_agrees_with_keras_ctc_loss(text):
     # Several readings at once give one figure each.
     both = crnn.ctc_log_likelihood(np.stack([probabilities, probabilities]), text)
     assert both.shape == (2,) and both[0] == pytest.approx(both[1])
+    # Several texts at once give the same figures as one by one.
+    texts = [text, text[::-1] + "5", ""]
+    together = crnn.ctc_log_likelihoods(probabilities[None], texts)
+    assert together.shape == (1, 3)
+    assert together[0].tolist() == [crnn.ctc_log_likelihood(probabilities, other) for other in texts]
+
+
+def test_ctc_log_likelihoods_refuses_what_it_cannot_score():
+    probabilities = np.full((1, 5, crnn.NUM_CLASSES), 1 / crnn.NUM_CLASSES)
+    with pytest.raises(ValueError, match="digits"):
+        crnn.ctc_log_likelihoods(probabilities, ["12", "1a"])
+    with pytest.raises(ValueError, match="at least one"):
+        crnn.ctc_log_likelihoods(probabilities, [])
+    with pytest.raises(ValueError, match="readings, frames"):
+        crnn.ctc_log_likelihoods(probabilities[0], ["1"])
+
+
+def test_ctc_log_likelihood_of_no_digits_is_every_frame_blank():
+    probabilities = crnn.softmax(np.random.default_rng(0).normal(0, 2, size=(9, crnn.NUM_CLASSES)))
+    # The empty text has one alignment: a blank in every frame.
+    assert crnn.ctc_log_likelihood(probabilities, "") == pytest.approx(np.log(probabilities[:, crnn.BLANK]).sum())
 
 
 def test_combine_phases_keeps_the_text_most_likely_over_all_phases():
@@ -188,7 +209,7 @@ def test_read_lines_reads_hard_lines_again_at_other_ink_heights():
     line[10:30, 20:35] = 255
     [reading] = crnn.read_lines(unsure_everywhere, [line])
     assert reading.text == "4"
-    assert calls == [crnn.READ_PHASES, crnn.READ_PHASES * len(crnn.EXTRA_INK_HEIGHTS)]
+    assert calls == [crnn.READ_PHASES, crnn.EXTRA_PHASES * len(crnn.EXTRA_INK_HEIGHTS)]
     calls.clear()
     crnn.read_lines(unsure_everywhere, [line], extra_ink_heights=())
     assert calls == [crnn.READ_PHASES]

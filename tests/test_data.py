@@ -251,3 +251,25 @@ def test_cli_data_on_empty_folder_fails_clearly(tmp_path, capsys, isolated):
     assert cli.main(["data", "--path", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "lacks" in err and str(tmp_path) in err
+
+
+def test_test_halves_split_the_test_digits_in_two_without_touching_the_training_digits():
+    train = (np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8))
+    x_test = np.arange(10000, dtype=np.int32)[:, None, None] * np.ones((1, 28, 28), np.int32)
+    mnist = (train, (x_test, np.arange(10000) % 10))
+    halves = {half: data.test_half(mnist, half) for half in data.TEST_HALVES}
+    development, benchmark = (halves[half][1][0][:, 0, 0] for half in ("development", "benchmark"))
+    assert len(development) == len(benchmark) == 5000
+    assert np.union1d(development, benchmark).tolist() == list(range(10000))
+    # Half of each NIST block (digits 0-4999 by SD-3 writers, 5000-9999 by SD-1 writers) in each half.
+    assert (development < 5000).sum() == (benchmark < 5000).sum() == 2500
+    assert halves["benchmark"][1][1].tolist() == (benchmark % 10).tolist()  # labels stay with their digits
+    assert halves["development"][0] is train
+
+
+def test_test_half_refuses_unknown_halves_and_other_test_sets():
+    mnist = ((None, None), (np.zeros((10000, 28, 28), np.uint8), np.zeros(10000, np.uint8)))
+    with pytest.raises(ValueError, match="development"):
+        data.test_half(mnist, "dev")
+    with pytest.raises(ValueError, match="10,000"):
+        data.test_half(((None, None), (np.zeros((400, 28, 28)), np.zeros(400))), "benchmark")
