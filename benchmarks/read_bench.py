@@ -101,7 +101,7 @@ def median_seconds(function, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="strings per set (default 500)")
-    parser.add_argument("--quick", action="store_true", help="30 strings and 5 timing runs: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="30 strings, 2 lines timed 5 times each: a smoke test")
     parser.add_argument("--digits", choices=(*TEST_HALVES, "test", "validation"), default="benchmark",
                         help="the benchmark half of MNIST's test digits (default), the development half, "
                              "all of them, or training digits no shipped model trained on")

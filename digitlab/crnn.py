@@ -57,9 +57,9 @@ SUBFRAMES = 2
 FRAME_WIDTH = STRIDE // SUBFRAMES
 #: Lines are read at this many column phases (moved right 0 to 3 columns), see :func:`read_lines`.
 READ_PHASES = STRIDE
-#: A hard line (its phases disagree, or a digit is below HARD_BELOW) is read again with its ink this many rows high,
-#: at this many column phases each.
+#: A hard line (its phases disagree, or a digit is below HARD_BELOW) is read again with its ink this many rows high.
 EXTRA_INK_HEIGHTS = (22, 26)
+#: Column phases read at each of EXTRA_INK_HEIGHTS (one read as well as four on the development half, in less time).
 EXTRA_PHASES = 1
 HARD_BELOW = 0.9
 #: Training batches are padded to a multiple of this width (few shapes, few retracings).
