@@ -142,12 +142,14 @@ def crnn_test_fields(model, mnist, evaluation_strings: int = 1000) -> dict:
 
 
 def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command, verbose="auto",
-                        evaluation_strings: int = 1000) -> dict:
+                        evaluation_strings: int = 1000, **mixture) -> dict:
     """Train a CRNN on synthetic strings (:func:`digitlab.crnn.train`), save it and its card, return the card.
 
     The card's accuracies are exact-string accuracies on seeded strings of
     MNIST *test* digits: touching (4-8 digits, 10-40 % overlap) and spaced
     (5 digits), ``evaluation_strings`` of each (200 in quick mode).
+    ``mixture`` (``overlapping_fraction``, ``plain_fraction``) goes to
+    :func:`digitlab.crnn.train` and into the card's words.
     """
     from digitlab import crnn
     from digitlab.data import load_mnist
@@ -156,7 +158,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
     started = time.perf_counter()
     history = crnn.train(
         model, mnist, epochs=epochs, quick=quick, seed=seed, learning_rate=learning_rate,
-        verbose=verbose, history_path=Path(out).with_suffix(".history.json"),
+        verbose=verbose, history_path=Path(out).with_suffix(".history.json"), **mixture,
     )
     wall = time.perf_counter() - started
     save_model(model, out)
@@ -173,7 +175,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "validation_strings": history["validation_strings"],
         "training_strings": (
             "crnn.training_strings, new ones every epoch: 1-10 MNIST training digits (55,000 of them; "
-            f"validation lines use the other 5,000), {crnn.describe_training_strings()}; each strip moved "
+            f"validation lines use the other 5,000), {crnn.describe_training_strings(**mixture)}; each strip moved "
             f"right by 0-{crnn.STRIDE - 1} columns (crnn.StripBatches shift)"
         ),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
@@ -182,6 +184,67 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         "quick": bool(quick),
         **provenance(wall, command),
     }
+    write_card(card, out)
+    print(f"Saved {out} (touching strings {card['touching_string_accuracy']:.2%}, "
+          f"spaced {card['spaced_string_accuracy']:.2%}) and its card {card_path(out)}")
+    return card
+
+
+def lineage(card: dict) -> list[dict]:
+    """A card and the cards of the models it was initialised from, newest first."""
+    cards = [card]
+    while "initialised_from" in cards[-1]:
+        cards.append(cards[-1]["initialised_from"])
+    return cards
+
+
+def _same_model(card: dict, other: dict) -> bool:
+    return (card["file"], card["trained_at"]) == (other["file"], other["trained_at"])
+
+
+def common_parent(cards) -> dict | None:
+    """The newest model in every card's :func:`lineage` (a card's own model counts), or None."""
+    first, *others = [lineage(card) for card in cards]
+    for candidate in first:
+        if all(any(_same_model(candidate, ancestor) for ancestor in ancestors) for ancestors in others):
+            return candidate
+    return None
+
+
+def average_and_save(member_paths, out, command) -> dict:
+    """Average CRNNs fine-tuned from one parent (:func:`digitlab.crnn.average_weights`), save it and its card.
+
+    The card gives the average's test figures (as :func:`train_and_save_crnn`
+    does), the parent they share and each member's own card.
+    """
+    from digitlab import crnn
+    from digitlab.data import load_mnist
+
+    if len(member_paths) < 2:
+        raise ValueError(f"need at least two models to average, got {len(member_paths)}.")
+    member_cards = [read_card(path) for path in member_paths]
+    if any(card.get("model") != "crnn" for card in member_cards):
+        raise ValueError("only CRNNs (cards with model 'crnn') can be averaged here.")
+    parent = common_parent(member_cards)
+    if parent is None:
+        raise ValueError("weight averages need two or more models fine-tuned from one parent "
+                         "(`digitlab train --init PARENT`); these cards share no parent.")
+    model = crnn.average_weights(crnn.load_model(path) for path in member_paths)
+    save_model(model, out)
+    card = {
+        "model": model.name,
+        "file": Path(out).name,
+        **crnn_test_fields(model, load_mnist()),
+        "parameters": int(model.count_params()),
+        "averaged": f"mean of {len(member_cards)} CRNNs' weights (batch-norm statistics too): {', '.join(map(str, member_paths))}",
+        "parent": {key: parent[key] for key in ("file", "trained_at", "command")},
+        "epochs": sum(card["epochs"] for card in member_cards),
+        "train_strings_per_epoch": member_cards[0]["train_strings_per_epoch"],
+        "members": member_cards,
+        **provenance(sum(card["wall_time_seconds"] for card in member_cards), command),
+    }
+    card["wall_time_seconds_note"] = "the sum of the members' training times"
+    card["epochs_note"] = "the sum of the members' own epochs, each run from the parent or a descendant of it"
     write_card(card, out)
     print(f"Saved {out} (touching strings {card['touching_string_accuracy']:.2%}, "
           f"spaced {card['spaced_string_accuracy']:.2%}) and its card {card_path(out)}")

@@ -1,4 +1,4 @@
-"""The ``digitlab`` command: data, train, evaluate, read.
+"""The ``digitlab`` command: data, train, ensemble, average, evaluate, read.
 
 Run ``digitlab --help`` or ``digitlab COMMAND --help``.
 """
@@ -8,6 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+
+def _command_line(args) -> str:
+    """The command as typed, for a model card."""
+    return "digitlab " + " ".join(args.argv)
 
 
 def _data(args) -> int:
@@ -36,11 +41,21 @@ def _train(args) -> int:
 
     builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
     out = Path(args.out) if args.out else models.MODELS_DIR / f"{args.model}.keras"
-    trainer = train_and_save
+    trainer, mixture = train_and_save, {}
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
         builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
+        mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
+                   "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
+        try:
+            crnn._check_fractions(**mixture)
+        except ValueError as error:
+            print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
+            return 2
+    elif args.overlapping is not None or args.as_written is not None:
+        print("digitlab train: --overlapping and --as-written are for --model crnn", file=sys.stderr)
+        return 2
     model = builders[args.model]()
     if args.init:  # start from a saved model; its card is read before `out` may replace it
         start_card = read_card(args.init)
@@ -58,8 +73,9 @@ def _train(args) -> int:
         quick=args.quick,
         seed=args.seed,
         learning_rate=args.learning_rate,
-        command="digitlab " + " ".join(sys.argv[1:]),
+        command=_command_line(args),
         verbose=2 if args.log else "auto",
+        **mixture,
     )
     if args.init:
         card["total_epochs"] = start_card.get("total_epochs", start_card["epochs"]) + card["epochs"]
@@ -78,7 +94,20 @@ def _ensemble(args) -> int:
     from digitlab.card import ensemble_and_save
     from digitlab.model import DEFAULT_MODEL
 
-    ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command="digitlab " + " ".join(sys.argv[1:]))
+    ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
+    return 0
+
+
+def _average(args) -> int:
+    from digitlab.card import average_and_save
+    from digitlab.crnn import DEFAULT_MODEL
+    from digitlab.model import ModelFileError
+
+    try:
+        average_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
+    except (ValueError, FileNotFoundError, ModelFileError) as error:
+        print(f"digitlab average: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -148,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init", metavar="MODEL.keras",
                        help="start from this trained model (with its card): every layer whose weights "
                             "have the same shapes is copied, the others start fresh")
+    train.add_argument("--overlapping", type=float, metavar="FRACTION",
+                       help="crnn: share of training strings whose digits overlap (default 0.6; the rest are spaced)")
+    train.add_argument("--as-written", type=float, metavar="FRACTION",
+                       help="crnn: share of training strings that overlap with every digit as MNIST wrote it, "
+                            "no scale, slant, stroke or noise changes (default 0.5; at most --overlapping)")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)
@@ -156,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("members", nargs="+", help=".keras files written by `digitlab train` (with cards)")
     ensemble.add_argument("--out", help="where to write it (default: digitlab/models/digit_cnn.keras)")
     ensemble.set_defaults(run=_ensemble)
+
+    average = commands.add_parser("average", help="average the weights of CRNNs fine-tuned from one parent, with a card")
+    average.add_argument("members", nargs="+", help=".keras files written by `digitlab train --model crnn --init ...`")
+    average.add_argument("--out", help="where to write it (default: digitlab/models/crnn.keras)")
+    average.set_defaults(run=_average)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report")
     evaluate.add_argument("--model", help="a .keras file (default: the shipped model)")
@@ -171,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return args.run(args)
 
 
