@@ -49,7 +49,7 @@ def _train(args) -> int:
         mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
                    "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
         try:
-            crnn._check_fractions(**mixture)
+            crnn.check_fractions(**mixture)
         except ValueError as error:
             print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
             return 2

@@ -651,7 +651,8 @@ OVERLAPPING_FRACTION = 0.6
 PLAIN_FRACTION = 0.5
 
 
-def _check_fractions(overlapping_fraction: float, plain_fraction: float) -> None:
+def check_fractions(overlapping_fraction: float, plain_fraction: float) -> None:
+    """Raise ``ValueError`` unless 0 <= plain_fraction <= overlapping_fraction <= 1 (:func:`training_strings`' shares)."""
     if not 0.0 <= plain_fraction <= overlapping_fraction <= 1.0:
         raise ValueError(f"need 0 <= plain_fraction <= overlapping_fraction <= 1, "
                          f"got {plain_fraction} and {overlapping_fraction}.")
@@ -668,7 +669,7 @@ def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train",
     ((x_train, y_train), (x_test, y_test)); ``split`` picks which half the
     digits come from (training uses "train").
     """
-    _check_fractions(overlapping_fraction, plain_fraction)
+    check_fractions(overlapping_fraction, plain_fraction)
     overlapping = round(n * overlapping_fraction)
     plain = round(n * plain_fraction)
     strings = synth.make_dataset(n - overlapping, split=split, seed=seed, mnist=mnist,
@@ -883,7 +884,7 @@ def train(
         QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, split_validation, warmup_cosine,
     )
 
-    _check_fractions(overlapping_fraction, plain_fraction)  # before loading anything
+    check_fractions(overlapping_fraction, plain_fraction)  # before loading anything
     if mnist is None:
         mnist = load_mnist()
     keras.utils.set_random_seed(seed)

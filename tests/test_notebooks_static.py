@@ -1,13 +1,15 @@
 """The notebooks as files: committed clean, structured as a course, importing only the package.
 
 nbval (``pytest --nbval-lax notebooks/``) runs them; these tests read them without running anything.
-A notebook stores no outputs, except the text outputs of its ``# NBVAL_CHECK_OUTPUT`` cells, which are
-what nbval compares (with an execution count: nbval skips cells whose count is null as "unrun").
+A notebook stores no outputs. The text outputs nbval compares for its ``# NBVAL_CHECK_OUTPUT`` cells are in
+``tests/notebook_outputs.json`` (with an execution count: nbval skips cells whose count is null as "unrun"),
+and the root ``conftest.py`` hands them to nbval.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -27,6 +29,7 @@ COURSE = [
     "06_segmenting_sequences.ipynb",
 ]
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+EXPECTED_OUTPUTS = Path(__file__).resolve().parent / "notebook_outputs.json"
 #: What a notebook may import besides digitlab: the standard scientific stack and a little stdlib.
 ALLOWED_IMPORTS = {"digitlab", "numpy", "matplotlib", "ipywidgets", "keras", "json", "os", "pathlib", "tempfile", "time", "keras_tuner"}
 FORBIDDEN = {
@@ -60,22 +63,33 @@ def test_the_course_is_complete():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_outputs_are_stored_only_for_checked_cells(path):
+def test_notebooks_are_committed_without_outputs(path):
     notebook = read(path)
     assert "widgets" not in notebook.metadata, f"{path.name} stores widget state (views and images) in its metadata"
     for index, cell in enumerate(code_cells(notebook)):
         where = f"{path.name}, code cell {index + 1}:\n{cell.source[:200]}"
-        if CHECK_MARK not in cell.source:
-            assert cell.outputs == [], f"outputs not cleared in {where}"
-            assert cell.execution_count is None, f"execution count not cleared in {where}"
-            continue
-        assert cell.outputs, f"a checked cell has no stored output (nbval would compare nothing) in {where}"
-        assert cell.execution_count is not None, f"nbval skips a checked cell without execution count: {where}"
-        for output in cell.outputs:
-            text_only = (output.output_type == "stream" and output.name == "stdout") or (
-                output.output_type == "execute_result" and set(output.data) == {"text/plain"}
+        assert cell.outputs == [], f"outputs not cleared in {where}"
+        assert cell.execution_count is None, f"execution count not cleared in {where}"
+        assert "execution" not in cell.metadata, f"execution timestamps not cleared in {where}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_every_checked_cell_has_its_expected_text_output(path):
+    entries = json.loads(EXPECTED_OUTPUTS.read_text()).get(path.name, [])
+    checked = [cell.source for cell in code_cells(read(path)) if CHECK_MARK in cell.source]
+    stale = [entry["source"][:200] for entry in entries if entry["source"] not in checked]
+    assert not stale, f"{EXPECTED_OUTPUTS.name} holds outputs of cells {path.name} no longer has: {stale}"
+    for source in checked:
+        where = f"{path.name}:\n{source[:200]}\n(run tools/store_notebook_outputs.py)"
+        entry = next((entry for entry in entries if entry["source"] == source), None)
+        assert entry is not None, f"a checked cell has no expected output (nbval would compare nothing) in {where}"
+        assert entry["outputs"], f"a checked cell expects no output in {where}"
+        assert entry["execution_count"] is not None, f"nbval skips a checked cell without execution count: {where}"
+        for output in entry["outputs"]:
+            text_only = (output["output_type"] == "stream" and output["name"] == "stdout") or (
+                output["output_type"] == "execute_result" and set(output["data"]) == {"text/plain"}
             )
-            assert text_only, f"a checked cell stores a {output.output_type} output (only text is compared) in {where}"
+            assert text_only, f"a checked cell expects a {output['output_type']} output (only text is compared) in {where}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
