@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 
@@ -45,7 +46,7 @@ def _train(args) -> int:
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
-        builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
+        builders["crnn"], trainer = partial(crnn.crnn, residual_blocks=args.residual_blocks), train_and_save_crnn
         mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
                    "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
         try:
@@ -53,19 +54,26 @@ def _train(args) -> int:
         except ValueError as error:
             print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
             return 2
-    elif args.overlapping is not None or args.as_written is not None:
-        print("digitlab train: --overlapping and --as-written are for --model crnn", file=sys.stderr)
+        if args.residual_blocks < 0:
+            print(f"digitlab train: --residual-blocks must be 0 or more, got {args.residual_blocks}", file=sys.stderr)
+            return 2
+    elif args.overlapping is not None or args.as_written is not None or args.residual_blocks:
+        print("digitlab train: --overlapping, --as-written and --residual-blocks are for --model crnn",
+              file=sys.stderr)
         return 2
     model = builders[args.model]()
     if args.init:  # start from a saved model; its card is read before `out` may replace it
         start_card = read_card(args.init)
         try:
-            fresh = models.warm_start(model, models.load_model(args.init))
+            source = models.load_model(args.init)
+            new = crnn.new_layers(model, source) if args.model == "crnn" else ()
+            fresh = models.warm_start(model, source, new)
         except ValueError as error:
             print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
             return 2
         if fresh:
-            print(f"Starting from {args.init}; these layers changed shape and start fresh: {', '.join(fresh)}")
+            print(f"Starting from {args.init}; these layers are new or changed shape, and start fresh: "
+                  f"{', '.join(fresh)}")
     card = trainer(
         model,
         out,
@@ -182,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--as-written", type=float, metavar="FRACTION",
                        help="crnn: share of training strings that overlap with every digit as MNIST wrote it, "
                             "no scale, slant, stroke or noise changes (default 0.5; at most --overlapping)")
+    train.add_argument("--residual-blocks", type=int, default=0, metavar="N",
+                       help="crnn: N residual blocks after the convolutions (default 0); with --init, blocks the "
+                            "saved model lacks start adding nothing (crnn.crnn)")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)

@@ -216,27 +216,29 @@ def load_default() -> keras.Model:
     return load_model(DEFAULT_MODEL)
 
 
-def warm_start(model: keras.Model, source: keras.Model) -> list[str]:
+def warm_start(model: keras.Model, source: keras.Model, new=()) -> list[str]:
     """Copy ``source``'s weights into ``model`` layer by layer; return the names of the layers left fresh.
 
     The layers that hold weights are paired in order; a pair whose weights
     have the same shapes is copied. So a model whose architecture changed
     in one place (a wider output, say) starts from everything it shares with
-    the trained one (``digitlab train --init``). Raises ``ValueError`` when
+    the trained one (``digitlab train --init``). Layers named in ``new``
+    (layers ``model`` adds, such as :func:`digitlab.crnn.new_layers`) are
+    left out of the pairing and stay fresh. Raises ``ValueError`` when
     nothing at all can be copied: the two are different models.
     """
-    targets = [layer for layer in model.layers if layer.weights]
+    targets = [layer for layer in model.layers if layer.weights and layer.name not in new]
     sources = [layer for layer in source.layers if layer.weights]
-    fresh = []
+    unfit = []
     for index, target in enumerate(targets):
         weights = sources[index].get_weights() if index < len(sources) else None
         if weights is not None and [w.shape for w in weights] == [tuple(w.shape) for w in target.weights]:
             target.set_weights(weights)
         else:
-            fresh.append(target.name)
-    if len(fresh) == len(targets):
+            unfit.append(target.name)
+    if len(unfit) == len(targets):
         raise ValueError(
             f"no layer of {source.name!r} fits {model.name!r}: they are different models, "
             "so there is nothing to start from."
         )
-    return fresh
+    return [layer.name for layer in model.layers if layer.weights and layer.name in new] + unfit

@@ -74,6 +74,26 @@ def test_crnn_gives_one_frame_per_two_columns():
         assert logits.shape == (2, width // crnn.FRAME_WIDTH, crnn.NUM_CLASSES)
 
 
+def test_residual_blocks_grow_a_trained_crnn_without_changing_what_it_reads(rng):
+    from digitlab.model import warm_start
+
+    trained = crnn.crnn()
+    for weight in trained.weights:  # a "trained" model: no weight left at its initial value
+        value = weight.numpy() + rng.normal(0.0, 0.1, weight.shape).astype("float32")
+        weight.assign(np.abs(value) if "variance" in weight.path else value)
+    deeper = crnn.crnn(residual_blocks=2)
+    new = crnn.new_layers(deeper, trained)
+    assert new == [f"residual_{block}_{part}" for block in (1, 2) for part in ("conv_a", "norm_a", "conv_b", "norm_b")]
+    assert crnn.new_layers(deeper, deeper) == []  # a model that has the blocks copies them too
+    assert warm_start(deeper, trained, new) == new
+    strips = rng.random((2, crnn.STRIP_HEIGHT, 96, 1)).astype("float32")
+    expected = np.asarray(trained(strips, training=False))
+    assert np.isfinite(expected).all() and expected.std() > 0.1
+    np.testing.assert_allclose(np.asarray(deeper(strips, training=False)), expected, rtol=1e-5, atol=1e-5)
+    # Paired in order without skipping them, the blocks would take the place of the layers after them.
+    assert set(warm_start(crnn.crnn(residual_blocks=2), trained)) > set(new)
+
+
 def test_encode_labels_shifts_digits_past_the_blank_and_pads():
     labels = crnn.encode_labels(["1100", "9"])
     assert labels.shape == (2, crnn.MAX_DIGITS)
@@ -322,6 +342,10 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "plain_fraction <= overlapping_fraction" in capsys.readouterr().err
     assert main(["train", "--model", "seed_cnn", "--as-written", "0.7", "--quick"]) == 2
     assert "for --model crnn" in capsys.readouterr().err
+    assert main(["train", "--model", "seed_cnn", "--residual-blocks", "1", "--quick"]) == 2
+    assert "for --model crnn" in capsys.readouterr().err
+    assert main(["train", "--model", "crnn", "--residual-blocks", "-1", "--quick"]) == 2
+    assert "0 or more" in capsys.readouterr().err
 
 
 def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
