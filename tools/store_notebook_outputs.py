@@ -3,7 +3,7 @@
 Usage: DIGITLAB_QUICK=1 DIGITLAB_DATA=... python tools/store_notebook_outputs.py notebooks/01_*.ipynb ...
 The notebooks stay committed without outputs: this clears every output, execution count, cell execution
 timestamp and the widgets' saved state in them. nbval gets the stored outputs of checked cells, matched by
-their source, from tests/conftest.py.
+their source, from the root conftest.py.
 """
 import json
 import sys
