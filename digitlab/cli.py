@@ -40,8 +40,12 @@ def _train(args) -> int:
     from digitlab import model as models
     from digitlab.card import read_card, train_and_save, train_and_save_crnn, write_card
 
+    problem = _training_option_problem(args)
+    if problem:
+        print(f"digitlab train: {problem}", file=sys.stderr)
+        return 2
     builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
-    out = Path(args.out) if args.out else models.MODELS_DIR / f"{args.model}.keras"
+    out = Path(args.out) if args.out else _default_out(args)
     trainer, mixture = train_and_save, {}
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
@@ -63,12 +67,12 @@ def _train(args) -> int:
         return 2
     model = builders[args.model]()
     if args.init:  # start from a saved model; its card is read before `out` may replace it
-        start_card = read_card(args.init)
         try:
             source = models.load_model(args.init)
+            start_card = read_card(args.init)
             new = crnn.new_layers(model, source) if args.model == "crnn" else ()
             fresh = models.warm_start(model, source, new)
-        except ValueError as error:
+        except (ValueError, OSError, models.ModelFileError) as error:
             print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
             return 2
         if fresh:
@@ -98,11 +102,32 @@ def _train(args) -> int:
     return 0
 
 
+def _training_option_problem(args) -> str | None:
+    """What is wrong with ``digitlab train``'s numbers, checked before any data or model is loaded."""
+    if args.epochs < 1:
+        return f"--epochs must be at least 1, got {args.epochs}"
+    if not 0 < args.learning_rate < float("inf"):
+        return f"--learning-rate must be a positive number, got {args.learning_rate}"
+    return None
+
+
+def _default_out(args) -> Path:
+    """Where ``digitlab train`` writes without ``--out``: the shipped model's file, except for a ``--quick``
+    smoke test, which goes to ``runs/MODEL_quick.keras`` so that it never replaces shipped weights."""
+    from digitlab.model import MODELS_DIR
+
+    return Path("runs") / f"{args.model}_quick.keras" if args.quick else MODELS_DIR / f"{args.model}.keras"
+
+
 def _ensemble(args) -> int:
     from digitlab.card import ensemble_and_save
-    from digitlab.model import DEFAULT_MODEL
+    from digitlab.model import DEFAULT_MODEL, ModelFileError
 
-    ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
+    try:
+        ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
+    except (ValueError, OSError, ModelFileError) as error:
+        print(f"digitlab ensemble: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -113,7 +138,7 @@ def _average(args) -> int:
 
     try:
         average_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
-    except (ValueError, FileNotFoundError, ModelFileError) as error:
+    except (ValueError, OSError, ModelFileError) as error:
         print(f"digitlab average: {error}", file=sys.stderr)
         return 2
     return 0
@@ -122,7 +147,11 @@ def _average(args) -> int:
 def _evaluate(args) -> int:
     from digitlab import evaluate, model as models
 
-    classifier = models.load_model(args.model) if args.model else models.load_default()
+    try:
+        classifier = models.load_model(args.model) if args.model else models.load_default()
+    except models.ModelFileError as error:
+        print(f"digitlab evaluate: {error}", file=sys.stderr)
+        return 1
     print(evaluate.report_for(classifier))
     return 0
 
@@ -181,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras)")
+    train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras, "
+                                     "the shipped model; with --quick, runs/MODEL_quick.keras)")
     train.add_argument("--init", metavar="MODEL.keras",
                        help="start from this trained model (with its card): every layer whose weights "
                             "have the same shapes is copied, the others start fresh")

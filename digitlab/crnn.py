@@ -915,6 +915,8 @@ def train(
         QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, split_validation, warmup_cosine,
     )
 
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
     check_fractions(overlapping_fraction, plain_fraction)  # before loading anything
     if mnist is None:
         mnist = load_mnist()

@@ -183,19 +183,27 @@ def is_dark_on_light(gray: np.ndarray) -> bool:
     return float(np.median(border)) > middle
 
 
+#: How ink differs from paper: guessed, dark ink on light paper (a scan), or light on dark (a canvas, MNIST).
+POLARITIES = ("auto", "dark_on_light", "light_on_dark")
+
+
 def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
 
     ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
     (a scan: inverted) or "light_on_dark" (a canvas or MNIST: kept).
     """
-    if polarity not in ("auto", "dark_on_light", "light_on_dark"):
-        raise ValueError(f"polarity must be 'auto', 'dark_on_light' or 'light_on_dark', got {polarity!r}.")
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     return (1.0 - gray) if invert else gray
 
 
 # --- Thresholding ---------------------------------------------------------
+
+
+#: Threshold methods of :func:`binarize`: one global threshold (Otsu's), or a local one.
+THRESHOLDS = ("otsu", "adaptive")
 
 
 def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
@@ -209,8 +217,8 @@ def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
     fainter ink counts when it touches clearly dark ink, so the light end of
     a stroke stays part of its digit instead of breaking it in two.
     """
-    if method not in ("otsu", "adaptive"):
-        raise ValueError(f"method must be 'otsu' or 'adaptive', got {method!r}.")
+    if method not in THRESHOLDS:
+        raise ValueError(f"method must be one of {THRESHOLDS}, got {method!r}.")
     pixels = np.clip(ink * 255.0, 0, 255).astype(np.uint8)
     paper = float(np.percentile(pixels[::3, ::3], 10))
     floor = paper + MIN_CONTRAST * 255.0

@@ -43,7 +43,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digitlab.preprocess import ImageError, Page, normalize_digit, prepare
+from digitlab.preprocess import POLARITIES, THRESHOLDS, ImageError, Page, normalize_digit, prepare
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading"]
@@ -149,6 +149,10 @@ class Reader:
                  average_shifts: bool = True, crnn_model=None):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        if polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
+        if threshold not in THRESHOLDS:
+            raise ValueError(f"threshold must be one of {THRESHOLDS}, got {threshold!r}.")
         self.model = model
         self.method = method
         self.polarity = polarity

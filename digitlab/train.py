@@ -59,6 +59,8 @@ def split_validation(x, y, validation_size: int = 5000, seed: int = 0):
 
 def warmup_cosine(steps: int, peak_learning_rate: float, warmup_fraction: float = 0.1):
     """Linear warm-up to ``peak_learning_rate``, then cosine decay to ~0."""
+    if not 0 < peak_learning_rate < float("inf"):
+        raise ValueError(f"the learning rate must be a positive number, got {peak_learning_rate}.")
     warmup_steps = max(1, int(steps * warmup_fraction))
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak_learning_rate / 20,

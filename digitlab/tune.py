@@ -463,16 +463,20 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     role = distributed_role()
     name = os.environ.get(ENV_TUNER_ID, "tuner0")
-    table = tune(
-        directory=args.directory,
-        project_name=args.project_name,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        train_size=args.train_size,
-        validation_size=args.validation_size,
-        quick=args.quick or None,
-        seed=args.seed,
-    )
+    try:
+        table = tune(
+            directory=args.directory,
+            project_name=args.project_name,
+            max_trials=args.max_trials,
+            epochs=args.epochs,
+            train_size=args.train_size,
+            validation_size=args.validation_size,
+            quick=args.quick or None,
+            seed=args.seed,
+        )
+    except ValueError as error:  # bad numbers: tune() and search_data() check them before any trial runs
+        print(f"python -m digitlab.tune: {error}", file=sys.stderr)
+        return 2
     heading = {"chief": "all trials", "worker": f"trials run by {name}", "alone": "all trials"}[role]
     print(f"[{name}] {heading}:\n{format_trials(table)}", flush=True)
     if args.table:

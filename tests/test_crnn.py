@@ -333,6 +333,8 @@ def test_the_training_mixture_is_described_as_set():
     assert crnn.describe_training_strings().startswith(f"{(1 - crnn.OVERLAPPING_FRACTION) * 100:g} % spaced")
     with pytest.raises(ValueError, match="plain_fraction"):  # before any data is loaded
         crnn.train(crnn.crnn(), mnist=None, overlapping_fraction=0.5, plain_fraction=0.6)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        crnn.train(crnn.crnn(), mnist=None, epochs=0)
 
 
 def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):

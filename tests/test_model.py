@@ -137,6 +137,17 @@ def test_loading_a_missing_model_names_the_file(tmp_path):
         load_model(missing)
 
 
+def test_commands_name_a_missing_model_in_one_line(tmp_path, capsys):
+    from digitlab.cli import main
+
+    missing, out = str(tmp_path / "none.keras"), tmp_path / "ensemble.keras"
+    assert main(["evaluate", "--model", missing]) == 1
+    assert capsys.readouterr().err.startswith("digitlab evaluate: Model file not found")
+    assert main(["ensemble", missing, missing, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("digitlab ensemble: Model file not found")
+    assert not out.exists()
+
+
 def test_loading_a_corrupted_model_names_the_file(tmp_path):
     damaged = tmp_path / "damaged.keras"
     damaged.write_bytes(b"PK\x03\x04 this is no zip archive" * 10)

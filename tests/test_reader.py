@@ -168,9 +168,10 @@ def test_wrong_types_raise_type_error(reader, wrong):
         reader.read(wrong)
 
 
-def test_unknown_method_is_refused(quick_model):
-    with pytest.raises(ValueError, match="method"):
-        Reader(quick_model, method="segments")
+@pytest.mark.parametrize("option, value", [("method", "segments"), ("polarity", "dark"), ("threshold", "local")])
+def test_unknown_options_are_refused_when_the_reader_is_made(quick_model, option, value):
+    with pytest.raises(ValueError, match=f"^{option} must be one of .*got '{value}'"):
+        Reader(quick_model, **{option: value})
 
 
 # --- Random arrays never crash it -----------------------------------------

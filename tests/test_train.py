@@ -49,6 +49,12 @@ def test_warmup_cosine_rises_to_the_peak_then_decays():
     assert rates[0] < 3e-3 / 10 and rates[-1] < 3e-3 / 50
 
 
+@pytest.mark.parametrize("peak", [0.0, -1e-3, math.inf, math.nan])
+def test_warmup_cosine_refuses_a_learning_rate_that_is_not_positive(peak):
+    with pytest.raises(ValueError, match="positive"):
+        warmup_cosine(steps=100, peak_learning_rate=peak)
+
+
 # --- Argument checks (no training) ----------------------------------------
 
 
@@ -129,3 +135,44 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
     assert main(["train", "--model", "digit_cnn", "--quick", "--init", str(first), "--out", str(tmp_path / "x.keras")]) == 2
     assert "different models" in capsys.readouterr().err
     assert not (tmp_path / "x.keras").exists()
+
+
+# --- digitlab train: its numbers and where it writes -----------------------
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--model", "crnn", "--epochs", "-3"], "--epochs must be at least 1, got -3"),
+    (["--learning-rate", "-1"], "--learning-rate must be a positive number"),
+    (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
+])
+def test_train_command_refuses_bad_numbers_before_writing_anything(tmp_path, capsys, options, message):
+    from digitlab.cli import main
+
+    out = tmp_path / "model.keras"
+    assert main(["train", *options, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_train_command_names_a_missing_init_model(tmp_path, capsys):
+    from digitlab.cli import main
+
+    out = tmp_path / "model.keras"
+    assert main(["train", "--model", "seed_cnn", "--quick", "--init", str(tmp_path / "none.keras"),
+                 "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("digitlab train: --init") and "none.keras" in error and "Traceback" not in error
+    assert not out.exists()
+
+
+def test_quick_training_without_out_never_replaces_the_shipped_weights(tmp_path, monkeypatch, mnist):
+    from digitlab.cli import main
+    from digitlab.model import MODELS_DIR
+
+    shipped = {path.name: path.read_bytes() for path in MODELS_DIR.glob("*.keras")}
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "seed_cnn", "--quick"]) == 0
+    assert (tmp_path / "runs" / "seed_cnn_quick.keras").exists()
+    assert read_card(tmp_path / "runs" / "seed_cnn_quick.keras")["quick"] is True
+    assert {path.name: path.read_bytes() for path in MODELS_DIR.glob("*.keras")} == shipped

@@ -174,3 +174,13 @@ def test_tune_rejects_an_empty_search(tmp_path, rng):
     images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
     with pytest.raises(ValueError, match="max_trials and epochs"):
         tune(images, np.zeros(40), directory=tmp_path, max_trials=0)
+
+
+def test_tune_command_refuses_an_empty_search_in_one_line(tmp_path, capsys):
+    from digitlab.tune import main
+
+    assert main(["--max-trials", "0", "--directory", str(tmp_path / "tuning")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("python -m digitlab.tune: max_trials and epochs must be at least 1, got 0 and ")
+    assert error.count("\n") == 1  # one line, no traceback
+    assert not (tmp_path / "tuning").exists()
