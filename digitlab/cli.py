@@ -44,13 +44,19 @@ def _train(args) -> int:
     if problem:
         print(f"digitlab train: {problem}", file=sys.stderr)
         return 2
+    source = start_card = None
+    if args.init:  # a saved model to start from; its card is read before `out` may replace it
+        try:
+            source, start_card = models.load_model(args.init), read_card(args.init)
+        except (ValueError, OSError, models.ModelFileError) as error:
+            print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
+            return 2
     builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
     out = Path(args.out) if args.out else _default_out(args)
     trainer, mixture = train_and_save, {}
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
-        builders["crnn"], trainer = partial(crnn.crnn, residual_blocks=args.residual_blocks), train_and_save_crnn
         mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
                    "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
         try:
@@ -58,21 +64,21 @@ def _train(args) -> int:
         except ValueError as error:
             print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
             return 2
-        if args.residual_blocks < 0:
-            print(f"digitlab train: --residual-blocks must be 0 or more, got {args.residual_blocks}", file=sys.stderr)
+        blocks, problem = _residual_blocks(args.residual_blocks, source)
+        if problem:
+            print(f"digitlab train: {problem}", file=sys.stderr)
             return 2
-    elif args.overlapping is not None or args.as_written is not None or args.residual_blocks:
+        builders["crnn"], trainer = partial(crnn.crnn, residual_blocks=blocks), train_and_save_crnn
+    elif args.overlapping is not None or args.as_written is not None or args.residual_blocks is not None:
         print("digitlab train: --overlapping, --as-written and --residual-blocks are for --model crnn",
               file=sys.stderr)
         return 2
     model = builders[args.model]()
-    if args.init:  # start from a saved model; its card is read before `out` may replace it
+    if source is not None:
         try:
-            source = models.load_model(args.init)
-            start_card = read_card(args.init)
             new = crnn.new_layers(model, source) if args.model == "crnn" else ()
             fresh = models.warm_start(model, source, new)
-        except (ValueError, OSError, models.ModelFileError) as error:
+        except ValueError as error:
             print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
             return 2
         if fresh:
@@ -89,7 +95,7 @@ def _train(args) -> int:
         verbose=2 if args.log else "auto",
         **mixture,
     )
-    if args.init:
+    if source is not None:
         card["total_epochs"] = start_card.get("total_epochs", start_card["epochs"]) + card["epochs"]
         card["initialised_from"] = start_card
         card["fresh_layers"] = fresh
@@ -109,6 +115,23 @@ def _training_option_problem(args) -> str | None:
     if not 0 < args.learning_rate < float("inf"):
         return f"--learning-rate must be a positive number, got {args.learning_rate}"
     return None
+
+
+def _residual_blocks(requested: int | None, source) -> tuple[int, str | None]:
+    """The CRNN's residual blocks: ``--residual-blocks``, or as many as the ``--init`` model has (0 without one).
+
+    Fewer than the ``--init`` model has is refused: its blocks would take the place of the layers after them.
+    Returns (blocks, what is wrong or None).
+    """
+    from digitlab.crnn import residual_block_count
+
+    has = residual_block_count(source) if source is not None else 0
+    blocks = has if requested is None else requested
+    if blocks < 0:
+        return blocks, f"--residual-blocks must be 0 or more, got {blocks}"
+    if blocks < has:
+        return blocks, f"--residual-blocks {blocks} would drop residual blocks: the --init model has {has}"
+    return blocks, None
 
 
 def _default_out(args) -> Path:
@@ -220,9 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--as-written", type=float, metavar="FRACTION",
                        help="crnn: share of training strings that overlap with every digit as MNIST wrote it, "
                             "no scale, slant, stroke or noise changes (default 0.5; at most --overlapping)")
-    train.add_argument("--residual-blocks", type=int, default=0, metavar="N",
-                       help="crnn: N residual blocks after the convolutions (default 0); with --init, blocks the "
-                            "saved model lacks start adding nothing (crnn.crnn)")
+    train.add_argument("--residual-blocks", type=int, metavar="N",
+                       help="crnn: N residual blocks after the convolutions (default: as many as the --init model "
+                            "has, else 0); with --init, blocks the saved model lacks start adding nothing (crnn.crnn)")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)

@@ -182,6 +182,11 @@ def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
 RESIDUAL_PREFIX = "residual_"
 
 
+def residual_block_count(model: keras.Model) -> int:
+    """How many residual blocks (:func:`crnn`'s ``residual_blocks``) ``model`` has."""
+    return sum(layer.name.startswith(RESIDUAL_PREFIX) and layer.name.endswith("_conv_a") for layer in model.layers)
+
+
 def new_layers(model: keras.Model, source: keras.Model) -> list[str]:
     """The residual blocks' layers (:func:`crnn`) of ``model`` that ``source`` lacks: those a warm start skips.
 

@@ -82,6 +82,7 @@ def test_residual_blocks_grow_a_trained_crnn_without_changing_what_it_reads(rng)
         value = weight.numpy() + rng.normal(0.0, 0.1, weight.shape).astype("float32")
         weight.assign(np.abs(value) if "variance" in weight.path else value)
     deeper = crnn.crnn(residual_blocks=2)
+    assert (crnn.residual_block_count(trained), crnn.residual_block_count(deeper)) == (0, 2)
     new = crnn.new_layers(deeper, trained)
     assert new == [f"residual_{block}_{part}" for block in (1, 2) for part in ("conv_a", "norm_a", "conv_b", "norm_b")]
     assert crnn.new_layers(deeper, deeper) == []  # a model that has the blocks copies them too
@@ -348,6 +349,24 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "for --model crnn" in capsys.readouterr().err
     assert main(["train", "--model", "crnn", "--residual-blocks", "-1", "--quick"]) == 2
     assert "0 or more" in capsys.readouterr().err
+
+
+def test_train_init_keeps_the_residual_blocks_of_the_model_it_starts_from(tmp_path, capsys, mnist):
+    from digitlab.card import read_card, save_model, write_card
+    from digitlab.cli import main
+    from digitlab.model import load_model
+
+    grown, out = tmp_path / "grown.keras", tmp_path / "fine_tuned.keras"
+    save_model(crnn.crnn(residual_blocks=1), grown)
+    write_card({"model": "crnn", "epochs": 1}, grown)
+    assert main(["train", "--model", "crnn", "--quick", "--init", str(grown), "--residual-blocks", "0",
+                 "--out", str(out)]) == 2
+    assert "would drop residual blocks: the --init model has 1" in capsys.readouterr().err
+    assert not out.exists()
+    # Without --residual-blocks, a fine-tune keeps the blocks and copies every layer.
+    assert main(["train", "--model", "crnn", "--quick", "--init", str(grown), "--out", str(out)]) == 0
+    assert crnn.residual_block_count(load_model(out)) == 1
+    assert read_card(out)["fresh_layers"] == [] and read_card(out)["total_epochs"] == 1 + read_card(out)["epochs"]
 
 
 def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
