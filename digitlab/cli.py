@@ -189,6 +189,10 @@ def _read(args) -> int:
     except ImageError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
         return 2
+    if args.annotate and not _is_image_name(args.annotate):
+        print(f"digitlab read: --annotate {args.annotate}: not an image file name (use .png or .jpg)",
+              file=sys.stderr)
+        return 2
     from digitlab.model import ModelFileError
     from digitlab.reader import Reader
 
@@ -211,8 +215,16 @@ def _read(args) -> int:
     if args.annotate:
         from PIL import Image
 
+        Path(args.annotate).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(reading.annotated()).save(args.annotate)
     return 0
+
+
+def _is_image_name(path: str) -> bool:
+    """Does ``path`` end in an extension PIL can write (.png, .jpg, ...)?"""
+    from PIL import Image
+
+    return Image.registered_extensions().get(Path(path).suffix.lower()) in Image.SAVE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,10 +25,18 @@ def predict_probabilities(model, images, batch_size: int = 1000) -> np.ndarray:
 
 def accuracy(y_true, y_pred) -> float:
     """Fraction of predictions equal to the labels."""
+    y_true, y_pred = _paired(y_true, y_pred)
+    if y_true.size == 0:
+        raise ValueError("no predictions to score: labels and predictions are empty.")
+    return float(np.mean(y_true == y_pred))
+
+
+def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions as arrays of one shape, or a ValueError that says how they differ."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"labels {y_true.shape} and predictions {y_pred.shape} differ in shape.")
-    return float(np.mean(y_true == y_pred))
+    return y_true, y_pred
 
 
 def test_accuracy(model, x_test=None, y_test=None) -> float:
@@ -73,9 +81,11 @@ def confusion_matrix(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
     """Counts (num_classes, num_classes): row = true digit, column = predicted digit."""
     from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"labels {y_true.shape} and predictions {y_pred.shape} differ in shape.")
+    y_true, y_pred = _paired(y_true, y_pred)
+    outside = [int(v) for v in np.unique(np.concatenate([y_true.ravel(), y_pred.ravel()]))
+               if not 0 <= v < num_classes]
+    if outside:
+        raise ValueError(f"labels and predictions must be 0 to {num_classes - 1}, got {outside}.")
     return sklearn_confusion_matrix(y_true, y_pred, labels=list(range(num_classes)))
 
 
@@ -183,9 +193,7 @@ def plot_history(history, metric: str = "accuracy", ax=None):
 
 def misclassified(y_true, y_pred, confidences=None) -> np.ndarray:
     """Indices of the wrong predictions, the most confident mistakes first."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"labels {y_true.shape} and predictions {y_pred.shape} differ in shape.")
+    y_true, y_pred = _paired(y_true, y_pred)
     wrong = np.flatnonzero(y_true != y_pred)
     if confidences is None:
         return wrong

@@ -67,6 +67,8 @@ def load_image(source) -> np.ndarray:
 def _read_file(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
+    if path.is_dir():
+        raise ImageError(f"{path}: a folder, not an image file.")
     if not path.is_file():
         raise ImageError(f"{path}: no such file.")
     if path.stat().st_size == 0:

@@ -36,13 +36,18 @@ def _check_pen_widths(pen_width, count: int) -> list[float]:
     return widths
 
 
-def _as_points(stroke) -> np.ndarray:
+def stroke_points(stroke) -> np.ndarray:
     """A stroke as an (N, 2) float array, with a helpful error for anything else."""
-    points = np.asarray(stroke, dtype=np.float64)
+    try:
+        points = np.asarray(stroke, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a stroke is a non-empty list of (x, y) numbers, got {stroke!r:.60}: {error}") from None
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise ValueError(
             f"a stroke is a non-empty list of (x, y) points, got an array of shape {points.shape}."
         )
+    if not np.isfinite(points).all():
+        raise ValueError("stroke points must be finite numbers, got NaN or infinity.")
     return points
 
 
@@ -67,7 +72,7 @@ def rasterize(
     image = np.zeros((height, width), dtype=np.uint8)
     scale = 1 << _SHIFT
     for stroke, stroke_width in zip(strokes, widths):
-        points = np.round(_as_points(stroke) * scale).astype(np.int32)
+        points = np.round(stroke_points(stroke) * scale).astype(np.int32)
         thickness = max(1, int(round(stroke_width)))
         radius = int(round(stroke_width / 2 * scale))
         if len(points) > 1:
@@ -160,6 +165,6 @@ def digit_strokes(
 
 def strokes_size(strokes, margin: float = 40) -> tuple[int, int]:
     """The ``(height, width)`` of the smallest canvas holding ``strokes`` with ``margin`` around them."""
-    points = np.concatenate([_as_points(stroke) for stroke in strokes])
+    points = np.concatenate([stroke_points(stroke) for stroke in strokes])
     right, bottom = points.max(axis=0)
     return int(np.ceil(bottom + margin)), int(np.ceil(right + margin))

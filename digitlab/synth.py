@@ -294,6 +294,8 @@ def _draw(name: str, value, rng):
     if not isinstance(value, tuple):
         return value
     low, high = value
+    if low > high:
+        raise ValueError(f"{name} must be a number or a (low, high) range with low <= high, got {value}.")
     if name in INTEGER_OPTIONS:
         return int(rng.integers(low, high + 1))
     return float(rng.uniform(low, high))

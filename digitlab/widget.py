@@ -25,7 +25,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlab.reader import UNSURE_BELOW
-from digitlab.strokes import rasterize
+from digitlab.strokes import rasterize, stroke_points
 
 # --- Colours and sizes ----------------------------------------------------
 
@@ -273,9 +273,7 @@ class DigitPad(ipywidgets.VBox):
         ``pen_width`` defaults to the slider's value. Reads at once when
         "Read as I draw" is ticked, as if the strokes had just been drawn.
         """
-        strokes = [[(float(x), float(y)) for x, y in stroke] for stroke in strokes]
-        if any(len(stroke) == 0 for stroke in strokes):
-            raise ValueError("every stroke needs at least one (x, y) point.")
+        strokes = [[(float(x), float(y)) for x, y in stroke_points(stroke)] for stroke in strokes]
         if pen_width is not None:
             self.pen.value = pen_width
         self._current = None

@@ -59,6 +59,17 @@ def test_annotate_writes_an_rgb_image_of_the_same_size(model_file, tmp_path, cap
     assert annotated.mode == "RGB" and annotated.size == Image.open(sample).size
 
 
+def test_annotate_makes_its_folder_and_refuses_a_name_that_is_no_image(model_file, tmp_path, capsys):
+    sample = str(SAMPLES_DIR / "4096.png")
+    out = tmp_path / "new" / "folder" / "annotated.jpg"
+    assert main(["read", sample, "--annotate", str(out), "--model", model_file]) == 0
+    assert Image.open(out).format == "JPEG"
+    capsys.readouterr()
+    assert main(["read", sample, "--annotate", str(tmp_path / "annotated.txt"), "--model", model_file]) == 2
+    assert capsys.readouterr() == ("", f"digitlab read: --annotate {tmp_path / 'annotated.txt'}: not an image "
+                                       "file name (use .png or .jpg)\n")
+
+
 def test_blank_image_prints_nothing_and_says_so(model_file, blank_png, capsys):
     assert main(["read", blank_png, "--model", model_file]) == 0
     out, err = capsys.readouterr()
@@ -84,6 +95,8 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path, capsys, content):
 def test_missing_file_and_missing_model(tmp_path, capsys):
     assert main(["read", str(tmp_path / "nowhere.png")]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert main(["read", str(tmp_path)]) == 2
+    assert "a folder, not an image file" in capsys.readouterr().err
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(tmp_path / "none.keras")]) == 1
     assert "Model file not found" in capsys.readouterr().err
 

@@ -52,6 +52,8 @@ def test_accuracy_counts_matches_and_checks_shapes():
     assert accuracy(Y_TRUE, Y_PRED) == pytest.approx(16 / 20)
     with pytest.raises(ValueError, match="differ in shape"):
         accuracy(Y_TRUE, Y_PRED[:-1])
+    with pytest.raises(ValueError, match="no predictions"):
+        accuracy([], [])
 
 
 def test_confusion_matrix_counts_each_true_predicted_pair():
@@ -62,6 +64,8 @@ def test_confusion_matrix_counts_each_true_predicted_pair():
     assert cm[4, 4] == 2 and cm[9, 9] == 3 and cm[6, 6] == 2
     assert cm[6, 5] == 0
     np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(Y_TRUE, minlength=10))
+    with pytest.raises(ValueError, match=r"must be 0 to 9, got \[-1, 12\]"):  # not silently left out
+        confusion_matrix([1, 12, 3], [1, 2, -1])
 
 
 def test_most_confused_pairs_ranks_the_mistakes():

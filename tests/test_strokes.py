@@ -63,6 +63,8 @@ def test_subpixel_coordinates_move_the_ink():
         ([[(1, 1)], [(2, 2)]], (10, 10), [3], "one per stroke"),
         ([[]], (10, 10), 3, "non-empty list of \\(x, y\\)"),
         ([[(1, 2, 3)]], (10, 10), 3, "non-empty list of \\(x, y\\)"),
+        ([[(1, "a")]], (10, 10), 3, "list of \\(x, y\\) numbers"),
+        ([[(1, 1), (float("inf"), 2)]], (10, 10), 3, "finite"),
     ],
 )
 def test_rasterize_explains_bad_arguments(strokes, size, pen_width, message):

@@ -128,6 +128,8 @@ def test_make_dataset_uses_the_requested_split(mnist):
     assert not np.array_equal(test_digits, train_digits)
     with pytest.raises(ValueError, match="split"):
         make_dataset(1, split="validation", mnist=mnist)
+    with pytest.raises(ValueError, match=r"overlap must be .* low <= high, got \(0.5, 0.1\)"):
+        make_dataset(1, overlap=(0.5, 0.1), mnist=mnist)
 
 
 def test_make_samples_writes_small_images_and_their_truth(tmp_path, mnist):

@@ -153,8 +153,11 @@ def test_load_strokes_replays_a_drawing(pad):
     pad.load_strokes(strokes, pen_width=10)
     assert len(pad.strokes) == 3
     assert pad.pen_widths == [10, 10, 10]
-    with pytest.raises(ValueError, match="at least one"):
-        pad.load_strokes([[]])
+    for bad, message in [([[]], "non-empty list of \\(x, y\\) points"), ([[(1, "a")]], "\\(x, y\\) numbers"),
+                         ([[(float("nan"), 2.0)]], "finite")]:
+        with pytest.raises(ValueError, match=message):
+            pad.load_strokes(bad)
+    assert len(pad.strokes) == 3  # a refused drawing leaves the pad as it was
 
 
 def test_the_canvas_has_an_explicit_size_in_px():
