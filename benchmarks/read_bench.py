@@ -38,6 +38,7 @@ import numpy as np
 
 from digitlab import crnn
 from digitlab.data import TEST_HALVES, load_mnist, test_half
+from digitlab.model import ModelFileError
 from digitlab.preprocess import normalize_digit, prepare
 from digitlab.reader import METHODS, Reader
 from digitlab.segment import segment, segment_ink
@@ -118,7 +119,10 @@ def main() -> None:
     elif args.digits in TEST_HALVES:
         mnist = test_half(mnist, args.digits)
     cnn = Reader.default().model
-    crnn_model = crnn.load_model(args.crnn) if args.crnn else crnn.load_default()
+    try:
+        crnn_model = crnn.load_model(args.crnn) if args.crnn else crnn.load_default()
+    except ModelFileError as error:
+        parser.error(str(error))
     readers = {method: Reader(cnn, method=method, crnn_model=crnn_model) for method in METHODS}
     sets = {
         "5 digits, gaps": make_dataset(n, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1),
