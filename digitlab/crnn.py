@@ -650,12 +650,16 @@ def plot_alignment(strip: Strip, probabilities: np.ndarray, ax=None):
     """
     import matplotlib.pyplot as plt
 
+    probabilities = np.asarray(probabilities)
+    if probabilities.shape != (strip.frames, NUM_CLASSES):
+        raise ValueError(f"the strip has {strip.frames} frames, so its probabilities are ({strip.frames}, "
+                         f"{NUM_CLASSES}); got {probabilities.shape}: read this strip, not another.")
     if ax is None:
         figure, ax = plt.subplots(figsize=(min(14, 1 + strip.pixels.shape[1] / 22), 3.2), layout="constrained")
     figure = ax.figure
     width, row = strip.pixels.shape[1], 3  # each class row is drawn 3 strip pixels high
     ax.imshow(strip.pixels, cmap="gray", extent=(0, width, STRIP_HEIGHT, 0), interpolation="nearest")
-    ax.imshow(np.asarray(probabilities).T, cmap="magma", vmin=0, vmax=1, interpolation="nearest",
+    ax.imshow(probabilities.T, cmap="magma", vmin=0, vmax=1, interpolation="nearest",
               extent=(0, strip.frames * FRAME_WIDTH, STRIP_HEIGHT + 2 + NUM_CLASSES * row, STRIP_HEIGHT + 2))
     ax.set_xlim(0, width)
     ax.set_ylim(STRIP_HEIGHT + 2 + NUM_CLASSES * row, 0)

@@ -248,6 +248,21 @@ def test_greedy_decode_rejects_wrong_shapes():
         crnn.greedy_decode(np.zeros((5, 10)))
 
 
+def test_plot_alignment_draws_a_strip_with_its_own_frames():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    strip = crnn.to_strip(np.pad(np.ones((20, 30), np.float32), 4))
+    probabilities = np.full((strip.frames, crnn.NUM_CLASSES), 1 / crnn.NUM_CLASSES, np.float32)
+    figure = crnn.plot_alignment(strip, probabilities)
+    assert len(figure.axes[0].images) == 2
+    plt.close(figure)
+    with pytest.raises(ValueError, match=f"the strip has {strip.frames} frames"):
+        crnn.plot_alignment(strip, probabilities[:-1])
+
+
 # --- Reading: boxes from the alignment ------------------------------------
 
 
