@@ -152,6 +152,26 @@ def search_data(x=None, y=None, train_size: int = TRAIN_SIZE, validation_size: i
     )
 
 
+def search_settings(max_trials: int | None = None, epochs: int | None = None, train_size: int | None = None,
+                    validation_size: int | None = None, quick: bool | None = None) -> tuple[int, int, int, int]:
+    """``(max_trials, epochs, train_size, validation_size)`` for :func:`tune`: the given ones, else the defaults
+    of a full search or of a quick one (``quick``, or ``None`` and :func:`digitlab.quick_mode`).
+
+    Raises ``ValueError`` for a search that would run nothing, before any data is loaded.
+    """
+    quick = quick_mode() if quick is None else quick
+
+    def default(value, full, quick_value):
+        return (quick_value if quick else full) if value is None else value
+
+    max_trials = default(max_trials, MAX_TRIALS, QUICK_MAX_TRIALS)
+    epochs = default(epochs, EPOCHS, QUICK_EPOCHS)
+    if max_trials < 1 or epochs < 1:
+        raise ValueError(f"max_trials and epochs must be at least 1, got {max_trials} and {epochs}.")
+    return (max_trials, epochs, default(train_size, TRAIN_SIZE, QUICK_TRAIN_SIZE),
+            default(validation_size, VALIDATION_SIZE, QUICK_VALIDATION_SIZE))
+
+
 def tune(
     x=None,
     y=None,
@@ -189,17 +209,9 @@ def tune(
     """
     from digitlab.model import build_hypermodel
 
-    quick = quick_mode() if quick is None else quick
-
-    def default(value, full, quick_value):
-        return (quick_value if quick else full) if value is None else value
-
-    max_trials = default(max_trials, MAX_TRIALS, QUICK_MAX_TRIALS)
-    epochs = default(epochs, EPOCHS, QUICK_EPOCHS)
-    train_size = default(train_size, TRAIN_SIZE, QUICK_TRAIN_SIZE)
-    validation_size = default(validation_size, VALIDATION_SIZE, QUICK_VALIDATION_SIZE)
-    if max_trials < 1 or epochs < 1:
-        raise ValueError(f"max_trials and epochs must be at least 1, got {max_trials} and {epochs}.")
+    max_trials, epochs, train_size, validation_size = search_settings(
+        max_trials, epochs, train_size, validation_size, quick
+    )
     role = distributed_role()
 
     # --- Data: a subset of the training set and a validation split of it
@@ -463,20 +475,23 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     role = distributed_role()
     name = os.environ.get(ENV_TUNER_ID, "tuner0")
-    try:
-        table = tune(
-            directory=args.directory,
-            project_name=args.project_name,
-            max_trials=args.max_trials,
-            epochs=args.epochs,
-            train_size=args.train_size,
-            validation_size=args.validation_size,
-            quick=args.quick or None,
-            seed=args.seed,
+    try:  # only the settings: an error inside the search keeps its traceback
+        max_trials, epochs, train_size, validation_size = search_settings(
+            args.max_trials, args.epochs, args.train_size, args.validation_size, args.quick or None
         )
-    except ValueError as error:  # bad numbers: tune() and search_data() check them before any trial runs
+    except ValueError as error:
         print(f"python -m digitlab.tune: {error}", file=sys.stderr)
         return 2
+    table = tune(
+        directory=args.directory,
+        project_name=args.project_name,
+        max_trials=max_trials,
+        epochs=epochs,
+        train_size=train_size,
+        validation_size=validation_size,
+        quick=args.quick or None,
+        seed=args.seed,
+    )
     heading = {"chief": "all trials", "worker": f"trials run by {name}", "alone": "all trials"}[role]
     print(f"[{name}] {heading}:\n{format_trials(table)}", flush=True)
     if args.table:
