@@ -109,6 +109,16 @@ def test_touching_digits_are_marked_with_cuts_near_the_join():
     assert all(pair.box[0] < cut < pair.box[0] + pair.box[2] for cut in cuts)
 
 
+@pytest.mark.parametrize("radius", [3, 7, 20])
+def test_a_lone_dot_is_no_digit_at_any_size_but_a_short_bold_one_is(radius):
+    canvas = np.zeros((120, 300), np.uint8)
+    cv2.circle(canvas, (60, 60), radius, 255, -1)  # a tap of the pen: nothing to compare it with
+    assert segment(canvas).segments == []
+    # A "1" only twice as long as its stroke is thick is still a digit.
+    cv2.line(canvas, (200, 60 - radius), (200, 60 + radius), 255, 2 * radius)
+    assert len(segment(canvas).segments) == 1
+
+
 def test_blank_mask_gives_no_segments():
     found = segment(np.zeros((50, 50), np.uint8))
     assert found.segments == [] and found.line_count == 0 and found.digit_height == 0

@@ -241,6 +241,16 @@ def test_a_blank_canvas_reads_as_no_digits(shipped_reader):
 
 
 @pytest.mark.slow
+def test_a_stray_tap_is_no_digit(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=True)
+    send(pad, "mouse_down", x=300, y=100)
+    send(pad, "mouse_up", x=300, y=100)
+    assert pad.reading.text == ""  # was "0", 99.5 % sure: a dot scaled up to MNIST's box
+    draw_text(pad, "7")
+    assert pad.reading.text == "7"
+
+
+@pytest.mark.slow
 def test_unsure_digits_are_marked(shipped_reader):
     import dataclasses
 
