@@ -581,39 +581,53 @@ def prefer_crnn(contour_text: str, contour_confidences, touching, line: LineRead
     return unsure and line.confidence > contour_confidence
 
 
-def swap_unsure(contour_text: str, contour_confidences, line: LineReading,
+def swap_unsure(contour_text: str, contour_confidences, contour_blobs, line: LineReading,
                 unsure_below: float = UNSURE_BELOW, margin: float = SWAP_MARGIN) -> list[int]:
     """Positions where method "auto" takes the CRNN's digit into a line that keeps its contour reading.
 
     Only when both read the same number of digits (so position k is the
     same digit for both): a contour digit below ``unsure_below`` that the
-    CRNN reads otherwise, with a confidence higher by more than ``margin``.
-    Only the unsure digit changes: taking the CRNN's whole line there would
-    also take its mistakes on digits the CNN was sure of.
+    CRNN reads otherwise, with a confidence higher by more than ``margin``,
+    and whose segment joins several ink blobs (``contour_blobs``, one count
+    per digit: :attr:`digitlab.reader.Digit.blobs`). Only the unsure digit
+    changes: taking the CRNN's whole line there would also take its
+    mistakes on digits the CNN was sure of.
 
     These are candidates: :meth:`digitlab.reader.Reader.combine` swaps one
     only if the CRNN, reading the digit's crop by itself, agrees
     (:func:`reads_alone_as`).
 
-    Chosen on strings of MNIST *training* digits that no shipped model
-    trained on (``benchmarks/read_bench.py --digits validation``): on spaced
-    digits the CRNN is the weaker reader, and letting it win every
-    disagreement where it is more confident made "auto" worse than contours
-    alone. Swapping single digits instead of whole lines read as many
-    strings with gaps and more with broken strokes; margins of 0.05-0.2
-    read about alike. With the CRNN shipped now, 2,000 strings per set of
-    the test digits' development half and of those training digits: 0.2
-    read the same strings with gaps as 0.1 (3,967 of 4,000) and 4 more
-    with broken strokes (3,791).
+    Why only digits of several blobs: a digit in one piece is exactly what
+    the CNN was trained on, and on such digits the CRNN is the weaker
+    reader; where segmentation had to join pieces (a broken stroke, a bar
+    that does not touch), the crop may hold the wrong pieces, and the CRNN,
+    which read the line's ink whole, is the better judge. On strings of the
+    test digits' development half (seeds 102 and 103, 2,000 per seed and
+    set), swapping one-blob digits too read 3,936 strings with gaps where
+    this rule reads 3,952 (contours alone 3,951), and the same 3,790 with
+    broken strokes. With seeds 100 and 101, all 24 swaps in strings with
+    gaps were of one-blob digits (a few ambiguous digits, drawn again and
+    again), and 19 of them made the digit wrong.
+
+    The margin was chosen on strings of MNIST *training* digits that no
+    shipped model trained on (``benchmarks/read_bench.py --digits
+    validation``), where margins of 0.05-0.2 read about alike. On 2,000
+    strings per set of those digits and 2,000 of the development half,
+    0.2 rather than 0.1 read the same strings with gaps and 4 more with
+    broken strokes.
     """
+    contour_blobs = list(contour_blobs)
+    if len(contour_blobs) != len(contour_text):
+        raise ValueError(f"need one blob count per contour digit, got {len(contour_blobs)} for "
+                         f"{len(contour_text)} digits.")
     if len(line.text) != len(contour_text):
         return []
     return [
         position
-        for position, (contour_digit, crnn_digit, contour_confidence, crnn_confidence)
-        in enumerate(zip(contour_text, line.text, contour_confidences, line.confidences))
+        for position, (contour_digit, crnn_digit, contour_confidence, crnn_confidence, blobs)
+        in enumerate(zip(contour_text, line.text, contour_confidences, line.confidences, contour_blobs))
         if contour_digit != crnn_digit and contour_confidence < unsure_below
-        and crnn_confidence > contour_confidence + margin
+        and crnn_confidence > contour_confidence + margin and blobs > 1
     ]
 
 

@@ -13,10 +13,11 @@ draw-and-read widget). Three methods:
   CRNN (all lines in one batched call). A line with a blob of touching digits takes
   the CRNN's reading, and so does a line where the CRNN confidently reads
   more digits than contours (:func:`digitlab.crnn.prefer_crnn`). Where both
-  read as many digits, a contour digit below :data:`UNSURE_BELOW` (0.8)
-  confidence that the CRNN reads otherwise, and more confidently, takes the
-  CRNN's value (:func:`digitlab.crnn.swap_unsure`) if the CRNN reads the
-  digit's crop alone the same way; the other digits stay.
+  read as many digits, a contour digit joined from several blobs (a broken
+  stroke), below :data:`UNSURE_BELOW` (0.8) confidence, that the CRNN reads
+  otherwise, and more confidently, takes the CRNN's value
+  (:func:`digitlab.crnn.swap_unsure`) if the CRNN reads the digit's crop
+  alone the same way; the other digits stay.
   Each :class:`Digit` says which method produced it.
 
 The contour method runs four steps, one method of
@@ -70,7 +71,10 @@ class Digit:
     "crnn" digit of a line the CRNN read whole, the box is approximate (from
     the CTC alignment) and ``crop`` is that box normalised as MNIST, for
     display: the CRNN saw the whole line. A digit "auto" swapped in from the
-    CRNN (:func:`digitlab.crnn.swap_unsure`) keeps its contour box and crop."""
+    CRNN (:func:`digitlab.crnn.swap_unsure`) keeps its contour box and crop.
+    ``blobs`` counts the ink blobs a contour digit's segment joins: 2 or more
+    for a broken stroke or a bar that does not touch (1 for "crnn" digits of
+    a line read whole)."""
 
     value: int
     confidence: float
@@ -79,6 +83,7 @@ class Digit:
     line: int = 0
     method: str = "contours"
     touching: bool = False
+    blobs: int = 1
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,7 @@ class Reader:
     def combine(self, page: Page, segmentation: Segmentation, reading: Reading | None, lines) -> Reading:
         """Lines read by the CRNN replace the contour reading's lines where
         :func:`digitlab.crnn.prefer_crnn` says so (always when ``reading`` is
-        None). In the other lines, each unsure digit that
+        None). In the other lines, each unsure digit of several blobs that
         :func:`digitlab.crnn.swap_unsure` picks is read again by the CRNN,
         alone, from its crop (all of them in one call); where that reading
         agrees with the line's (:func:`digitlab.crnn.reads_alone_as`), the
@@ -249,7 +254,8 @@ class Reader:
                 continue
             kept[line] = contour_digits
             candidates += [((line, k), contour_digits[k].crop, line_reading.values[k])
-                           for k in crnn.swap_unsure(contour_text, confidences, line_reading)]
+                           for k in crnn.swap_unsure(contour_text, confidences, [d.blobs for d in contour_digits],
+                                                     line_reading)]
 
         # The second opinion: the CRNN reads each candidate digit by itself.
         swaps = set()
@@ -374,6 +380,7 @@ class Reader:
                     line=seg.line,
                     method="contours",
                     touching=seg.touching,
+                    blobs=len(seg.labels),
                 ))
         lines = ["".join(str(d.value) for d in digits if d.line == line)
                  for line in range(segmentation.line_count)]

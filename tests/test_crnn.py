@@ -467,8 +467,15 @@ def test_prefer_crnn(contour_text, contour_confidences, touching, line, expected
     ("81", [0.99, 0.4], _line("877", 0.99), []),                        # counts differ: a line question
 ])
 def test_swap_unsure(contour_text, contour_confidences, line, expected):
-    assert crnn.swap_unsure(contour_text, contour_confidences, line) == expected
+    broken = [2] * len(contour_text)  # every digit joined from two blobs
+    assert crnn.swap_unsure(contour_text, contour_confidences, broken, line) == expected
 
+
+def test_swap_unsure_leaves_digits_in_one_piece_to_the_cnn():
+    line = _line("877", 0.99)
+    assert crnn.swap_unsure("813", [0.99, 0.4, 0.4], [1, 1, 3], line) == [2]
+    with pytest.raises(ValueError, match="one blob count per contour digit"):
+        crnn.swap_unsure("813", [0.99, 0.4, 0.4], [1, 1], line)
 
 
 def test_reads_alone_as_checks_each_crop_against_its_digit(shipped_crnn, mnist):

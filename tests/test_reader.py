@@ -284,10 +284,10 @@ def crnn_that_reads(text: str):
     return model
 
 
-def swap_case(quick_model, five_digits, agrees_alone: bool):
-    """Contours sure of every digit but the middle one; the CRNN reads digits 1 and 2 of the line otherwise
-    and, reading a crop by itself, reads it as it read digit 2 in the line (``agrees_alone``) or as another digit.
-    Returns the contour digits, the CRNN's values and the combined reading."""
+def swap_case(quick_model, five_digits, agrees_alone: bool, blobs: int = 2):
+    """Contours sure of every digit but the middle one (joined from ``blobs`` blobs); the CRNN reads digits 1 and 2
+    of the line otherwise and, reading a crop by itself, reads it as it read digit 2 in the line (``agrees_alone``)
+    or as another digit. Returns the contour digits, the CRNN's values and the combined reading."""
     from dataclasses import replace
 
     from digitlab.crnn import LineReading
@@ -296,7 +296,7 @@ def swap_case(quick_model, five_digits, agrees_alone: bool):
     page, segmentation = contours.find_boxes(five_digits.image)
     contour = contours.read(five_digits.image)
     digits = [replace(digit, confidence=0.99) for digit in contour.digits]
-    digits[2] = replace(digits[2], confidence=0.3)  # the CNN unsure of the middle digit
+    digits[2] = replace(digits[2], confidence=0.3, blobs=blobs)  # the CNN unsure of the middle digit
     values = [digit.value for digit in digits]
     values[1], values[2] = (values[1] + 1) % 10, (values[2] + 1) % 10  # the CRNN reads two digits otherwise
     line = LineReading("".join(map(str, values)), values, [0.95] * 5, [digit.box for digit in digits])
@@ -316,6 +316,22 @@ def test_auto_swaps_only_the_unsure_digit(quick_model, five_digits):
 
 def test_auto_keeps_the_unsure_digit_when_the_crnn_reads_it_otherwise_alone(quick_model, five_digits):
     digits, _, reading = swap_case(quick_model, five_digits, agrees_alone=False)
+    assert {digit.method for digit in reading.digits} == {"contours"}
+    assert [digit.value for digit in reading.digits] == [digit.value for digit in digits]
+
+
+def test_each_contour_digit_counts_the_blobs_it_joins(reader):
+    import cv2
+
+    image = np.zeros((120, 200), np.uint8)
+    cv2.line(image, (50, 20), (50, 100), 255, 8)  # a "1" in one stroke
+    cv2.line(image, (140, 20), (140, 55), 255, 8)  # a "1" broken in the middle
+    cv2.line(image, (140, 65), (140, 100), 255, 8)
+    assert [digit.blobs for digit in reader.read(image).digits] == [1, 2]
+
+
+def test_auto_keeps_an_unsure_digit_in_one_piece(quick_model, five_digits):
+    digits, _, reading = swap_case(quick_model, five_digits, agrees_alone=True, blobs=1)
     assert {digit.method for digit in reading.digits} == {"contours"}
     assert [digit.value for digit in reading.digits] == [digit.value for digit in digits]
 
