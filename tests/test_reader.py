@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from digitlab.preprocess import ImageError
-from digitlab.reader import Digit, Reader, Reading
+from digitlab.reader import SHIFTS_BELOW, Digit, Reader, Reading
 from digitlab.synth import make_dataset, make_sequence
 
 
@@ -371,4 +371,7 @@ def test_classify_with_and_without_shift_averaging(quick_model, five_digits):
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     plain = Reader(quick_model, average_shifts=False).classify(crops)
     averaged = Reader(quick_model).classify(crops)
-    assert not np.allclose(plain, averaged)  # the shifted copies did count
+    unsure = plain.max(axis=1) < SHIFTS_BELOW
+    assert unsure.any() and not unsure.all()  # the quick model is unsure of some digits only
+    assert not np.allclose(plain[unsure], averaged[unsure])  # their shifted copies did count
+    np.testing.assert_allclose(plain[~unsure], averaged[~unsure], atol=1e-6)  # sure crops: one view
