@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from digitlab.preprocess import ImageError
-from digitlab.reader import SHIFTS_BELOW, Digit, Reader, Reading
+from digitlab.reader import SHIFTS, SHIFTS_BELOW, Digit, Reader, Reading
 from digitlab.synth import make_dataset, make_sequence
 
 
@@ -369,9 +369,30 @@ def test_classify_with_and_without_shift_averaging(quick_model, five_digits):
         probabilities = Reader(quick_model, average_shifts=average_shifts).classify(crops)
         assert probabilities.shape == (5, 10)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
-    plain = Reader(quick_model, average_shifts=False).classify(crops)
-    averaged = Reader(quick_model).classify(crops)
+
+
+def ink_column_model(batch, training=False):
+    """A stand-in CNN: sure of "1" the more ink lies to the right, so moving a crop changes its reading."""
+    import tensorflow as tf
+
+    columns = tf.reshape(tf.range(28, dtype=tf.float32), (1, 1, 28, 1))
+    score = tf.reduce_sum(batch * columns, axis=(1, 2, 3)) / 10.0
+    logits = tf.concat([tf.zeros_like(score)[:, None], score[:, None], tf.zeros((tf.shape(batch)[0], 8))], axis=1)
+    return tf.nn.softmax(logits)
+
+
+def test_shift_averaging_only_for_unsure_crops():
+    crops = np.zeros((3, 28, 28), np.float32)
+    crops[0, 10:14, 19] = 1.0  # ink on the right: sure (99.6 %), yet not so sure that shifts would not show
+    crops[1, 10:18, 6] = 0.8  # a little ink on the left: unsure
+    crops[2, 10:14, 14] = 1.0  # less ink, in the middle: unsure
+    plain = Reader(ink_column_model, average_shifts=False).classify(crops)
+    averaged = Reader(ink_column_model).classify(crops)
     unsure = plain.max(axis=1) < SHIFTS_BELOW
-    assert unsure.any() and not unsure.all()  # the quick model is unsure of some digits only
-    assert not np.allclose(plain[unsure], averaged[unsure])  # their shifted copies did count
-    np.testing.assert_allclose(plain[~unsure], averaged[~unsure], atol=1e-6)  # sure crops: one view
+    assert unsure.tolist() == [False, True, True]
+    np.testing.assert_allclose(averaged[0], plain[0], atol=1e-6)  # a sure crop: one view
+    # An unsure crop: the mean of its own reading and its four shifted copies'.
+    shifted = np.concatenate([np.roll(crops[1:2], shift, axis) for shift, axis in SHIFTS])  # axes of a batch
+    views = Reader(ink_column_model, average_shifts=False).classify(shifted)
+    np.testing.assert_allclose(averaged[1], (plain[1] + views.sum(axis=0)) / 5, atol=1e-6)
+    assert not np.allclose(averaged[1:], plain[1:])
