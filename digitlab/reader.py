@@ -295,9 +295,9 @@ class Reader:
         return digits
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
-        """Step 3: softmax probabilities (N, 10) for (N, 28, 28) float crops, all in one model call.
+        """Step 3: softmax probabilities (N, 10) for (N, 28, 28) float crops: all in one model call.
 
-        With ``average_shifts``, a second call classifies the shifted copies
+        With ``average_shifts``, one more call classifies the shifted copies
         of the crops read below :data:`SHIFTS_BELOW` (sure crops, most of
         them, cost nothing more), and their five predictions are averaged.
         Each batch is padded to the next of :data:`BATCH_BUCKETS`, and the
