@@ -143,10 +143,10 @@ def drop_specks(segments: list[Segment], height: float, size: float = SPECK_SIZE
     return [segment for segment in segments if max(segment.box[2], segment.box[3]) >= limit]
 
 
-def stroke_thickness(mask: np.ndarray, components: np.ndarray, segment: Segment) -> float:
+def stroke_thickness(components: np.ndarray, segment: Segment) -> float:
     """The thickest stroke of ``segment``'s ink, in pixels: twice its largest distance to the paper."""
     x, y, w, h = segment.box
-    own = np.isin(components[y:y + h, x:x + w], segment.labels) & (mask[y:y + h, x:x + w] > 0)
+    own = np.isin(components[y:y + h, x:x + w], segment.labels)
     padded = np.pad(own.astype(np.uint8), 1)  # ink at the box's edge still ends there
     return 2.0 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 5).max())
 
@@ -170,7 +170,7 @@ def _is_dot(segment: Segment, mask: np.ndarray, components: np.ndarray, length: 
         return False
     if longest > length * 2.0 * np.sqrt(np.count_nonzero(mask[y:y + h, x:x + w]) / np.pi):
         return False
-    return longest <= length * stroke_thickness(mask, components, segment)
+    return longest <= length * stroke_thickness(components, segment)
 
 
 # --- 4. Fragments ---------------------------------------------------------
