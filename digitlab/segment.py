@@ -151,24 +151,23 @@ def stroke_thickness(components: np.ndarray, segment: Segment) -> float:
     return 2.0 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 5).max())
 
 
-def drop_dots(segments: list[Segment], mask: np.ndarray, components: np.ndarray,
-              length: float = DOT_LENGTH) -> list[Segment]:
+def drop_dots(segments: list[Segment], components: np.ndarray, length: float = DOT_LENGTH) -> list[Segment]:
     """Drop segments no longer either way than ``length`` times their stroke is thick (:func:`stroke_thickness`).
 
     A lone tap of the pen is a filled disc; scaled up to MNIST's 20x20 box
     it looks like a bold 0, and with no other ink on the page to measure
     against, :func:`drop_specks` cannot call it small.
     """
-    return [segment for segment in segments if not _is_dot(segment, mask, components, length)]
+    return [segment for segment in segments if not _is_dot(segment, components, length)]
 
 
-def _is_dot(segment: Segment, mask: np.ndarray, components: np.ndarray, length: float) -> bool:
+def _is_dot(segment: Segment, components: np.ndarray, length: float) -> bool:
     x, y, w, h = segment.box
     longest = max(w, h)
     # Cheap bounds first: a stroke is no thicker than the box is narrow, nor than the disc its ink could fill.
     if longest > length * min(w, h):
         return False
-    if longest > length * 2.0 * np.sqrt(np.count_nonzero(mask[y:y + h, x:x + w]) / np.pi):
+    if longest > length * 2.0 * np.sqrt(np.count_nonzero(components[y:y + h, x:x + w]) / np.pi):
         return False
     return longest <= length * stroke_thickness(components, segment)
 
@@ -372,7 +371,7 @@ def segment(mask: np.ndarray) -> Segmentation:
     components, blobs = find_blobs(mask)
     height = estimate_height(blobs)
     groups = merge_fragments(drop_specks(blobs, height), height)
-    groups = drop_dots(drop_specks(groups, height, SMALL_SIZE), mask, components)
+    groups = drop_dots(drop_specks(groups, height, SMALL_SIZE), components)
     claimed = np.zeros(len(blobs) and int(components.max()) + 1 or 1, dtype=bool)
     for group in groups:
         claimed[list(group.labels)] = True

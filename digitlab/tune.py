@@ -489,7 +489,6 @@ def main(argv=None) -> int:
         epochs=epochs,
         train_size=train_size,
         validation_size=validation_size,
-        quick=args.quick or None,
         seed=args.seed,
     )
     heading = {"chief": "all trials", "worker": f"trials run by {name}", "alone": "all trials"}[role]
