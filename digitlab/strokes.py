@@ -18,6 +18,9 @@ import numpy as np
 
 #: Sub-pixel precision of :func:`rasterize`: coordinates are drawn at 1/16 px.
 _SHIFT = 4
+#: The pen widths the draw-and-read pad offers (its slider), in canvas pixels, and its default.
+PEN_WIDTHS = (2, 40)
+DEFAULT_PEN_WIDTH = 14
 
 
 # --- Strokes to an image --------------------------------------------------
@@ -54,7 +57,7 @@ def stroke_points(stroke) -> np.ndarray:
 def rasterize(
     strokes: Sequence[Sequence[tuple[float, float]]],
     size: tuple[int, int] = (200, 600),
-    pen_width: float | Sequence[float] = 14,
+    pen_width: float | Sequence[float] = DEFAULT_PEN_WIDTH,
 ) -> np.ndarray:
     """Draw ``strokes`` as white ink on black: a uint8 image of ``size = (height, width)``.
 
@@ -118,6 +121,18 @@ def _digit_templates() -> dict[str, list[list[tuple[float, float]]]]:
 #: Each digit as strokes in a unit box; see :func:`digit_strokes`.
 DIGIT_TEMPLATES = _digit_templates()
 
+#: Handwriting styles of :func:`digit_strokes`: the digits each one writes otherwise than "plain".
+#: "continental" (much of Europe, Quebec, engineering drawings): a slashed 0, a 1 with a flag and a
+#: foot, a crossed 7.
+STYLES = {
+    "plain": {},
+    "continental": {
+        "0": DIGIT_TEMPLATES["0"] + [[(0.1, 0.95), (0.9, 0.05)]],
+        "1": [[(0.2, 0.3), (0.62, 0.0), (0.5, 1.0)], [(0.25, 1.0), (0.75, 1.0)]],
+        "7": DIGIT_TEMPLATES["7"] + [[(0.35, 0.55), (0.9, 0.5)]],
+    },
+}
+
 
 def digit_strokes(
     text: str,
@@ -127,6 +142,7 @@ def digit_strokes(
     spacing: float = 40,
     line_spacing: float = 50,
     slant: float = 0.0,
+    style: str = "plain",
 ) -> list[list[tuple[float, float]]]:
     """Strokes that write ``text`` (digits, spaces and newlines), as a pen would.
 
@@ -134,7 +150,9 @@ def digit_strokes(
     digits are ``spacing`` pixels apart, a
     space leaves one digit's width, and a newline starts a line
     ``height + line_spacing`` lower. ``origin`` is the top-left corner of the
-    first digit; ``slant`` shears the strokes (0.2 leans them to the right).
+    first digit; ``slant`` shears the strokes (0.2 leans them to the right);
+    ``style`` is one of :data:`STYLES` ("continental" slashes its zeros,
+    flags its ones and crosses its sevens).
     Used to replay writing in the widget (``pad.load_strokes``), in tests and
     benchmarks; change :data:`DIGIT_TEMPLATES` to try other handwritings.
     """
@@ -143,6 +161,9 @@ def digit_strokes(
             f"height and width_ratio must be positive and spacing >= 0, "
             f"got height={height}, width_ratio={width_ratio}, spacing={spacing}."
         )
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {sorted(STYLES)}, got {style!r}.")
+    templates = {**DIGIT_TEMPLATES, **STYLES[style]}
     unknown = sorted(set(text) - set(DIGIT_TEMPLATES) - {" ", "\n"})
     if unknown:
         raise ValueError(f"digit_strokes writes digits, spaces and newlines only, not {unknown}.")
@@ -155,7 +176,7 @@ def digit_strokes(
             x, top = left, top + height + line_spacing
             continue
         if character != " ":
-            for template in DIGIT_TEMPLATES[character]:
+            for template in templates[character]:
                 strokes.append([
                     (x + (u + slant * (1.0 - v)) * width, top + v * height) for u, v in template
                 ])

@@ -25,7 +25,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlab.reader import UNSURE_BELOW
-from digitlab.strokes import rasterize, stroke_points
+from digitlab.strokes import DEFAULT_PEN_WIDTH, PEN_WIDTHS, rasterize, stroke_points
 
 # --- Colours and sizes ----------------------------------------------------
 
@@ -134,7 +134,7 @@ class DigitPad(ipywidgets.VBox):
         reader=None,
         width: int = 800,
         height: int = 240,
-        pen_width: int = 14,
+        pen_width: int = DEFAULT_PEN_WIDTH,
         auto_read: bool = True,
         unsure_below: float = UNSURE_BELOW,
     ):
@@ -152,7 +152,7 @@ class DigitPad(ipywidgets.VBox):
 
         self.canvas = self._make_canvas(width, height)
         self.pen = ipywidgets.IntSlider(
-            value=pen_width, min=2, max=40, description="Pen width",
+            value=pen_width, min=PEN_WIDTHS[0], max=PEN_WIDTHS[1], description="Pen width",
             continuous_update=False, layout=ipywidgets.Layout(width="240px"),
         )
         button = ipywidgets.Layout(width="96px")

@@ -114,6 +114,16 @@ def test_digit_strokes_refuses_other_characters():
         digit_strokes("1", height=0)
 
 
+def test_the_continental_style_slashes_zeros_flags_ones_and_crosses_sevens():
+    for digit, extra in [("0", 1), ("1", 1), ("7", 1), ("4", 0)]:
+        assert len(digit_strokes(digit, style="continental")) == len(digit_strokes(digit)) + extra, digit
+    flagged = np.concatenate([np.asarray(s) for s in digit_strokes("1", style="continental", height=100)])
+    plain = np.asarray(digit_strokes("1", height=100)[0])
+    assert np.ptp(flagged[:, 0]) > 2 * np.ptp(plain[:, 0])  # the flag and the foot widen it
+    with pytest.raises(ValueError, match="style must be one of"):
+        digit_strokes("1", style="gothic")
+
+
 def test_strokes_size_fits_the_drawing():
     strokes = digit_strokes("42", origin=(10, 10), height=50)
     height, width = strokes_size(strokes, margin=10)
@@ -139,3 +149,15 @@ def test_the_shipped_cnn_reads_every_demo_digit(shipped_reader, pen_width, slant
     reading = shipped_reader.read(rasterize(strokes, strokes_size(strokes), pen_width))
     assert reading.text == "0123456789"
     assert min(digit.confidence for digit in reading.digits) > 0.5
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_reads_continental_strings(shipped_reader):
+    """Slashed zeros, flagged ones (with a foot, a second stroke) and crossed sevens, in 200 seeded strings."""
+    rng = np.random.default_rng(0)
+    right = 0
+    for _ in range(200):
+        text = "".join(str(d) for d in rng.integers(0, 10, 5))
+        strokes = digit_strokes(text, height=rng.uniform(60, 140), slant=rng.uniform(-0.1, 0.25), style="continental")
+        right += shipped_reader.read(rasterize(strokes, strokes_size(strokes), rng.uniform(6, 18))).text == text
+    assert right >= 0.95 * 200

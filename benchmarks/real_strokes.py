@@ -1,0 +1,140 @@
+"""Reading accuracy on real pen strokes (UNIPEN): digits and strings written by people, not composed from MNIST.
+
+Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
+(:mod:`digitlab.unipen`):
+
+- every digit of the half alone, drawn as the pad draws it (pen widths over
+  the pad slider's range, heights 40-200 px), white on black;
+- ``--n`` strings of 3-8 digits, each of ONE writer, laid out left to right
+  with gaps of 10-60 % of the height, on the pad;
+- the same strings as ink on paper (dark on light, blurred, noisy), as a photo.
+
+and reads each image with ``Reader.read``, as the pad and the command line
+do. It prints, for each set: string accuracy, digit accuracy (position by
+position; a wrong count misses them all), accuracy per class, the most
+frequent confusions (aligned with :class:`difflib.SequenceMatcher`: "5 -> 52"
+is a 5 read with an extra 2) and the median time per read.
+
+The writers come in two fixed halves (:func:`digitlab.unipen.split_writers`):
+choose every setting and model on ``--half choose`` (the default), and run
+``--half report`` once, after the choice is made. Never train on these
+digits. The data: ``--data PATH`` or ``$DIGITLAB_UNIPEN``, else
+``../shared/unipen-dev/digits.jsonl.gz`` beside the repository; without it
+the script says so in one line and exits with status 2.
+
+Data: I. Guyon, L. Schomaker, R. Plamondon, M. Liberman, S. Janet, "UNIPEN
+project of on-line data exchange and recognizer benchmarks", ICPR 1994
+(DOI 10.5281/zenodo.1195803).
+
+Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
+[--cnn MODEL.keras] [--crnn MODEL.keras] [--data PATH] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import statistics
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+
+from digitlab import unipen
+from digitlab.data import DataError
+from digitlab.model import ModelFileError
+from digitlab.reader import METHODS, Reader
+
+
+def read_all(reader: Reader, images, truths) -> dict:
+    """Read every image; count strings, digits per class and confusions, time each read."""
+    right_strings = 0
+    per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
+    confusions, seconds = Counter(), []
+    for image, truth in zip(images, truths):
+        started = time.perf_counter()
+        text = reader.read(image).text.replace("\n", "")
+        seconds.append(time.perf_counter() - started)
+        right_strings += text == truth
+        for position, character in enumerate(truth):
+            per_class[int(character)] += (len(text) == len(truth) and text[position] == character, 1)
+        confusions.update(differences(truth, text))
+    digits_right, digits = per_class.sum(axis=0)
+    return {"strings": right_strings / len(truths), "digits": digits_right / digits,
+            "per_class": per_class[:, 0] / np.maximum(per_class[:, 1], 1), "confusions": confusions,
+            "milliseconds": 1000 * statistics.median(seconds), "count": len(truths)}
+
+
+def differences(truth: str, text: str) -> list[str]:
+    """Each place ``text`` differs from ``truth``, as "written -> read" (an insertion keeps the digit before)."""
+    found = []
+    for kind, i1, i2, j1, j2 in difflib.SequenceMatcher(None, truth, text, autojunk=False).get_opcodes():
+        if kind == "equal":
+            continue
+        if kind == "insert" and i1 > 0:
+            i1, j1 = i1 - 1, j1 - 1
+        found.append(f"{truth[i1:i2] or '-'} -> {text[j1:j2] or '-'}")
+    return found
+
+
+def report(name: str, result: dict, top: int) -> None:
+    print(f"{name}: {result['count']} images, strings {result['strings']:.2%}, digits {result['digits']:.2%}, "
+          f"median {result['milliseconds']:.1f} ms per read")
+    print("  per class: " + "  ".join(f"{digit}: {accuracy:.1%}" for digit, accuracy in enumerate(result["per_class"])))
+    common = result["confusions"].most_common(top)
+    if common:
+        print("  most frequent errors: " + ", ".join(f"{pair} ({count})" for pair, count in common))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--half", choices=unipen.HALVES, default="choose",
+                        help="the writers to read: choose (default; make choices here) or report (once, at the end)")
+    parser.add_argument("--n", type=int, default=1000, help="strings per set (default 1000)")
+    parser.add_argument("--method", choices=METHODS, default="auto", help="the reader's method (default auto)")
+    parser.add_argument("--cnn", metavar="MODEL.keras", help="read with this CNN instead of the shipped one")
+    parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
+    parser.add_argument("--data", metavar="PATH", help=f"digits.jsonl.gz (default ${unipen.ENV_VAR}, "
+                                                       "else ../shared/unipen-dev/ beside the repository)")
+    parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
+    parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
+    args = parser.parse_args()
+    if args.n < 1:
+        parser.error(f"--n must be at least 1, got {args.n}.")
+    try:
+        digits = unipen.writers_half(unipen.load_digits(args.data), args.half)
+    except DataError as error:
+        print(f"real_strokes: {error}", file=sys.stderr)
+        return 2
+    n = 30 if args.quick else args.n
+    alone = digits[:: max(1, len(digits) // 200)] if args.quick else digits
+
+    from digitlab import crnn, model
+
+    try:
+        cnn = model.load_model(args.cnn) if args.cnn else model.load_default()
+        crnn_model = crnn.load_model(args.crnn) if args.crnn else None
+    except ModelFileError as error:
+        print(f"real_strokes: {error}", file=sys.stderr)
+        return 2
+    reader = Reader(cnn, method=args.method, crnn_model=crnn_model)
+
+    writers = len({digit.writer for digit in digits})
+    print(f"Real pen strokes (UNIPEN), the {args.half!r} half: {len(digits)} digits of {writers} writers; "
+          f"method {args.method!r}, CNN {args.cnn or 'shipped'}, CRNN {args.crnn or 'shipped'}")
+    lines = unipen.strings(digits, n)
+    paper_rng = np.random.default_rng(2)
+    sets = {
+        "isolated digits, pad": ((pen.on_pad() for pen in unipen.isolated(alone)), [str(d.label) for d in alone]),
+        "strings of 3-8, pad": ((line.on_pad() for line in lines), [line.text for line in lines]),
+        "strings of 3-8, paper": ((unipen.on_paper(line.on_pad(), paper_rng) for line in lines),
+                                  [line.text for line in lines]),
+    }  # images are drawn as they are read, so memory holds one at a time
+    for name, (images, truths) in sets.items():
+        report(name, read_all(reader, images, truths), args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

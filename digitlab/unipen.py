@@ -1,0 +1,277 @@
+"""Real pen strokes (UNIPEN): load them, split their writers, draw them as the pad and as paper.
+
+Taught in ``notebooks/09_real_handwriting.ipynb``. Used by
+``benchmarks/real_strokes.py``, where every choice is made on one half of the
+writers ("choose") and the other half ("report") is read once the choice is
+made.
+
+MNIST is one population of writers (US census staff and students, pen on
+paper, scanned and normalised); people drawing on the pad are not. A set of
+digits written with a pen on a tablet by other people shows how far a model
+trained on MNIST carries. The data (``digits.jsonl.gz``, see its README) is
+for evaluation and choosing only: nothing here trains on it, and nothing
+drawn from it is saved.
+
+Each sample is a list of strokes in the device's own units. They are drawn
+the way :class:`digitlab.widget.DigitPad` draws: scaled to a pixel height,
+rasterized by :func:`digitlab.strokes.rasterize` with a round pen, white on
+black; :func:`on_paper` turns such an image into dark ink on light paper
+with blur and noise, as a photo of a page.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitlab.data import DataError
+from digitlab.strokes import PEN_WIDTHS, rasterize
+
+#: The environment variable naming the data file (``--data`` overrides it).
+ENV_VAR = "DIGITLAB_UNIPEN"
+#: Where the project's development copy lies, beside the repository.
+DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "unipen-dev" / "digits.jsonl.gz"
+#: sha256 of ``digits.jsonl.gz`` as its README gives it.
+SHA256 = "57dad1da62876d53662749532b2f3a158dbd1636d800a480fb5ba337494228c0"
+#: The two halves of the writers: choose settings on one, report on the other.
+HALVES = ("choose", "report")
+
+#: Digit heights drawn on the pad, in canvas pixels: from small writing to the pad's full height.
+PAD_HEIGHTS = (40, 200)
+#: The thickest pen drawn, as a fraction of the digit's height (a 14 px pen on a 56 px digit).
+THICKEST_PEN = 0.25
+#: Blank canvas around the ink, in pixels (the pad's strokes never touch its edge).
+MARGIN = 20
+
+
+@dataclass(frozen=True)
+class PenDigit:
+    """One digit written by one person: its ``label`` (0-9), ``writer`` and ``strokes``.
+
+    ``strokes`` are (N, 2) float arrays of (x, y) in the device's units, in
+    writing order, y down.
+    """
+
+    label: int
+    writer: str
+    strokes: tuple[np.ndarray, ...]
+
+    @property
+    def contributor(self) -> str:
+        """The institution that collected it (``writer`` is ``<contributor>-<number>``)."""
+        return self.writer.split("-")[0]
+
+
+# --- Finding and loading ------------------------------------------------------
+
+
+def find_file(path: str | os.PathLike | None = None) -> Path:
+    """The data file: ``path``, else ``$DIGITLAB_UNIPEN``, else :data:`DEFAULT_PATH`.
+
+    Raises :class:`~digitlab.data.DataError` with one line saying where it
+    looked when there is no file there.
+    """
+    if path is not None:
+        candidate, source = Path(path), "the path given"
+    elif os.environ.get(ENV_VAR):
+        candidate, source = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
+    else:
+        candidate, source = DEFAULT_PATH, "the default place"
+    if not candidate.is_file():
+        raise DataError(
+            f"real-stroke digits not found at {candidate} ({source}): give the path of digits.jsonl.gz "
+            f"with --data or ${ENV_VAR}."
+        )
+    return candidate
+
+
+def load_digits(path: str | os.PathLike | None = None, sha256: str | None = SHA256) -> list[PenDigit]:
+    """Every digit of the file (see :func:`find_file`), checked against ``sha256`` first.
+
+    ``sha256=None`` skips the check (for files made by tests). Raises
+    :class:`~digitlab.data.DataError` naming the file for a wrong checksum, a
+    damaged gzip stream or a line that is not a digit sample.
+    """
+    file = find_file(path)
+    packed = file.read_bytes()
+    if sha256 is not None and hashlib.sha256(packed).hexdigest() != sha256:
+        raise DataError(f"{file}: sha256 does not match the published one ({sha256[:12]}...): damaged or another file.")
+    try:
+        text = gzip.decompress(packed).decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+        raise DataError(f"{file}: not a readable gzip file of text ({error}).") from None
+    digits = [_parse_line(line, file, number) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not digits:
+        raise DataError(f"{file}: holds no digits.")
+    return digits
+
+
+def _parse_line(line: str, file: Path, number: int) -> PenDigit:
+    """One JSON line as a :class:`PenDigit`, or a :class:`DataError` naming the line."""
+    try:
+        record = json.loads(line)
+        label = record["label"]
+        if not (isinstance(label, str) and len(label) == 1 and label.isdigit()):
+            raise ValueError(f"label {label!r} is not one digit")
+        strokes = tuple(np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in record["strokes"])
+        if not strokes or any(len(stroke) == 0 for stroke in strokes) or not all(
+                np.isfinite(stroke).all() for stroke in strokes):
+            raise ValueError("strokes must be non-empty lists of finite (x, y) points")
+        return PenDigit(int(label), str(record["writer"]), strokes)
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{file}, line {number}: not a digit sample ({type(error).__name__}: {error}).") from None
+
+
+# --- The two halves of the writers --------------------------------------------
+
+
+def split_writers(digits: list[PenDigit]) -> dict[str, set[str]]:
+    """The writers in two fixed halves, ``{"choose": {...}, "report": {...}}``.
+
+    Within each contributor (so both halves hold every kind of device), the
+    writers go, most prolific first, to the half that has fewer of that
+    contributor's digits so far: the halves hold about as many digits each,
+    and no writer is in both. The split depends only on the data.
+    """
+    counts = defaultdict(int)
+    for digit in digits:
+        counts[digit.writer] += 1
+    by_contributor = defaultdict(list)
+    for writer, count in counts.items():
+        by_contributor[writer.split("-")[0]].append((-count, writer))
+    halves = {half: set() for half in HALVES}
+    for contributor in sorted(by_contributor):
+        sizes = dict.fromkeys(HALVES, 0)
+        for negative_count, writer in sorted(by_contributor[contributor]):
+            smaller = min(HALVES, key=lambda half: sizes[half])  # "choose" on a tie
+            halves[smaller].add(writer)
+            sizes[smaller] -= negative_count
+    return halves
+
+
+def writers_half(digits: list[PenDigit], half: str) -> list[PenDigit]:
+    """The digits of one half of the writers (see :func:`split_writers`)."""
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, got {half!r}.")
+    writers = split_writers(digits)[half]
+    return [digit for digit in digits if digit.writer in writers]
+
+
+# --- Drawing -------------------------------------------------------------------
+
+
+def fit_strokes(strokes, height: float, origin: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
+    """``strokes`` scaled to ``height`` pixels (keeping the aspect ratio), top-left corner at ``origin``.
+
+    A digit with no height (a dash) is scaled by its width instead.
+    """
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = high[1] - low[1] if high[1] > low[1] else max(high[0] - low[0], 1e-9)
+    factor = height / extent
+    return [(np.asarray(stroke) - low) * factor + np.asarray(origin, dtype=np.float64) for stroke in strokes]
+
+
+def pen_width_for(height: float, rng) -> float:
+    """A pen width drawn over the pad's slider range, at most :data:`THICKEST_PEN` of ``height``."""
+    thickest = max(PEN_WIDTHS[0], min(PEN_WIDTHS[1], THICKEST_PEN * height))
+    return float(rng.uniform(PEN_WIDTHS[0], thickest))
+
+
+@dataclass(frozen=True)
+class PenString:
+    """Strokes laid out on a canvas: ``strokes`` in pixels, one ``pen_width``, the ``text`` written,
+    the canvas ``size`` (height, width) and the ``writer``."""
+
+    strokes: list[np.ndarray]
+    pen_width: float
+    text: str
+    size: tuple[int, int]
+    writer: str
+
+    def on_pad(self) -> np.ndarray:
+        """White ink on black, uint8: what :class:`~digitlab.widget.DigitPad` hands its reader."""
+        return rasterize(self.strokes, self.size, self.pen_width)
+
+
+def lay_out(digits: list[PenDigit], rng, gap=(0.1, 0.6), jitter: float = 0.05) -> PenString:
+    """Digits of one writer written left to right on a pad, as a person writes a number.
+
+    The string's digit height and pen width are drawn once (:data:`PAD_HEIGHTS`,
+    :func:`pen_width_for`); each digit is 90-110 % of that height, moved up or
+    down by up to ``jitter`` of it, and followed by a gap of ``gap`` (a
+    range, as a fraction of the height).
+    """
+    if not digits:
+        raise ValueError("lay_out needs at least one digit.")
+    height = float(rng.uniform(*PAD_HEIGHTS))
+    pen_width = pen_width_for(height, rng)
+    margin = MARGIN + pen_width
+    strokes, left, right, bottom = [], margin, margin, 0.0
+    for digit in digits:
+        digit_height = height * rng.uniform(0.9, 1.1)
+        top = margin + height * (jitter + rng.uniform(-jitter, jitter))
+        placed = fit_strokes(digit.strokes, digit_height, (left, top))
+        right = max(float(stroke[:, 0].max()) for stroke in placed)
+        bottom = max([bottom] + [float(stroke[:, 1].max()) for stroke in placed])
+        strokes += placed
+        left = right + height * rng.uniform(*gap)
+    size = (int(np.ceil(bottom + margin)), int(np.ceil(right + margin)))
+    text = "".join(str(digit.label) for digit in digits)
+    return PenString(strokes, pen_width, text, size, digits[0].writer)
+
+
+def on_paper(pad_image: np.ndarray, rng) -> np.ndarray:
+    """A pad image (white ink on black) as a photo of ink on paper: dark on light, blurred, noisy.
+
+    Paper brightness 0.75-0.95, ink 0.05-0.35, a Gaussian blur of 0.5-1.5 px
+    and pixel noise of 1-5 % (standard deviation), drawn from ``rng``.
+    """
+    import cv2
+
+    ink = pad_image.astype(np.float32) / 255.0
+    paper, pen = rng.uniform(0.75, 0.95), rng.uniform(0.05, 0.35)
+    gray = paper - (paper - pen) * ink
+    gray = cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.5, 1.5)))
+    gray += rng.normal(0.0, rng.uniform(0.01, 0.05), gray.shape).astype(np.float32)
+    return np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+# --- Seeded benchmark sets -------------------------------------------------------
+
+
+def isolated(digits: list[PenDigit], seed: int = 0) -> list[PenString]:
+    """Each digit alone on a pad, at a seeded height and pen width (one :class:`PenString` each)."""
+    rng = np.random.default_rng(seed)
+    return [lay_out([digit], rng) for digit in digits]
+
+
+def strings(digits: list[PenDigit], count: int, seed: int = 1, length=(3, 8)) -> list[PenString]:
+    """``count`` strings of ``length`` (a range) digits, each of ONE writer, laid out as on the pad.
+
+    Writers are drawn uniformly (each person counts the same, however much
+    they wrote), then that writer's digits without replacement (with
+    replacement if they wrote fewer than the string needs).
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}.")
+    by_writer = defaultdict(list)
+    for digit in digits:
+        by_writer[digit.writer].append(digit)
+    writers = sorted(by_writer)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(count):
+        own = by_writer[writers[rng.integers(len(writers))]]
+        size = int(rng.integers(length[0], length[1] + 1))
+        chosen = rng.choice(len(own), size=size, replace=size > len(own))
+        lines.append(lay_out([own[i] for i in chosen], rng))
+    return lines

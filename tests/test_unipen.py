@@ -1,0 +1,160 @@
+"""The real-stroke loader, the writers' halves and the pad/paper drawings, on tiny files the tests write."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlab import unipen
+from digitlab.data import DataError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sample(label: str, writer: str, strokes=None) -> dict:
+    strokes = strokes or [[[0, 0], [0, 40]], [[0, 0], [20, 10]]]
+    return {"label": label, "writer": writer, "strokes": strokes}
+
+
+def _write(path: Path, records, raw: bytes | None = None) -> Path:
+    text = "\n".join(json.dumps(record) for record in records) + "\n"
+    path.write_bytes(raw if raw is not None else gzip.compress(text.encode()))
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    """Two contributors, five writers, 24 digits."""
+    records = []
+    for writer, count in [("aaa-000", 6), ("aaa-001", 5), ("aaa-002", 2), ("bbb-000", 7), ("bbb-001", 4)]:
+        records += [_sample(str(k % 10), writer) for k in range(count)]
+    return _write(tmp_path / "digits.jsonl.gz", records)
+
+
+def test_loads_every_digit_with_label_writer_and_strokes(tiny):
+    digits = unipen.load_digits(tiny, sha256=None)
+    assert len(digits) == 24
+    assert digits[0].label == 0 and digits[0].writer == "aaa-000" and digits[0].contributor == "aaa"
+    assert [stroke.shape for stroke in digits[0].strokes] == [(2, 2), (2, 2)]
+
+
+def test_checksum_is_checked(tiny):
+    right = hashlib.sha256(tiny.read_bytes()).hexdigest()
+    assert len(unipen.load_digits(tiny, sha256=right)) == 24
+    with pytest.raises(DataError, match="sha256"):
+        unipen.load_digits(tiny)  # the published checksum is not this file's
+
+
+def test_missing_file_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv(unipen.ENV_VAR, str(tmp_path / "nowhere.jsonl.gz"))
+    with pytest.raises(DataError, match=r"nowhere.jsonl.gz \(\$DIGITLAB_UNIPEN\)"):
+        unipen.load_digits()
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"\x1f\x8b\x08\x00garbage", "not a readable gzip"),
+    (gzip.compress(b'{"label": "12", "writer": "a-0", "strokes": [[[0, 0]]]}\n'), "line 1: not a digit"),
+    (gzip.compress(b'{"label": "1", "writer": "a-0"}\n'), "line 1: not a digit"),
+    (gzip.compress(b'{"label": "1", "writer": "a-0", "strokes": [[[0, "x"]]]}\n'), "line 1: not a digit"),
+    (gzip.compress(b'{"label": "1", "writer": "a-0", "strokes": [[]]}\n'), "line 1: not a digit"),
+    (gzip.compress(b"\n\n"), "holds no digits"),
+])
+def test_damaged_files_are_refused_with_the_reason(tmp_path, raw, message):
+    path = _write(tmp_path / "bad.jsonl.gz", [], raw=raw)
+    with pytest.raises(DataError, match=message):
+        unipen.load_digits(path, sha256=None)
+
+
+def test_halves_split_writers_within_each_contributor(tiny):
+    digits = unipen.load_digits(tiny, sha256=None)
+    halves = unipen.split_writers(digits)
+    assert halves == unipen.split_writers(list(reversed(digits)))  # depends on the data, not its order
+    assert not halves["choose"] & halves["report"]
+    assert halves["choose"] | halves["report"] == {digit.writer for digit in digits}
+    for half in unipen.HALVES:
+        assert {writer.split("-")[0] for writer in halves[half]} == {"aaa", "bbb"}
+    chosen = unipen.writers_half(digits, "choose")
+    assert {digit.writer for digit in chosen} == halves["choose"]
+    with pytest.raises(ValueError, match="half must be one of"):
+        unipen.writers_half(digits, "test")
+
+
+def test_fit_strokes_scales_to_the_height_keeping_the_aspect():
+    placed = unipen.fit_strokes([np.array([[10.0, 5.0], [30.0, 105.0]])], height=50, origin=(7, 3))
+    assert np.allclose(placed[0], [[7, 3], [17, 53]])
+    dash = unipen.fit_strokes([np.array([[0.0, 0.0], [40.0, 0.0]])], height=20)
+    assert np.allclose(dash[0], [[0, 0], [20, 0]])  # no height: scaled by its width
+
+
+def test_strings_are_of_one_writer_laid_out_left_to_right(tiny):
+    digits = unipen.load_digits(tiny, sha256=None)
+    lines = unipen.strings(digits, 20, seed=3)
+    assert [line.text for line in lines] == [line.text for line in unipen.strings(digits, 20, seed=3)]
+    for line in lines:
+        assert 3 <= len(line.text) <= 8
+        labels_of_writer = {str(d.label) for d in digits if d.writer == line.writer}
+        assert set(line.text) <= labels_of_writer
+        # Each digit here is two strokes; digit k's strokes lie right of digit k-1's.
+        lefts = [min(line.strokes[2 * k][:, 0].min(), line.strokes[2 * k + 1][:, 0].min())
+                 for k in range(len(line.text))]
+        rights = [max(line.strokes[2 * k][:, 0].max(), line.strokes[2 * k + 1][:, 0].max())
+                  for k in range(len(line.text))]
+        assert all(left > right for left, right in zip(lefts[1:], rights))
+        image = line.on_pad()
+        assert image.shape == line.size and image.max() == 255
+        assert image[:, :5].max() == 0 and image[:, -5:].max() == 0  # a margin all round
+        assert unipen.PEN_WIDTHS[0] <= line.pen_width <= unipen.PEN_WIDTHS[1]
+
+
+def test_isolated_digits_and_paper_versions(tiny, rng):
+    digits = unipen.load_digits(tiny, sha256=None)
+    alone = unipen.isolated(digits[:3])
+    assert [pen.text for pen in alone] == [str(d.label) for d in digits[:3]]
+    pad = alone[0].on_pad()
+    paper = unipen.on_paper(pad, rng)
+    assert paper.shape == pad.shape and paper.dtype == np.uint8
+    ink, background = pad > 200, pad == 0
+    assert paper[ink].mean() < 110 < 170 < paper[background].mean()  # dark ink on light paper
+    assert paper[background].std() > 1  # noisy, as a photo
+
+
+def test_benchmark_without_data_says_so_in_one_line(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_strokes.py"), "--data",
+                          str(tmp_path / "missing.jsonl.gz")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "missing.jsonl.gz" in lines[0] and "--data" in lines[0]
+
+
+# --- The shipped reader on real strokes -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_choose_half():
+    """The "choose" half of the real-stroke digits; skipped outside CI when the file is absent (users lack it)."""
+    import os
+
+    try:
+        return unipen.writers_half(unipen.load_digits(), "choose")
+    except DataError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"real-stroke digits not available: {error}")
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_reads_real_digits_drawn_on_the_pad(real_choose_half):
+    from digitlab.reader import Reader
+
+    reader = Reader.default()
+    sample = real_choose_half[::17]  # 299 digits, every writer's share
+    read = [reader.read(pen.on_pad()).text for pen in unipen.isolated(sample, seed=5)]
+    right = sum(text == str(digit.label) for text, digit in zip(read, sample))
+    assert right >= 0.94 * len(sample), f"{right}/{len(sample)} real digits read right"
