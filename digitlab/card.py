@@ -87,7 +87,7 @@ def save_model(model, path: str | Path) -> None:
     tmp.replace(path)
 
 
-def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto") -> dict:
+def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0) -> dict:
     """Train on MNIST, save the model and its card, return the card."""
     from digitlab.data import load_mnist
     from digitlab.train import train
@@ -96,7 +96,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     started = time.perf_counter()
     history = train(
         model, x_train, y_train, epochs=epochs, quick=quick, seed=seed,
-        learning_rate=learning_rate, verbose=verbose,
+        learning_rate=learning_rate, verbose=verbose, styles=styles,
         history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
@@ -110,6 +110,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "validation_images": history["validation_size"],
         "validation_split": validation_split(),
         "augmentation": "rotation 12 deg, zoom 12 %, shift 10 %, stroke width +-0.7",
+        "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
         "quick": bool(quick),

@@ -53,10 +53,13 @@ def _train(args) -> int:
             return 2
     builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
     out = Path(args.out) if args.out else _default_out(args)
-    trainer, mixture = train_and_save, {}
+    trainer, mixture = train_and_save, {"styles": args.styles}
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
+        if args.styles:
+            print("digitlab train: --styles is for the digit CNNs, not --model crnn", file=sys.stderr)
+            return 2
         mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
                    "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
         try:
@@ -114,6 +117,8 @@ def _training_option_problem(args) -> str | None:
         return f"--epochs must be at least 1, got {args.epochs}"
     if not 0 < args.learning_rate < float("inf"):
         return f"--learning-rate must be a positive number, got {args.learning_rate}"
+    if not 0 <= args.styles <= 1:
+        return f"--styles must be a fraction in [0, 1], got {args.styles}"
     return None
 
 
@@ -258,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--residual-blocks", type=int, metavar="N",
                        help="crnn: N residual blocks after the convolutions (default: as many as the --init model "
                             "has, else 0); with --init, blocks the saved model lacks start adding nothing (crnn.crnn)")
+    train.add_argument("--styles", type=float, default=0.0, metavar="FRACTION",
+                       help="digit CNNs: share of training digits given a writing style MNIST lacks (slashed 0, "
+                            "continental 1, crossed 7, floating 5 bar, uniform pen; digitlab.styles), default 0")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)

@@ -120,6 +120,7 @@ def train(
     learning_rate: float = 3e-3,
     validation_size: int = 5000,
     augment: bool = True,
+    styles: float = 0.0,
     quick: bool = False,
     seed: int = 0,
     history_path: str | Path | None = None,
@@ -134,7 +135,10 @@ def train(
     rate warms up and then follows a cosine decay (:func:`warmup_cosine`).
     ``quick=True`` trains on 2,000 images for 2 epochs: seconds, for notebooks
     and tests (with batches of 32 and faster batch-norm statistics, see
-    ``QUICK_BATCH_SIZE``). ``history_path`` saves the history as JSON.
+    ``QUICK_BATCH_SIZE``). ``styles`` is the fraction of training digits
+    given a writing style MNIST lacks (:func:`digitlab.styles.add_styles`,
+    once, before training; validation digits stay as MNIST wrote them).
+    ``history_path`` saves the history as JSON.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
@@ -148,6 +152,10 @@ def train(
     (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, VALIDATION_SEED)
     if quick:
         x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
+    if styles:
+        from digitlab.styles import add_styles
+
+        x_fit = add_styles(x_fit, y_fit, styles, seed)
     if np.asarray(x_fit).dtype == np.uint8 and np.ndim(x_fit) == 3:
         x_fit = np.asarray(x_fit)[..., None]  # stays uint8 until a batch is scaled (see _dataset)
     else:
@@ -172,6 +180,7 @@ def train(
     result["epochs"] = epochs
     result["train_size"] = int(len(x_fit))
     result["validation_size"] = int(len(x_val))
+    result["styles"] = styles
     result["seconds"] = round(time.perf_counter() - started, 1)
     if history_path is not None:
         Path(history_path).parent.mkdir(parents=True, exist_ok=True)

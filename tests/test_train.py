@@ -137,6 +137,15 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
     assert not (tmp_path / "x.keras").exists()
 
 
+def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
+    from digitlab.cli import main
+
+    out = tmp_path / "styled.keras"
+    assert main(["train", "--model", "seed_cnn", "--quick", "--styles", "0.3", "--out", str(out)]) == 0
+    assert read_card(out)["styles"].startswith("30% of training digits restyled")
+    assert json.loads(out.with_suffix(".history.json").read_text())["styles"] == 0.3
+
+
 # --- digitlab train: its numbers and where it writes -----------------------
 
 
@@ -145,6 +154,9 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
     (["--model", "crnn", "--epochs", "-3"], "--epochs must be at least 1, got -3"),
     (["--learning-rate", "-1"], "--learning-rate must be a positive number"),
     (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
+    (["--styles", "1.5"], "--styles must be a fraction in [0, 1], got 1.5"),
+    (["--styles", "nan"], "--styles must be a fraction in [0, 1]"),
+    (["--model", "crnn", "--styles", "0.3"], "--styles is for the digit CNNs"),
 ])
 def test_train_command_refuses_bad_numbers_before_writing_anything(tmp_path, capsys, options, message):
     from digitlab.cli import main
