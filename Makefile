@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
 SAMPLE ?= data/samples/4096.png
+# Jupyter refuses to run as root unless told: containers and many lab machines run as root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: lab test demo install install-test benchmarks clean
+.PHONY: lab test demo read install install-test benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(PORT)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(PORT) $(LAB_ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest
@@ -36,6 +38,11 @@ demo: install
 	mkdir -p runs
 	$(BIN)/digitlab read $(SAMPLE) --annotate runs/demo_annotated.png
 	@echo "annotated image: runs/demo_annotated.png"
+
+# make read IMAGE=photo.jpg: the digits in an image (the same as .venv/bin/digitlab read IMAGE).
+read: install
+	@test -n "$(IMAGE)" || { echo "usage: make read IMAGE=path/to/image.png" >&2; exit 2; }
+	$(BIN)/digitlab read "$(IMAGE)"
 
 # Every benchmark in its quick mode (the full runs: see each script's docstring).
 benchmarks: install

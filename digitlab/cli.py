@@ -202,7 +202,7 @@ def _read(args) -> int:
     from digitlab.reader import Reader
 
     try:
-        reader = Reader.from_file(args.model) if args.model else Reader.default()
+        reader = Reader.from_file(args.model, method=args.method) if args.model else Reader.default(method=args.method)
     except ModelFileError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
         return 1
@@ -234,6 +234,7 @@ def _is_image_name(path: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     from digitlab import __version__
+    from digitlab.reader import METHODS
 
     parser = argparse.ArgumentParser(prog="digitlab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"digitlab {__version__}")
@@ -289,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--json", action="store_true", help="text, digits (value, confidence, box) and lines as JSON")
     read.add_argument("--annotate", metavar="OUT.png", help="also save the image with boxes and digits drawn")
     read.add_argument("--model", help="a .keras file (default: the shipped model)")
+    read.add_argument("--method", choices=METHODS, default="auto",
+                      help="auto (default): segments, and reads touching digits with the CRNN; contours: segments and "
+                           "reads each digit with the CNN; crnn: reads each line whole with the CRNN")
     read.set_defaults(run=_read)
     return parser
 

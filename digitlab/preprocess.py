@@ -5,7 +5,8 @@ normalisation) and ``notebooks/06_segmenting_sequences.ipynb`` (whole images).
 
 The steps, one helper each:
 
-1. :func:`load_image`: a path, a PIL image or an array -> a numpy array
+1. :func:`load_image`: a path, a PIL image or an array -> a numpy array,
+   photos turned upright as their EXIF orientation says
    (:class:`ImageError` for empty, truncated or non-image files);
 2. :func:`downscale`: bound the working size of huge images, before any copy;
 3. :func:`to_grayscale`: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of any
@@ -82,10 +83,30 @@ def _read_file(path: Path) -> np.ndarray:
         raise ImageError(f"{path}: cannot decode the image ({error}).") from error
 
 
+#: The EXIF tag that says how a photo must be turned to stand upright (1: as stored).
+EXIF_ORIENTATION = 0x0112
+
+
+def upright(image):
+    """A PIL image turned as its EXIF orientation says (phones store portrait photos sideways).
+
+    An image already upright is returned as it is, without a copy.
+    """
+    from PIL import ImageOps
+
+    if image.getexif().get(EXIF_ORIENTATION, 1) in (0, 1):
+        return image
+    return ImageOps.exif_transpose(image)
+
+
 def _pil_to_array(image) -> np.ndarray:
-    """PIL modes we keep as they are (L, I;16, RGB, RGBA, F); the rest become RGBA or L."""
-    if image.mode in ("1", "L", "I;16", "F", "RGB", "RGBA"):
+    """An upright array of a PIL image: modes kept as they are (L, RGB, RGBA, F, 16-bit grey in
+    native byte order); the rest become RGBA or RGB."""
+    image = upright(image)
+    if image.mode in ("1", "L", "F", "RGB", "RGBA"):
         return np.asarray(image)
+    if image.mode.startswith("I;16"):  # big- or little-endian 16-bit grey: keep all 65,536 levels
+        return np.asarray(image).astype(np.uint16)
     if image.mode == "I":
         return np.asarray(image).astype(np.float32)
     has_alpha = image.mode in ("LA", "PA", "La") or "transparency" in image.info

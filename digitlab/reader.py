@@ -108,11 +108,12 @@ class Reading:
         return "\n".join(self.lines)
 
     def to_dict(self) -> dict:
-        """``{"text", "digits": [{"value", "confidence", "box", "line"}], "lines"}``, for JSON."""
+        """``{"text", "digits": [{"value", "confidence", "box", "line", "method"}], "lines"}``, for JSON."""
         return {
             "text": self.text,
             "digits": [
-                {"value": d.value, "confidence": round(d.confidence, 4), "box": list(d.box), "line": d.line}
+                {"value": d.value, "confidence": round(d.confidence, 4), "box": list(d.box), "line": d.line,
+                 "method": d.method}
                 for d in self.digits
             ],
             "lines": list(self.lines),

@@ -96,7 +96,9 @@ def open_upload(content: bytes, name: str = "the file"):
     Raises :class:`ValueError` with a message for students when the bytes are
     not an image PIL can read (a PDF, a text file, a truncated photo).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
+
+    from digitlab.preprocess import upright
 
     try:
         image = Image.open(io.BytesIO(bytes(content)))
@@ -106,7 +108,7 @@ def open_upload(content: bytes, name: str = "the file"):
             f"{name} is not an image I can read ({type(error).__name__}). "
             "Upload a photo or scan as PNG, JPEG, BMP, GIF, TIFF or WebP."
         ) from error
-    return ImageOps.exif_transpose(image)
+    return upright(image)
 
 
 # --- The widget -----------------------------------------------------------

@@ -113,3 +113,17 @@ def test_a_real_subprocess(model_file):
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["digits"]) == 4
     assert done.stderr == ""  # TensorFlow's start-up noise stays quiet
+
+
+def test_method_chooses_the_reader_and_json_says_which_read_each_digit(model_file, capsys):
+    assert main(["read", str(SAMPLES_DIR / "scan_31415.png"), "--json", "--method", "contours",
+                 "--model", model_file]) == 0
+    digits = json.loads(capsys.readouterr().out)["digits"]
+    assert len(digits) == 5 and {digit["method"] for digit in digits} == {"contours"}
+    assert main(["read", str(SAMPLES_DIR / "scan_31415.png"), "--json", "--method", "crnn",
+                 "--model", model_file]) == 0
+    assert {digit["method"] for digit in json.loads(capsys.readouterr().out)["digits"]} == {"crnn"}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["read", str(SAMPLES_DIR / "scan_31415.png"), "--method", "guess"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'guess'" in capsys.readouterr().err

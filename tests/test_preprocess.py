@@ -189,3 +189,35 @@ def test_sixteen_bit_and_palette_png_files(tmp_path):
     palette = tmp_path / "palette.png"
     Image.fromarray(stroke_image()).convert("P").save(palette)
     np.testing.assert_allclose(to_grayscale(load_image(palette)), stroke_image() / 255.0, atol=0.02)
+
+
+# --- Photos and scans as they are stored --------------------------------------
+
+
+def test_a_photo_stored_sideways_is_read_upright(tmp_path):
+    """Phones store portrait photos sideways with an EXIF orientation; the reader must turn them."""
+    from PIL import Image
+
+    upright_pixels = np.zeros((40, 100), np.uint8)
+    upright_pixels[5:35, 10:20] = 255  # a tall bar on the left
+    stored = Image.fromarray(upright_pixels).transpose(Image.Transpose.ROTATE_90)  # as the phone stores it
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to display"
+    for name in ("photo.jpg", "photo.png"):
+        stored.save(tmp_path / name, exif=exif)
+        loaded = load_image(tmp_path / name)
+        assert loaded.shape[:2] == (40, 100), name
+        assert loaded[5:35, 10:20].mean() > 200 and loaded[:, 30:].mean() < 30, name
+    assert load_image(Image.open(tmp_path / "photo.png")).shape[:2] == (40, 100)
+
+
+def test_a_big_endian_16_bit_tiff_keeps_its_grey_levels(tmp_path):
+    from PIL import Image
+
+    levels = np.linspace(0, 65535, 64 * 64).astype(np.uint16).reshape(64, 64)
+    Image.frombytes("I;16B", (64, 64), levels.astype(">u2").tobytes()).save(tmp_path / "scan.tif")
+    assert Image.open(tmp_path / "scan.tif").mode == "I;16B"
+    loaded = load_image(tmp_path / "scan.tif")
+    assert loaded.dtype == np.uint16 and np.array_equal(loaded, levels)
+    gray = to_grayscale(loaded)
+    assert gray.min() == 0.0 and gray.max() == 1.0 and len(np.unique(gray)) > 1000  # not clipped to 0/1
