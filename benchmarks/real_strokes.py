@@ -5,7 +5,7 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
 
 - every digit of the half alone, drawn as the pad draws it (pen widths over
   the pad slider's range, heights 40-200 px), white on black;
-- ``--n`` strings of 3-8 digits, each of ONE writer, laid out left to right
+- ``--n`` strings of 3-8 digits, each of ONE writer (writers weighted by their digits), laid out left to right
   with gaps of 10-60 % of the height, on the pad;
 - the same strings as ink on paper (dark on light, blurred, noisy), as a photo.
 

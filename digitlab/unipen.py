@@ -257,8 +257,11 @@ def isolated(digits: list[PenDigit], seed: int = 0) -> list[PenString]:
 def strings(digits: list[PenDigit], count: int, seed: int = 1, length=(3, 8)) -> list[PenString]:
     """``count`` strings of ``length`` (a range) digits, each of ONE writer, laid out as on the pad.
 
-    Writers are drawn uniformly (each person counts the same, however much
-    they wrote), then that writer's digits without replacement (with
+    Each string's writer is the writer of a digit drawn at random, so
+    writers count in proportion to the digits they wrote and every digit is
+    used about equally often (drawing writers uniformly would repeat the few
+    digits of small writers in many strings, one odd digit weighing like
+    dozens); then that writer's digits without replacement (with
     replacement if they wrote fewer than the string needs).
     """
     if count < 1:
@@ -266,11 +269,10 @@ def strings(digits: list[PenDigit], count: int, seed: int = 1, length=(3, 8)) ->
     by_writer = defaultdict(list)
     for digit in digits:
         by_writer[digit.writer].append(digit)
-    writers = sorted(by_writer)
     rng = np.random.default_rng(seed)
     lines = []
     for _ in range(count):
-        own = by_writer[writers[rng.integers(len(writers))]]
+        own = by_writer[digits[rng.integers(len(digits))].writer]
         size = int(rng.integers(length[0], length[1] + 1))
         chosen = rng.choice(len(own), size=size, replace=size > len(own))
         lines.append(lay_out([own[i] for i in chosen], rng))
