@@ -100,6 +100,16 @@ EXERCISES = {
     "07.pen_at_20px": Exercise(
         "A 140 px tall digit drawn with a 14 px pen is scaled to MNIST's size. How wide is its stroke then, in pixels?",
         2.0, "The crop's longer side becomes 20 px: multiply the pen width by 20 / 140.", tolerance=0.2),
+    # 09_real_handwriting
+    "09.string_accuracy": Exercise(
+        "A reader gets 99.3 % of single digits right, each independently of the others. What fraction of "
+        "8-digit strings does it read entirely right (a number between 0 and 1)?",
+        0.9454, "Every one of the 8 digits must be right: multiply 0.993 by itself 8 times.", tolerance=0.002),
+    "09.which_half": Exercise(
+        "You trained three models with different style fractions and kept the one that read the 'choose' "
+        "writers best. On which half of the writers is its accuracy a fair figure to publish: "
+        "'choose' or 'report'?",
+        "report", "The half you chose on has seen your choice: its best score is flattered by the choosing."),
 }
 
 

@@ -3,8 +3,9 @@
 Taught in ``notebooks/01_mnist_and_preprocessing.ipynb`` (digits, grids, class
 balance, augmentation), ``notebooks/02_convolution_pooling_padding_flatten.ipynb``
 (image rows, matrices, the model diagram), ``notebooks/03_training_the_cnn.ipynb``
-and ``notebooks/04_hyperparameter_tuning.ipynb`` (training runs compared) and
-``notebooks/06_segmenting_sequences.ipynb`` (boxes on an image).
+and ``notebooks/04_hyperparameter_tuning.ipynb`` (training runs compared),
+``notebooks/06_segmenting_sequences.ipynb`` (boxes on an image) and
+``notebooks/09_real_handwriting.ipynb`` (accuracy per class, models compared).
 
 Every helper takes ``ax=None`` (a new figure is made when it is ``None``) and
 returns the matplotlib figure. Several images share one axes, laid side by
@@ -165,6 +166,25 @@ def augmentation_row(image, augment, count: int = 7, seed: int = 0, title: str |
     )
     if title is not None:
         ax.set_title(title, loc="left", fontsize=10)
+    return figure
+
+
+def per_class(accuracies: dict, ax=None, title: str = "Accuracy per digit"):
+    """Grouped bars: for each digit 0-9, one bar per entry of ``accuracies`` (name -> 10 accuracies)."""
+    figure, ax = _axes(ax, (8, 3.2))
+    width = 0.8 / max(1, len(accuracies))
+    for index, (name, values) in enumerate(accuracies.items()):
+        values = np.asarray(values, dtype=float)
+        if values.shape != (10,):
+            raise ValueError(f"{name!r}: expected 10 accuracies (digits 0-9), got shape {values.shape}.")
+        ax.bar(np.arange(10) + (index - (len(accuracies) - 1) / 2) * width, values, width, label=name)
+    lowest = min(float(np.nanmin(np.asarray(values, dtype=float))) for values in accuracies.values())
+    ax.set_ylim(max(0.0, lowest - 0.05), 1.0)
+    ax.set_xticks(range(10))
+    ax.set_xlabel("digit written")
+    ax.set_ylabel("read right")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
     return figure
 
 

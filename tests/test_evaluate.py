@@ -18,6 +18,7 @@ from digitlab.evaluate import (  # noqa: E402
     confusion_matrix,
     misclassified,
     most_confused_pairs,
+    per_class_accuracy,
     plot_confusion_matrix,
     plot_history,
     plot_misclassified,
@@ -163,3 +164,12 @@ def test_quick_model_predictions_and_report(quick_model, mnist):
     report = report_for(quick_model, x_test, y_test)
     assert report.startswith(f"Test accuracy: {score:.2%} on 500 images")
     assert "precision" in report and "macro avg" in report
+
+
+def test_per_class_accuracy_scores_each_digit_alone():
+    truth = [0, 0, 0, 0, 1, 1, 7]
+    read = [0, 8, 8, 0, 1, 7, 7]
+    result = per_class_accuracy(truth, read)
+    assert result.shape == (10,)
+    assert result[0] == 0.5 and result[1] == 0.5 and result[7] == 1.0
+    assert np.isnan(result[3])  # no 3 was written

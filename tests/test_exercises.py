@@ -45,7 +45,7 @@ def test_show_prints_the_question(capsys):
 
 
 def test_every_notebook_has_exercises():
-    for number in ("01", "02", "03", "04", "05", "06"):
+    for number in ("01", "02", "03", "04", "05", "06", "09"):
         assert exercises.exercises_for(number), number
     assert exercises.exercises_for("notebooks/02_convolution_pooling_padding_flatten.ipynb")[0] == "02.output_size"
 
@@ -82,3 +82,11 @@ def test_notebook_07_answers_agree_with_the_preprocessing():
     crop = normalize_digit(np.ones((140, 14), np.float32))
     width = (crop > 0.5).any(axis=0).sum()
     assert abs(width - answer["07.pen_at_20px"]) <= 1
+
+
+def test_notebook_09_answers_agree_with_the_benchmark():
+    from digitlab import unipen
+
+    answer = {key: exercise.answer for key, exercise in exercises.EXERCISES.items()}
+    assert abs(answer["09.string_accuracy"] - 0.993 ** 8) < 1e-4
+    assert answer["09.which_half"] == unipen.HALVES[1]

@@ -27,6 +27,7 @@ COURSE = [
     "04_hyperparameter_tuning.ipynb",
     "05_evaluation.ipynb",
     "06_segmenting_sequences.ipynb",
+    "09_real_handwriting.ipynb",
 ]
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 EXPECTED_OUTPUTS = Path(__file__).resolve().parent / "notebook_outputs.json"

@@ -140,3 +140,14 @@ def test_compare_runs_training_against_validation():
     lines = plots.compare_runs({"seed": history}, ["loss", "val_loss"]).axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["seed: loss", "seed: val loss"]
     assert [line.get_linestyle() for line in lines] == ["-", "--"]
+
+
+def test_per_class_draws_one_bar_per_model_and_digit():
+    figure = plots.per_class({"plain": np.linspace(0.8, 1.0, 10), "styled": np.full(10, 0.95)})
+    ax = figure.axes[0]
+    assert len(ax.patches) == 20
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["plain", "styled"]
+    with pytest.raises(ValueError, match="expected 10 accuracies"):
+        plots.per_class({"short": [0.9, 0.8]})
+    _, given = plt.subplots()
+    assert plots.per_class({"one": np.ones(10)}, ax=given) is given.figure
