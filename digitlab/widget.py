@@ -250,6 +250,7 @@ class DigitPad(ipywidgets.VBox):
             self.ink.clear()
             for stroke, pen_width in zip(self._strokes, self._pen_widths):
                 self._draw_stroke(self.ink, stroke, pen_width, INK)
+            self.overlay.clear()
             self._draw_boxes()
 
     # --- Strokes ----------------------------------------------------------
@@ -297,8 +298,10 @@ class DigitPad(ipywidgets.VBox):
         self._strokes_changed()
 
     def _strokes_changed(self) -> None:
-        """The drawing changed: the old reading no longer applies; read again if asked to."""
+        """The drawing changed: the old reading, its message and any photo no longer apply; read again if asked to."""
         self._show_reading(None)
+        self._show_message("")
+        self._hide_photo()
         self._redraw()
         if self.auto_read.value and self._strokes:
             self.read()
@@ -333,6 +336,7 @@ class DigitPad(ipywidgets.VBox):
             self.overlay.clear()
             self._draw_stroke(self.ink, stroke, self._pen_widths[-1], INK)
         self._show_reading(None)
+        self._hide_photo()
         if self.auto_read.value:
             self.read()
 
@@ -430,6 +434,9 @@ class DigitPad(ipywidgets.VBox):
 
     # --- Showing the result -----------------------------------------------
 
+    def _hide_photo(self) -> None:
+        self.photo.layout.display = "none"
+
     def _show_message(self, text: str, error: bool = False) -> None:
         colour = "#c92a2a" if error else "#495057"
         self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
@@ -477,7 +484,10 @@ class DigitPad(ipywidgets.VBox):
         )
 
     def _crops_html(self, reading) -> str:
-        """The 28x28 crops the CNN saw, enlarged, each captioned with its digit and confidence."""
+        """The digits' 28x28 crops, enlarged, each captioned with its digit and confidence.
+
+        The CNN read the crops of "contours" digits; a "crnn" digit was read from its whole line,
+        and its crop (cut from the CTC alignment) is only shown."""
         size = 28 * CROP_ZOOM
         tiles = []
         for digit in reading.digits:
@@ -487,10 +497,14 @@ class DigitPad(ipywidgets.VBox):
                 f'<img src="{_png_data_url(_crop_to_uint8(digit.crop))}" width="{size}" height="{size}" '
                 'style="image-rendering:pixelated;border:1px solid #adb5bd">'
                 f'<figcaption style="color:{colour};font-size:0.85em">'
-                f"{digit.value} {digit.confidence:.0%}</figcaption></figure>"
+                f"{digit.value} {digit.confidence:.0%}{' CRNN' if digit.method == 'crnn' else ''}</figcaption></figure>"
             )
+        by_crnn = sum(digit.method == "crnn" for digit in reading.digits)
+        title = "What the CNN sees (28x28):" if not by_crnn else (
+            "The digits at 28x28, as the CNN sees them "
+            f"({'all' if by_crnn == len(reading.digits) else by_crnn} read by the CRNN, from the whole line):")
         return (
-            '<div style="color:#495057;font-size:0.9em">What the CNN sees (28x28):</div>'
+            f'<div style="color:#495057;font-size:0.9em">{title}</div>'
             '<div style="display:flex;flex-wrap:wrap">' + "".join(tiles) + "</div>"
         )
 
@@ -526,7 +540,8 @@ class DigitPad(ipywidgets.VBox):
         try:
             image = open_upload(content, name)
         except ValueError as error:
-            self.photo.layout.display = "none"
+            self._hide_photo()
+            self._show_reading(None)  # the previous photo's text is not this file's
             self._show_message(str(error), error=True)
             return None
         started = time.perf_counter()

@@ -282,3 +282,87 @@ def test_an_uploaded_photo_is_read_and_shown_annotated(shipped_reader):
     assert pad.reading.text == "305"
     assert pad.photo.layout.display is None and len(pad.photo.value) > 1000
     assert "Read scan.jpg" in pad.message.value
+
+
+# --- What the layers show after Clear, Undo, drawing and uploads --------------
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """``shown(layer)``: the drawing commands a canvas layer received since it was last cleared (its content)."""
+    from ipycanvas import canvas as ipycanvas_canvas
+
+    names = {index: name for name, index in ipycanvas_canvas.COMMANDS.items()}
+    content = {}
+    real = ipycanvas_canvas._CanvasManager.send_draw_command
+
+    def record(manager, canvas, name, args=[], buffers=[]):
+        command = names[name]
+        content[canvas.model_id] = [] if command == "clear" else content.get(canvas.model_id, []) + [command]
+        return real(manager, canvas, name, args, buffers)
+
+    monkeypatch.setattr(ipycanvas_canvas._CanvasManager, "send_draw_command", record)
+    return lambda layer: content.get(layer.model_id, [])
+
+
+def _scan_jpeg(text: str) -> bytes:
+    from PIL import Image
+
+    from digitlab.strokes import rasterize, strokes_size
+
+    strokes = digit_strokes(text)
+    buffer = io.BytesIO()
+    Image.fromarray(255 - rasterize(strokes, strokes_size(strokes), 14)).convert("RGB").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_clear_and_undo_leave_no_old_boxes_or_timings(shipped_reader, shown):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    draw_text(pad, "17")
+    pad.read()
+    assert "strokeRect" in shown(pad.overlay) and "Read in" in pad.message.value
+    pad.undo_button.click()
+    assert shown(pad.overlay) == [] and shown_text(pad.message) == ""  # the 7's box is gone with the 7
+    assert "strokeLines" in shown(pad.ink)
+    pad.read()
+    pad.clear_button.click()
+    assert shown(pad.overlay) == [] and shown(pad.ink) == []
+    assert pad.reading is None and shown_text(pad.message) == ""
+
+
+@pytest.mark.slow
+def test_a_photo_goes_away_when_cleared_or_drawn_over(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    upload(pad, "scan.jpg", _scan_jpeg("305"), "image/jpeg")
+    assert pad.photo.layout.display is None
+    pad.clear_button.click()
+    assert pad.photo.layout.display == "none"
+    upload(pad, "scan.jpg", _scan_jpeg("305"), "image/jpeg")
+    mouse_stroke(pad, [(10, 20), (30, 40)])
+    assert pad.photo.layout.display == "none"
+
+
+@pytest.mark.slow
+def test_a_bad_upload_after_a_photo_leaves_nothing_of_the_photo(shipped_reader):
+    pad = DigitPad(reader=shipped_reader, auto_read=False)
+    upload(pad, "scan.jpg", _scan_jpeg("305"), "image/jpeg")
+    assert "305" in shown_text(pad.text)
+    upload(pad, "notes.txt", b"not a photo", "text/plain")
+    assert "305" not in shown_text(pad.text) and pad.reading is None
+    assert pad.photo.layout.display == "none" and "notes.txt is not an image" in pad.message.value
+
+
+def test_crops_read_by_the_crnn_are_not_called_what_the_cnn_sees(pad):
+    import dataclasses
+
+    from digitlab.reader import Digit, Reading
+
+    crop = np.zeros((28, 28), np.float32)
+    digits = [Digit(1, 0.99, (10, 10, 20, 40), crop), Digit(7, 0.98, (40, 10, 20, 40), crop, method="crnn")]
+    reading = Reading(digits, ["17"], np.zeros((60, 80, 3), np.uint8))
+    pad.show(reading)
+    assert "What the CNN sees" not in pad.crops.value and "1 read by the CRNN" in pad.crops.value
+    assert "7 98% CRNN" in pad.crops.value
+    pad.show(dataclasses.replace(reading, digits=digits[:1], lines=["1"]))
+    assert "What the CNN sees" in pad.crops.value
