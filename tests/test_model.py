@@ -217,3 +217,28 @@ def test_shipped_model_reaches_its_floor_and_matches_its_card(mnist):
     members = card.get("members", [card])  # an ensemble's card keeps its members' cards
     assert not any(member["quick"] for member in members)
     assert all(member["train_images"] == 55_000 for member in members)
+
+
+# --- Model files are data, never code ----------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_model_with_code_in_it_is_refused_and_its_code_never_runs(tmp_path, capsys, suffix):
+    """A Lambda layer holds Python code; loading must refuse it (Keras' safe mode), not run it."""
+    from digitlab.cli import main
+    from digitlab.model import ModelFileError, load_model
+    from digitlab.synth import SAMPLES_DIR
+
+    marker = tmp_path / "payload-ran"
+    inputs = keras.Input((28, 28, 1))
+    payload = keras.layers.Lambda(lambda t, path=str(marker): (open(path, "w").close(), t)[1])(inputs)
+    marker.unlink()  # building the model called the lambda once; only loading matters below
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(payload))
+    path = tmp_path / f"evil{suffix}"
+    keras.Model(inputs, outputs).save(path)
+
+    with pytest.raises(ModelFileError, match="Lambda"):
+        load_model(path)
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not marker.exists()
