@@ -187,13 +187,15 @@ def _evaluate(args) -> int:
 def _read(args) -> int:
     import json
 
-    from digitlab.preprocess import ImageError, load_image
+    from digitlab.preprocess import ImageError, first_frame_notes, load_image
 
     try:
-        image = load_image(args.image)  # before loading the model: bad files fail fast
+        image, notes = first_frame_notes(load_image, args.image)  # before loading the model: bad files fail fast
     except ImageError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
     if args.annotate and not _is_image_name(args.annotate):
         print(f"digitlab read: --annotate {args.annotate}: not an image file name (use .png or .jpg)",
               file=sys.stderr)

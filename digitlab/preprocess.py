@@ -42,6 +42,25 @@ class ImageError(ValueError):
     """An image cannot be read: an empty, truncated or non-image file, or NaN/inf pixels."""
 
 
+class FirstFrameOnly(UserWarning):
+    """An animation or a multi-page file: only its first frame (page) is read."""
+
+
+def first_frame_notes(read, *args):
+    """``read(*args)`` and the :class:`FirstFrameOnly` messages it gave, as ``(result, [message, ...])``,
+    for a program to show them its own way (one line in the CLI, the message line in the widget)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FirstFrameOnly)
+        result = read(*args)
+    notes = [str(note.message) for note in caught if issubclass(note.category, FirstFrameOnly)]
+    for note in caught:  # anything else goes on as it came
+        if not issubclass(note.category, FirstFrameOnly):
+            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+    return result, notes
+
+
 # --- Reading --------------------------------------------------------------
 
 
@@ -101,7 +120,16 @@ def upright(image):
 
 def _pil_to_array(image) -> np.ndarray:
     """An upright array of a PIL image: modes kept as they are (L, RGB, RGBA, F, 16-bit grey in
-    native byte order); the rest become RGBA or RGB."""
+    native byte order); the rest become RGBA or RGB.
+
+    Warns with :class:`FirstFrameOnly` for an animated GIF or a multi-page TIFF, of which only the
+    first frame is read."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        import warnings
+
+        warnings.warn(f"the image has {frames} frames (an animation or several pages): only the first is read.",
+                      FirstFrameOnly, stacklevel=2)
     image = upright(image)
     if image.mode in ("1", "L", "F", "RGB", "RGBA"):
         return np.asarray(image)

@@ -544,13 +544,15 @@ class DigitPad(ipywidgets.VBox):
             self._show_reading(None)  # the previous photo's text is not this file's
             self._show_message(str(error), error=True)
             return None
+        from digitlab.preprocess import first_frame_notes
+
         started = time.perf_counter()
-        reading = self.reader.read(image)
+        reading, notes = first_frame_notes(self.reader.read, image)
         milliseconds = 1000 * (time.perf_counter() - started)
         self._show_reading(reading, source="photo")
         with hold_canvas():
             self.overlay.clear()  # the boxes on the canvas were for the drawing
         self.photo.value = _jpeg_bytes(np.asarray(reading.annotated(low_confidence=self.unsure_below)))
         self.photo.layout.display = None
-        self._show_message(f"Read {name} in {milliseconds:.0f} ms: {reading.text or 'no digits'}.")
+        self._show_message(" ".join([f"Read {name} in {milliseconds:.0f} ms: {reading.text or 'no digits'}.", *notes]))
         return reading

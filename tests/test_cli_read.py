@@ -127,3 +127,13 @@ def test_method_chooses_the_reader_and_json_says_which_read_each_digit(model_fil
         main(["read", str(SAMPLES_DIR / "scan_31415.png"), "--method", "guess"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'guess'" in capsys.readouterr().err
+
+
+def test_an_animation_is_read_from_its_first_frame_and_says_so(model_file, tmp_path, capsys):
+    first = Image.open(SAMPLES_DIR / "4096.png").convert("L")
+    path = tmp_path / "animated.gif"
+    first.save(path, save_all=True, append_images=[Image.new("L", first.size, shade) for shade in (128, 255)])
+    assert main(["read", str(path), "--model", model_file]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip()) == 4  # the first frame's digits
+    assert err.strip() == f"digitlab read: {path}: the image has 3 frames (an animation or several pages): only the first is read."

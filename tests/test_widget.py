@@ -366,3 +366,22 @@ def test_crops_read_by_the_crnn_are_not_called_what_the_cnn_sees(pad):
     assert "7 98% CRNN" in pad.crops.value
     pad.show(dataclasses.replace(reading, digits=digits[:1], lines=["1"]))
     assert "What the CNN sees" in pad.crops.value
+
+
+def test_an_uploaded_animation_says_only_its_first_frame_is_read():
+    from PIL import Image
+
+    class Reader:
+        def read(self, image):
+            from digitlab.preprocess import load_image
+            from digitlab.reader import Reading
+
+            pixels = load_image(image)
+            return Reading([], [], np.zeros(pixels.shape[:2] + (3,), np.uint8))
+
+    frames = [Image.new("L", (60, 40), shade) for shade in (0, 128, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    pad = DigitPad(reader=Reader(), auto_read=False)
+    upload(pad, "moving.gif", buffer.getvalue(), "image/gif")
+    assert "3 frames" in pad.message.value and "only the first is read" in pad.message.value
