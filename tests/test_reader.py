@@ -47,7 +47,8 @@ def test_reading_has_digits_boxes_and_crops(reader, five_digits):
     assert "".join(str(digit.value) for digit in reading.digits) == reading.text
     data = reading.to_dict()
     assert data["text"] == reading.text and len(data["digits"]) == 5
-    assert set(data["digits"][0]) == {"value", "confidence", "box", "line"}
+    assert set(data["digits"][0]) == {"value", "confidence", "box", "line", "method"}
+    assert data["digits"][0]["method"] == reading.digits[0].method
 
 
 def test_all_crops_go_through_one_batched_call(reader, mnist, monkeypatch):
