@@ -196,9 +196,9 @@ def _read(args) -> int:
         return 2
     for note in notes:
         print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
-    if args.annotate and not _is_image_name(args.annotate):
-        print(f"digitlab read: --annotate {args.annotate}: not an image file name (use .png or .jpg)",
-              file=sys.stderr)
+    problem = args.annotate and _annotate_problem(args.annotate, args.image)
+    if problem:
+        print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
         return 2
     from digitlab.model import ModelFileError
     from digitlab.reader import Reader
@@ -219,12 +219,45 @@ def _read(args) -> int:
         print(reading.text)
     if not reading.digits:
         print("no digits found", file=sys.stderr)
-    if args.annotate:
-        from PIL import Image
-
-        Path(args.annotate).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(reading.annotated()).save(args.annotate)
+    problem = args.annotate and _save_annotated(reading, Path(args.annotate))
+    if problem:
+        print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _annotate_problem(annotate: str, image: str) -> str | None:
+    """What is wrong with ``--annotate``'s path, found before anything is read (None: nothing)."""
+    path = Path(annotate)
+    if path.is_dir():
+        return "a folder: give a file name such as OUT.png"
+    if not _is_image_name(annotate):
+        return "not an image file name (use .png or .jpg)"
+    if path.exists() and path.resolve() == Path(image).resolve():
+        return "that is the image being read; give another name"
+    return None
+
+
+def _save_annotated(reading, path: Path) -> str | None:
+    """Write the annotated image to a temporary file beside ``path``, then rename it into place, so a failed
+    write never destroys an existing file. Returns what went wrong, or None."""
+    import os
+    import tempfile
+
+    from PIL import Image
+
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(handle)
+        Image.fromarray(reading.annotated()).save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
+        os.replace(temporary, path)
+        return None
+    except (OSError, ValueError) as error:  # no folder, no space, no permission, a format without RGB
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)
+        return f"cannot write it: {error}"
 
 
 def _is_image_name(path: str) -> bool:

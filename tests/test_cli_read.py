@@ -137,3 +137,21 @@ def test_an_animation_is_read_from_its_first_frame_and_says_so(model_file, tmp_p
     out, err = capsys.readouterr()
     assert len(out.strip()) == 4  # the first frame's digits
     assert err.strip() == f"digitlab read: {path}: the image has 3 frames (an animation or several pages): only the first is read."
+
+
+def test_annotate_never_destroys_a_file_and_explains_in_one_line(model_file, tmp_path, capsys):
+    sample = tmp_path / "sample.png"
+    sample.write_bytes((SAMPLES_DIR / "4096.png").read_bytes())
+    kept = tmp_path / "kept.xbm"  # XBM cannot hold an RGB image: the write fails
+    kept.write_bytes(b"old contents")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cases = [(sample, "that is the image being read"), (tmp_path, "a folder"),
+             (kept, "cannot write it"), (blocker / "out.png", "cannot write it")]
+    for annotate, message in cases:
+        assert main(["read", str(sample), "--annotate", str(annotate), "--model", model_file]) == 2, annotate
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert sample.read_bytes() == (SAMPLES_DIR / "4096.png").read_bytes()
+    assert kept.read_bytes() == b"old contents"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "kept.xbm", "sample.png"]  # no leftovers
