@@ -20,7 +20,11 @@ def _data(args) -> int:
     from digitlab import data
 
     if args.action == "download":
-        folder = data.download_mnist(args.to)
+        try:
+            folder = data.download_mnist(args.to)
+        except (data.DataError, OSError) as error:  # no network, no mirror, a folder we cannot write
+            print(f"digitlab data download: {error}", file=sys.stderr)
+            return 2
         print(f"MNIST downloaded and verified in {folder}")
         return 0
     try:

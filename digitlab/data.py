@@ -213,12 +213,12 @@ def download_mnist(
                 tmp.replace(target)
                 break
             except (OSError, urllib.error.URLError, DataError) as error:
-                errors.append(f"  {url}: {error}")
+                errors.append(f"{url}: {error}")
             finally:
                 tmp.unlink(missing_ok=True)
         else:
             raise DataError(
-                f"Could not download {name}.gz from any mirror:\n" + "\n".join(errors) + "\n"
+                f"could not download {name}.gz from any of {len(mirrors)} mirrors ({'; '.join(errors)}). "
                 f"Without a network, copy the four MNIST files into a folder and set ${ENV_VAR} to it."
             )
     return folder

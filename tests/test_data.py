@@ -205,7 +205,7 @@ def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isol
         return FakeResponse(payload[: len(payload) // 2])  # cut off mid-way
 
     monkeypatch.setattr(urllib.request, "urlopen", corrupt_urlopen)
-    with pytest.raises(DataError, match="Could not download train-images-idx3-ubyte.gz") as error:
+    with pytest.raises(DataError, match="could not download train-images-idx3-ubyte.gz") as error:
         data.load_mnist()
     assert "DIGITLAB_DATA" in str(error.value)
     assert list(data.DEFAULT_DIR.iterdir()) == []
@@ -214,7 +214,7 @@ def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isol
 def test_no_network_gives_one_clear_error(monkeypatch, isolated):
     # The autouse guard in conftest refuses any non-loopback connection.
     monkeypatch.setattr(data, "MIRRORS", ("http://192.0.2.1/mnist/",))
-    with pytest.raises(DataError, match="(?s)MNIST not found.*Could not download"):
+    with pytest.raises(DataError, match="(?s)MNIST not found.*could not download"):
         data.load_mnist()
 
 
@@ -273,3 +273,16 @@ def test_test_half_refuses_unknown_halves_and_other_test_sets():
         data.test_half(mnist, "dev")
     with pytest.raises(ValueError, match="10,000"):
         data.test_half(((None, None), (np.zeros((400, 28, 28)), np.zeros(400))), "benchmark")
+
+
+def test_download_without_a_network_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from digitlab import data
+    from digitlab.cli import main
+
+    # Nothing listens on the loopback discard port: every mirror refuses at once, as with no network.
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/", "http://127.0.0.1:9/mirror2/"))
+    assert main(["data", "download", "--to", str(tmp_path / "mnist")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "could not download train-images-idx3-ubyte.gz from any of 2 mirrors" in err and "$DIGITLAB_DATA" in err
+    assert list((tmp_path / "mnist").iterdir()) == []  # no partial files left
