@@ -212,11 +212,17 @@ def _read(args) -> int:
     except ModelFileError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # a model that is no digit classifier
+        print(f"digitlab read: --model {args.model}: {error}", file=sys.stderr)
+        return 2
     try:
         reading = reader.read(image)
     except ImageError as error:
         print(f"digitlab read: {args.image}: {error}", file=sys.stderr)
         return 2
+    except ModelFileError as error:  # the CRNN, loaded at the first read that needs it
+        print(f"digitlab read: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(reading.to_dict()))
     elif reading.text:

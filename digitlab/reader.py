@@ -162,6 +162,7 @@ class Reader:
             raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
         if threshold not in THRESHOLDS:
             raise ValueError(f"threshold must be one of {THRESHOLDS}, got {threshold!r}.")
+        _check_digit_classifier(model)
         self.model = model
         self.method = method
         self.polarity = polarity
@@ -397,6 +398,23 @@ class Reader:
         lines = ["".join(str(d.value) for d in digits if d.line == line)
                  for line in range(segmentation.line_count)]
         return Reading(digits, [line for line in lines if line], _display(page.gray), page.scale)
+
+
+def _check_digit_classifier(model) -> None:
+    """A ``ValueError`` that says what is wrong when ``model`` is not a 28x28x1 -> 10 digit classifier.
+
+    A model that declares its shapes (any Keras model) is checked; any other callable (a stand-in
+    in a test) is taken at its word."""
+    if not callable(model):
+        raise ValueError(f"the model must be a Keras model (or a callable on image batches), got {type(model).__name__}.")
+    if not (hasattr(model, "input_shape") and hasattr(model, "output_shape")):
+        return
+    inputs, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if inputs != (28, 28, 1) or outputs != 10:
+        raise ValueError(
+            f"the model takes {inputs} and gives {outputs} outputs, but the reader needs a digit classifier "
+            "from 28x28x1 images to 10 classes (a CRNN goes to crnn_model=)."
+        )
 
 
 def _to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:

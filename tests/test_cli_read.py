@@ -155,3 +155,26 @@ def test_annotate_never_destroys_a_file_and_explains_in_one_line(model_file, tmp
     assert sample.read_bytes() == (SAMPLES_DIR / "4096.png").read_bytes()
     assert kept.read_bytes() == b"old contents"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "kept.xbm", "sample.png"]  # no leftovers
+
+
+def test_a_model_that_is_no_digit_classifier_is_refused_in_one_line(tmp_path, capsys):
+    import keras
+
+    from digitlab.card import save_model
+
+    inputs = keras.Input((32, 32, 3))
+    wrong = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "wrong.keras"
+    save_model(wrong, path)
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "takes (32, 32, 3) and gives 5 outputs" in err
+
+
+def test_a_missing_crnn_is_one_line_not_a_traceback(model_file, tmp_path, monkeypatch, capsys):
+    from digitlab import crnn
+
+    monkeypatch.setattr(crnn, "DEFAULT_MODEL", tmp_path / "crnn.keras")
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file, "--method", "crnn"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "crnn.keras" in err
