@@ -103,6 +103,9 @@ def open_upload(content: bytes, name: str = "the file"):
     try:
         image = Image.open(io.BytesIO(bytes(content)))
         image.load()
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels): "
+                         "upload a smaller photo.") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(
             f"{name} is not an image I can read ({type(error).__name__}). "
@@ -535,7 +538,9 @@ class DigitPad(ipywidgets.VBox):
     def read_photo(self, content: bytes, name: str = "the photo"):
         """Read a photo or scan given as file bytes; show it annotated and return the ``Reading``.
 
-        A file that is not an image shows a message in the widget (and returns ``None``).
+        A file that is not an image, an image too large to decode safely, pixels that are not numbers
+        or a model that cannot be loaded show a message in the widget (and return ``None``): never a
+        traceback.
         """
         try:
             image = open_upload(content, name)
@@ -544,10 +549,17 @@ class DigitPad(ipywidgets.VBox):
             self._show_reading(None)  # the previous photo's text is not this file's
             self._show_message(str(error), error=True)
             return None
+        from digitlab.model import ModelFileError
         from digitlab.preprocess import first_frame_notes
 
         started = time.perf_counter()
-        reading, notes = first_frame_notes(self.reader.read, image)
+        try:
+            reading, notes = first_frame_notes(self.reader.read, image)
+        except (ValueError, ModelFileError) as error:  # NaN pixels, a missing or damaged model
+            self._hide_photo()
+            self._show_reading(None)
+            self._show_message(f"Could not read {name}: {error}", error=True)
+            return None
         milliseconds = 1000 * (time.perf_counter() - started)
         self._show_reading(reading, source="photo")
         with hold_canvas():

@@ -385,3 +385,37 @@ def test_an_uploaded_animation_says_only_its_first_frame_is_read():
     pad = DigitPad(reader=Reader(), auto_read=False)
     upload(pad, "moving.gif", buffer.getvalue(), "image/gif")
     assert "3 frames" in pad.message.value and "only the first is read" in pad.message.value
+
+
+def test_read_photo_shows_a_message_and_never_raises(monkeypatch, tmp_path):
+    from PIL import Image
+
+    from digitlab.model import ModelFileError
+
+    class MissingCrnn:
+        def read(self, image):
+            raise ModelFileError("Model file not found: crnn.keras.")
+
+    def png(pixels, mode=None) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels, mode).save(buffer, format="TIFF" if pixels.dtype == np.float32 else "PNG")
+        return buffer.getvalue()
+
+    pad = DigitPad(reader=MissingCrnn(), auto_read=False)
+    assert pad.read_photo(png(np.zeros((40, 60), np.uint8)), "scan.png") is None
+    assert "Could not read scan.png: Model file not found" in pad.message.value
+
+    class Real:  # the reader's own checks of the pixels, without loading a model
+        def read(self, image):
+            from digitlab.preprocess import prepare
+
+            prepare(image)
+            return None
+
+    pad = DigitPad(reader=Real(), auto_read=False)
+    with_nan = np.full((40, 60), np.nan, np.float32)
+    assert pad.read_photo(png(with_nan), "nan.tif") is None
+    assert "NaN" in pad.message.value
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert pad.read_photo(png(np.zeros((100, 100), np.uint8)), "bomb.png") is None
+    assert "bomb.png is too large to read safely" in pad.message.value
