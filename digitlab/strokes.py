@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Sub-pixel precision of :func:`rasterize`: coordinates are drawn at 1/16 px.
-_SHIFT = 4
+#: Sub-pixel precision of :func:`rasterize` (and of :mod:`digitlab.styles`): coordinates are drawn at 1/16 px.
+SUBPIXEL_SHIFT = 4
 #: The pen widths the draw-and-read pad offers (its slider), in canvas pixels, and its default.
 PEN_WIDTHS = (2, 40)
 DEFAULT_PEN_WIDTH = 14
@@ -73,16 +73,16 @@ def rasterize(
     strokes = list(strokes)
     widths = _check_pen_widths(pen_width, len(strokes))
     image = np.zeros((height, width), dtype=np.uint8)
-    scale = 1 << _SHIFT
+    scale = 1 << SUBPIXEL_SHIFT
     for stroke, stroke_width in zip(strokes, widths):
         points = np.round(stroke_points(stroke) * scale).astype(np.int32)
         thickness = max(1, int(round(stroke_width)))
         radius = int(round(stroke_width / 2 * scale))
         if len(points) > 1:
-            cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, _SHIFT)
+            cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
         # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
         for x, y in points:
-            cv2.circle(image, (int(x), int(y)), radius, 255, cv2.FILLED, cv2.LINE_AA, _SHIFT)
+            cv2.circle(image, (int(x), int(y)), radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
     return image
 
 

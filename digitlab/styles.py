@@ -28,14 +28,13 @@ import cv2
 import numpy as np
 
 from digitlab.preprocess import normalize_digit
+from digitlab.strokes import SUBPIXEL_SHIFT
 
-#: Sub-pixel precision of the strokes drawn here (1/16 px), as in :mod:`digitlab.strokes`.
-_SHIFT = 4
 #: Skeletons are found and redrawn at this many times MNIST's resolution, then shrunk back.
 _REDRAW_SCALE = 2
 #: Pen widths of :func:`redraw_with_pen`, in MNIST pixels (its digits are 20 px high): a fine
 #: stylus to a thick finger.
-PEN_WIDTHS = (1.0, 5.0)
+REDRAW_PEN_WIDTHS = (1.0, 5.0)
 
 
 # --- Helpers -----------------------------------------------------------------
@@ -72,13 +71,17 @@ def stroke_width(ink: np.ndarray) -> float:
 
 
 def _draw_line(ink: np.ndarray, start, end, width: float) -> np.ndarray:
-    """``ink`` with a round-capped line from ``start`` to ``end`` (x, y) in ``width`` pixels, anti-aliased."""
+    """``ink`` with a round-capped line from ``start`` to ``end`` (x, y), ``width`` pixels wide, anti-aliased.
+
+    Drawn as :func:`digitlab.strokes.rasterize` draws a stroke, but straight onto the float ink, so
+    the anti-aliased edge keeps its fractions (the pad's uint8 canvas would round them).
+    """
     layer = np.zeros_like(ink)
-    scale = 1 << _SHIFT
+    scale = 1 << SUBPIXEL_SHIFT
     points = [tuple(int(round(v * scale)) for v in point) for point in (start, end)]
-    cv2.line(layer, points[0], points[1], 1.0, max(1, int(round(width))), cv2.LINE_AA, _SHIFT)
+    cv2.line(layer, points[0], points[1], 1.0, max(1, int(round(width))), cv2.LINE_AA, SUBPIXEL_SHIFT)
     for point in points:
-        cv2.circle(layer, point, int(round(width / 2 * scale)), 1.0, cv2.FILLED, cv2.LINE_AA, _SHIFT)
+        cv2.circle(layer, point, int(round(width / 2 * scale)), 1.0, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
     return np.maximum(ink, layer)
 
 
@@ -141,11 +144,11 @@ def float_five_bar(image, rng) -> np.ndarray:
 def redraw_with_pen(image, rng, pen_width: float | None = None) -> np.ndarray:
     """The digit thinned to its skeleton and drawn again with a round pen ``pen_width`` MNIST pixels wide.
 
-    ``pen_width`` defaults to a draw from :data:`PEN_WIDTHS`. The pen is
+    ``pen_width`` defaults to a draw from :data:`REDRAW_PEN_WIDTHS`. The pen is
     uniform, as on a screen: no thin and thick parts, no blur of a scan.
     """
     ink = _as_float(image)
-    width = float(rng.uniform(*PEN_WIDTHS)) if pen_width is None else float(pen_width)
+    width = float(rng.uniform(*REDRAW_PEN_WIDTHS)) if pen_width is None else float(pen_width)
     if width <= 0:
         raise ValueError(f"pen_width must be positive, got {pen_width}.")
     size = 28 * _REDRAW_SCALE
