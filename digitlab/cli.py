@@ -251,22 +251,19 @@ def _annotate_problem(annotate: str, image: str) -> str | None:
 def _save_annotated(reading, path: Path) -> str | None:
     """Write the annotated image to a temporary file beside ``path``, then rename it into place, so a failed
     write never destroys an existing file. Returns what went wrong, or None."""
-    import os
-    import tempfile
-
     from PIL import Image
 
-    temporary = None
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")  # as card.save_model writes models
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(handle)
         Image.fromarray(reading.annotated()).save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
-        os.replace(temporary, path)
+        temporary.replace(path)
         return None
     except (OSError, ValueError) as error:  # no folder, no space, no permission, a format without RGB
-        if temporary:
-            Path(temporary).unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # its folder cannot be made or read: there is nothing to remove
+            pass
         return f"cannot write it: {error}"
 
 
