@@ -184,7 +184,14 @@ def check_image(image) -> np.ndarray:
 
 
 def _to_unit(channels: np.ndarray) -> np.ndarray:
-    """Any pixel type -> float32 in [0, 1]: by the type's range, or min-max for other floats/ints."""
+    """Any pixel type -> float32 in [0, 1].
+
+    bool, uint8 and uint16 by their type's range; values already in [0, 1] as they are; whole numbers
+    within 0-255 (an 8-bit image held as int64 or float) divided by 255. Anything else is stretched from
+    its minimum to its maximum, but only when that spread is real contrast, at least
+    :data:`MIN_CONTRAST` of the values' magnitude: a near-uniform image (1000 plus a little noise) is
+    blank, not noise stretched into ink.
+    """
     if channels.dtype == bool:
         return channels.astype(np.float32)
     if channels.dtype in (np.uint8, np.uint16):
@@ -193,7 +200,9 @@ def _to_unit(channels: np.ndarray) -> np.ndarray:
     low, high = float(values.min()), float(values.max())
     if 0.0 <= low and high <= 1.0:
         return values.astype(np.float32)
-    if high == low:
+    if 0.0 <= low and high <= 255.0 and np.array_equal(values, np.round(values)):
+        return (values / 255.0).astype(np.float32)
+    if high / 2 - low / 2 < MIN_CONTRAST / 2 * max(abs(low), abs(high)):
         return np.zeros(values.shape, dtype=np.float32)
     # Halves first, so that even -1e308 to 1e308 does not overflow.
     return ((values / 2 - low / 2) / (high / 2 - low / 2)).astype(np.float32)

@@ -221,3 +221,22 @@ def test_a_big_endian_16_bit_tiff_keeps_its_grey_levels(tmp_path):
     assert loaded.dtype == np.uint16 and np.array_equal(loaded, levels)
     gray = to_grayscale(loaded)
     assert gray.min() == 0.0 and gray.max() == 1.0 and len(np.unique(gray)) > 1000  # not clipped to 0/1
+
+
+@pytest.mark.parametrize("image", [
+    np.float32(1000) + np.random.default_rng(0).normal(0, 1e-3, (120, 300)).astype(np.float32),
+    np.random.default_rng(1).integers(1000, 1002, (120, 300)).astype(np.int32),
+    np.full((120, 300), -7.5),
+], ids=["float 1000 + noise", "int 1000 or 1001", "constant below 0"])
+def test_a_near_uniform_image_is_blank_not_stretched_into_ink(image):
+    assert to_grayscale(image).max() == 0.0
+    assert not prepare(image).mask.any()
+
+
+def test_whole_numbers_up_to_255_are_8_bit_levels_whatever_their_type():
+    base = stroke_image()
+    faint = (base // 4).astype(np.int64)  # a faint 8-bit image held as int64: it stays faint
+    np.testing.assert_allclose(to_grayscale(faint), faint / 255.0, atol=1e-6)
+    np.testing.assert_allclose(to_grayscale(base.astype(np.float64)), base / 255.0, atol=1e-6)
+    signed = base.astype(np.float32) / 127.5 - 1.0  # -1 to 1: real contrast, stretched
+    np.testing.assert_allclose(to_grayscale(signed), base / 255.0, atol=1e-3)
