@@ -409,11 +409,13 @@ def _check_digit_classifier(model) -> None:
         raise ValueError(f"the model must be a Keras model (or a callable on image batches), got {type(model).__name__}.")
     if not (hasattr(model, "input_shape") and hasattr(model, "output_shape")):
         return
+    from digitlab.model import INPUT_SHAPE, NUM_CLASSES  # Keras is loaded already: the model is a Keras model
+
     inputs, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
-    if inputs != (28, 28, 1) or outputs != 10:
+    if inputs != INPUT_SHAPE or outputs != NUM_CLASSES:
         raise ValueError(
             f"the model takes {inputs} and gives {outputs} outputs, but the reader needs a digit classifier "
-            "from 28x28x1 images to 10 classes (a CRNN goes to crnn_model=)."
+            f"from {'x'.join(map(str, INPUT_SHAPE))} images to {NUM_CLASSES} classes (a CRNN goes to crnn_model=)."
         )
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from digitlab.preprocess import normalize_digit
 from digitlab.strokes import SUBPIXEL_SHIFT
+from digitlab.synth import ink_box
 
 #: Skeletons are found and redrawn at this many times MNIST's resolution, then shrunk back.
 _REDRAW_SCALE = 2
@@ -56,11 +57,11 @@ def _like(result: np.ndarray, original) -> np.ndarray:
 
 
 def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of the pixels above half intensity."""
-    rows, cols = np.nonzero(ink > 0.5)
-    if rows.size == 0:
+    """(x, y, w, h) of the pixels above half intensity (:func:`digitlab.synth.ink_box`)."""
+    box = ink_box(ink > 0.5)
+    if box is None:
         raise ValueError("the digit has no ink to add a style to.")
-    return int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)
+    return box
 
 
 def stroke_width(ink: np.ndarray) -> float:

@@ -45,7 +45,7 @@ class DigitString:
     inverted: bool = False
 
 
-def _ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+def ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
     """Tight (x, y, w, h) around the nonzero pixels of ``image``, or None."""
     rows, cols = np.nonzero(image.any(axis=1))[0], np.nonzero(image.any(axis=0))[0]
     if rows.size == 0:
@@ -89,7 +89,7 @@ def _shape_digit(image: np.ndarray, scale: float, slant: float, stroke: int, ela
     if elastic:
         bent = elastic_distortion(image, elastic, rng)
         image = bent if bent.any() else image
-    box = _ink_box(image)
+    box = ink_box(image)
     if box is None:
         raise ValueError("a digit image has no ink (all zeros).")
     x, y, w, h = box
@@ -107,7 +107,7 @@ def _shape_digit(image: np.ndarray, scale: float, slant: float, stroke: int, ela
         padded = np.pad(digit, abs(stroke))
         changed = cv2.dilate(padded, kernel) if stroke > 0 else cv2.erode(padded, kernel)
         digit = changed if changed.any() else padded  # never erase a digit entirely
-    box = _ink_box(digit)
+    box = ink_box(digit)
     x, y, w, h = box
     return digit[y:y + h, x:x + w]
 

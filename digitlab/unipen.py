@@ -66,8 +66,13 @@ class PenDigit:
 
     @property
     def contributor(self) -> str:
-        """The institution that collected it (``writer`` is ``<contributor>-<number>``)."""
-        return self.writer.split("-")[0]
+        """The institution that collected it (:func:`contributor_of` its writer)."""
+        return contributor_of(self.writer)
+
+
+def contributor_of(writer: str) -> str:
+    """The contributor of a writer named ``<contributor>-<number>`` (``"gmd-001"`` -> ``"gmd"``)."""
+    return writer.split("-")[0]
 
 
 # --- Finding and loading ------------------------------------------------------
@@ -146,7 +151,7 @@ def split_writers(digits: list[PenDigit]) -> dict[str, set[str]]:
         counts[digit.writer] += 1
     by_contributor = defaultdict(list)
     for writer, count in counts.items():
-        by_contributor[writer.split("-")[0]].append((-count, writer))
+        by_contributor[contributor_of(writer)].append((-count, writer))
     halves = {half: set() for half in HALVES}
     for contributor in sorted(by_contributor):
         sizes = dict.fromkeys(HALVES, 0)

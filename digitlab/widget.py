@@ -91,14 +91,13 @@ def _crop_to_uint8(crop) -> np.ndarray:
 
 
 def open_upload(content: bytes, name: str = "the file"):
-    """Decode uploaded bytes into a PIL image, upright (EXIF rotation applied).
+    """Decode uploaded bytes into a PIL image (the reader turns it upright, as it does every image).
 
     Raises :class:`ValueError` with a message for students when the bytes are
-    not an image PIL can read (a PDF, a text file, a truncated photo).
+    not an image PIL can read (a PDF, a text file, a truncated photo) or one
+    too large to decode safely.
     """
     from PIL import Image, UnidentifiedImageError
-
-    from digitlab.preprocess import upright
 
     try:
         image = Image.open(io.BytesIO(bytes(content)))
@@ -111,7 +110,7 @@ def open_upload(content: bytes, name: str = "the file"):
             f"{name} is not an image I can read ({type(error).__name__}). "
             "Upload a photo or scan as PNG, JPEG, BMP, GIF, TIFF or WebP."
         ) from error
-    return upright(image)
+    return image
 
 
 # --- The widget -----------------------------------------------------------
@@ -440,6 +439,12 @@ class DigitPad(ipywidgets.VBox):
     def _hide_photo(self) -> None:
         self.photo.layout.display = "none"
 
+    def _show_failure(self, text: str) -> None:
+        """A photo that could not be read: nothing of the previous one stays, and ``text`` says why."""
+        self._hide_photo()
+        self._show_reading(None)
+        self._show_message(text, error=True)
+
     def _show_message(self, text: str, error: bool = False) -> None:
         colour = "#c92a2a" if error else "#495057"
         self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
@@ -545,9 +550,7 @@ class DigitPad(ipywidgets.VBox):
         try:
             image = open_upload(content, name)
         except ValueError as error:
-            self._hide_photo()
-            self._show_reading(None)  # the previous photo's text is not this file's
-            self._show_message(str(error), error=True)
+            self._show_failure(str(error))
             return None
         from digitlab.model import ModelFileError
         from digitlab.preprocess import first_frame_notes
@@ -556,9 +559,7 @@ class DigitPad(ipywidgets.VBox):
         try:
             reading, notes = first_frame_notes(self.reader.read, image)
         except (ValueError, ModelFileError) as error:  # NaN pixels, a missing or damaged model
-            self._hide_photo()
-            self._show_reading(None)
-            self._show_message(f"Could not read {name}: {error}", error=True)
+            self._show_failure(f"Could not read {name}: {error}")
             return None
         milliseconds = 1000 * (time.perf_counter() - started)
         self._show_reading(reading, source="photo")
