@@ -25,7 +25,7 @@ come from the training set's writers, so they flatter every model.
 ``--crnn PATH`` reads with another CRNN than the shipped one.
 
 Run: python benchmarks/read_bench.py [--n 500] [--quick] [--digits benchmark|development|test|validation]
-[--crnn MODEL.keras] [--lines 10]
+[--crnn MODEL.keras] [--candidate MODEL.keras] [--methods ...] [--lines 10]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 
 from digitlab import crnn
 from digitlab.data import TEST_HALVES, load_mnist, test_half
-from digitlab.model import ModelFileError
+from digitlab.model import ModelFileError, load_model
 from digitlab.preprocess import normalize_digit, prepare
 from digitlab.reader import METHODS, Reader
 from digitlab.segment import segment, segment_ink
@@ -107,6 +107,12 @@ def main() -> None:
                         help="the benchmark half of MNIST's test digits (default), the development half, "
                              "all of them, or training digits no shipped model trained on")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
+    parser.add_argument("--candidate", metavar="MODEL.keras",
+                        help="method graph: read with this 11-class recognizer instead of the shipped one")
+    parser.add_argument("--digit-cost", type=float, metavar="COST",
+                        help="method graph: the price per digit read (default digitlab.decode.DIGIT_COST)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="the methods to measure (default: all)")
     parser.add_argument("--lines", type=int, default=10, help="8-digit images to time (default 10)")
     args = parser.parse_args()
     if args.n < 1 or args.lines < 1:
@@ -121,9 +127,12 @@ def main() -> None:
     cnn = Reader.default().model
     try:
         crnn_model = crnn.load_model(args.crnn) if args.crnn else crnn.load_default()
+        candidate_model = load_model(args.candidate) if args.candidate else None
     except ModelFileError as error:
         parser.error(str(error))
-    readers = {method: Reader(cnn, method=method, crnn_model=crnn_model) for method in METHODS}
+    methods = args.methods
+    readers = {method: Reader(cnn, method=method, crnn_model=crnn_model, candidate_model=candidate_model,
+                              digit_cost=args.digit_cost) for method in methods}
     sets = {
         "5 digits, gaps": make_dataset(n, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1),
         "broken strokes + specks": make_dataset(n, length=5, seed=1, mnist=mnist, gap=(0.2, 0.6),
@@ -135,22 +144,23 @@ def main() -> None:
     if args.crnn:
         source += f", CRNN {args.crnn}"
     print(f"String accuracy (digit accuracy), n={n} strings each, {source}:")
-    print(f"  {'set':26s}" + "".join(f"{method:>22s}" for method in METHODS))
+    print(f"  {'set':26s}" + "".join(f"{method:>22s}" for method in methods))
     for name, dataset in sets.items():
-        cells = [accuracy(readers[method], dataset) for method in METHODS]
+        cells = [accuracy(readers[method], dataset) for method in methods]
         print(f"  {name:26s}" + "".join(f"{s:>13.2%} ({d:6.2%})" for s, d in cells))
 
-    times = {"auto": [], "contours": [], "per-digit predict": []}
+    timed = [method for method in methods if method != "crnn"]
+    times = {method: [] for method in timed} | {"per-digit predict": []}
     for sequence in make_dataset(lines, length=8, seed=2, mnist=mnist, height=280):
         image = sequence.image
-        times["auto"].append(median_seconds(lambda: readers["auto"].read(image), repeats))
-        times["contours"].append(median_seconds(lambda: readers["contours"].read(image), repeats))
+        for method in timed:
+            times[method].append(median_seconds(lambda: readers[method].read(image), repeats))
         times["per-digit predict"].append(median_seconds(lambda: naive_read(cnn, image), max(3, repeats // 3)))
     print(f"{lines} 8-digit images, {image.shape[0]} px high (each the median of repeated reads): "
           + ", ".join(f"{name} {statistics.median(seconds) * 1000:.1f} ms (slowest {max(seconds) * 1000:.1f})"
                       for name, seconds in times.items()))
     slow = statistics.median(times["per-digit predict"])
-    for name in ("auto", "contours"):
+    for name in timed:
         worst = min(naive / own for naive, own in zip(times["per-digit predict"], times[name]))
         print(f"  {name}: {slow / statistics.median(times[name]):.1f}x faster than per-digit predict "
               f"(medians; {worst:.1f}x on its worst image)")

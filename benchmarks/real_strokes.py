@@ -9,8 +9,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   with gaps of 10-60 % of the height, on the pad;
 - the same strings as ink on paper (dark on light, blurred, noisy), as a photo.
 
-and reads each image with ``Reader.read``, as the pad and the command line
-do. It prints, for each set: string accuracy, digit accuracy (position by
+and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
+pad does) and the paper set from its images (``Reader.read``, as the command
+line does). It prints, for each set: string accuracy, digit accuracy (position by
 position; a wrong count misses them all), accuracy per class, the most
 frequent confusions (aligned with :class:`difflib.SequenceMatcher`: "5 -> 52"
 is a 5 read with an extra 2) and the median time per read.
@@ -26,8 +27,8 @@ Data: I. Guyon, L. Schomaker, R. Plamondon, M. Liberman, S. Janet, "UNIPEN
 project of on-line data exchange and recognizer benchmarks", ICPR 1994
 (DOI 10.5281/zenodo.1195803).
 
-Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--cnn MODEL.keras] [--crnn MODEL.keras] [--data PATH] [--quick]
+Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn|graph]
+[--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ from digitlab.model import ModelFileError
 from digitlab.reader import METHODS, Reader
 
 
-def read_all(reader: Reader, images, truths) -> dict:
-    """Read every image; count strings, digits per class and confusions, time each read."""
+def read_all(read, items, truths) -> dict:
+    """``read`` every item (a pad's strokes or an image); count strings, digits per class and confusions,
+    time each read."""
     right_strings = 0
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []
-    for image, truth in zip(images, truths):
+    for item, truth in zip(items, truths):
         started = time.perf_counter()
-        text = reader.read(image).text.replace("\n", "")
+        text = read(item).text.replace("\n", "")
         seconds.append(time.perf_counter() - started)
         right_strings += text == truth
         for position, character in enumerate(truth):
@@ -95,6 +97,10 @@ def main() -> int:
     parser.add_argument("--method", choices=METHODS, default="auto", help="the reader's method (default auto)")
     parser.add_argument("--cnn", metavar="MODEL.keras", help="read with this CNN instead of the shipped one")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
+    parser.add_argument("--candidate", metavar="MODEL.keras",
+                        help="method graph: read with this 11-class recognizer instead of the shipped one")
+    parser.add_argument("--digit-cost", type=float, metavar="COST",
+                        help="method graph: the price per digit read (default digitlab.decode.DIGIT_COST)")
     parser.add_argument("--data", metavar="PATH", help=f"digits.jsonl.gz (default ${unipen.ENV_VAR}, "
                                                        "else ../shared/unipen-dev/ beside the repository)")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
@@ -115,24 +121,32 @@ def main() -> int:
     try:
         cnn = model.load_model(args.cnn) if args.cnn else model.load_default()
         crnn_model = crnn.load_model(args.crnn) if args.crnn else None
+        candidate_model = model.load_model(args.candidate) if args.candidate else None
     except ModelFileError as error:
         print(f"real_strokes: {error}", file=sys.stderr)
         return 2
-    reader = Reader(cnn, method=args.method, crnn_model=crnn_model)
+    reader = Reader(cnn, method=args.method, crnn_model=crnn_model, candidate_model=candidate_model,
+                    digit_cost=args.digit_cost)
 
     writers = len({digit.writer for digit in digits})
     print(f"Real pen strokes (UNIPEN), the {args.half!r} half: {len(digits)} digits of {writers} writers; "
           f"method {args.method!r}, CNN {args.cnn or 'shipped'}, CRNN {args.crnn or 'shipped'}")
     lines = unipen.strings(digits, n)
     paper_rng = np.random.default_rng(2)
+    def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
+        return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
+
+    def on_paper(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
+        return reader.read(unipen.on_paper(pen.on_pad(), paper_rng))
+
+    texts = [line.text for line in lines]
     sets = {
-        "isolated digits, pad": ((pen.on_pad() for pen in unipen.isolated(alone)), [str(d.label) for d in alone]),
-        "strings of 3-8, pad": ((line.on_pad() for line in lines), [line.text for line in lines]),
-        "strings of 3-8, paper": ((unipen.on_paper(line.on_pad(), paper_rng) for line in lines),
-                                  [line.text for line in lines]),
-    }  # images are drawn as they are read, so memory holds one at a time
-    for name, (images, truths) in sets.items():
-        report(name, read_all(reader, images, truths), args.top)
+        "isolated digits, pad": (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
+        "strings of 3-8, pad": (on_pad, lines, texts),
+        "strings of 3-8, paper": (on_paper, lines, texts),
+    }
+    for name, (read, items, truths) in sets.items():
+        report(name, read_all(read, items, truths), args.top)
     return 0
 
 

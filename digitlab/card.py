@@ -87,8 +87,13 @@ def save_model(model, path: str | Path) -> None:
     tmp.replace(path)
 
 
-def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0) -> dict:
-    """Train on MNIST, save the model and its card, return the card."""
+def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0,
+                   non_digits=0.0) -> dict:
+    """Train on MNIST, save the model and its card, return the card.
+
+    ``non_digits`` (for :func:`digitlab.model.candidate_cnn`) adds examples of
+    "not one digit"; the card then also says how many such examples made
+    from *test* digits the model rejects."""
     from digitlab.data import load_mnist
     from digitlab.train import train
 
@@ -96,7 +101,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     started = time.perf_counter()
     history = train(
         model, x_train, y_train, epochs=epochs, quick=quick, seed=seed,
-        learning_rate=learning_rate, verbose=verbose, styles=styles,
+        learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
         history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
@@ -111,6 +116,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "validation_split": validation_split(),
         "augmentation": "rotation 12 deg, zoom 12 %, shift 10 %, stroke width +-0.7",
         "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
+        **(_non_digit_fields(model, x_test, y_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
         "quick": bool(quick),
@@ -119,6 +125,21 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     write_card(card, out)
     print(f"Saved {out} (test accuracy {card['test_accuracy']:.2%}) and its card {card_path(out)}")
     return card
+
+
+def _non_digit_fields(model, x_test, y_test, fraction, seed, examples: int = 10_000) -> dict:
+    """How a model with an 11th class treats "not one digit" made from MNIST *test* digits."""
+    from digitlab.evaluate import predict_probabilities
+    from digitlab.non_digits import NOT_A_DIGIT, non_digits
+
+    rejected = predict_probabilities(model, non_digits(x_test, examples, seed=1, labels=y_test)).argmax(axis=1) == NOT_A_DIGIT
+    return {
+        "non_digits": (f"{fraction:.0%} as many examples of 'not one digit' as training digits, and some digits "
+                       f"drawn smaller (digitlab.non_digits.with_non_digits, seed {seed})"),
+        "non_digit_rejection": round(float(rejected.mean()), 6),
+        "non_digit_evaluation": f"{examples} non-digits made from MNIST test digits (digitlab.non_digits.non_digits, "
+                                "seed 1), rejected = the 11th class is the most probable",
+    }
 
 
 def crnn_test_fields(model, mnist, evaluation_strings: int = 1000) -> dict:

@@ -55,9 +55,13 @@ def _train(args) -> int:
         except (ValueError, OSError, models.ModelFileError) as error:
             print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
             return 2
-    builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
+    builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn, "candidate_cnn": models.candidate_cnn}
     out = Path(args.out) if args.out else _default_out(args)
     trainer, mixture = train_and_save, {"styles": args.styles}
+    if args.model == "candidate_cnn":
+        from digitlab.non_digits import NON_DIGIT_FRACTION
+
+        mixture["non_digits"] = NON_DIGIT_FRACTION
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
@@ -220,7 +224,7 @@ def _read(args) -> int:
     except ImageError as error:
         print(f"digitlab read: {args.image}: {error}", file=sys.stderr)
         return 2
-    except ModelFileError as error:  # the CRNN, loaded at the first read that needs it
+    except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
         print(f"digitlab read: {error}", file=sys.stderr)
         return 1
     if args.json:
@@ -289,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(run=_data)
 
     train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
-    train.add_argument("--model", choices=["digit_cnn", "seed_cnn", "crnn"], default="digit_cnn")
+    train.add_argument("--model", choices=["digit_cnn", "seed_cnn", "candidate_cnn", "crnn"], default="digit_cnn")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)
@@ -331,10 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("image", help="an image file (PNG, JPEG, ...)")
     read.add_argument("--json", action="store_true", help="text, digits (value, confidence, box) and lines as JSON")
     read.add_argument("--annotate", metavar="OUT.png", help="also save the image with boxes and digits drawn")
-    read.add_argument("--model", help="a .keras file (default: the shipped model)")
+    read.add_argument("--model", help="the digit CNN of method contours, a .keras file (default: the shipped one)")
     read.add_argument("--method", choices=METHODS, default="auto",
-                      help="auto (default): segments, and reads touching digits with the CRNN; contours: segments and "
-                           "reads each digit with the CNN; crnn: reads each line whole with the CRNN")
+                      help="auto (default): groups pieces of ink into the digits a CNN (and, for touching digits, the "
+                           "CRNN) reads best; contours: segments and reads each digit with the CNN; crnn: reads each "
+                           "line whole with the CRNN")
     read.set_defaults(run=_read)
     return parser
 

@@ -20,6 +20,7 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "digit_cnn.keras"
+CANDIDATE_MODEL = MODELS_DIR / "candidate_cnn.keras"
 
 #: The seed's tuning grid (Keras Tuner), kept exactly.
 FILTERS_GRID = (32, 64, 128)
@@ -62,7 +63,8 @@ def _conv_bn(x, filters: int, kernel_size: int, strides: int = 1, padding: str =
     return layers.ReLU()(x)
 
 
-def digit_cnn(width: int = 32, dropout: float = 0.4) -> keras.Model:
+def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
+              name: str = "digit_cnn") -> keras.Model:
     """Our best single CNN: batch norm, dropout and learned down-sampling.
 
     Deotte's design (two 3x3 convolutions then a strided 5x5 "learned
@@ -71,6 +73,8 @@ def digit_cnn(width: int = 32, dropout: float = 0.4) -> keras.Model:
     at 28x28, down-samples with strided 3x3 convolutions, ends with two
     unpadded convolutions and global average pooling: about 3.5x the seed's
     cost per epoch (``benchmarks/train_speed.py`` measures it).
+
+    :func:`candidate_cnn` is the same network with an 11th output.
     """
     inputs = keras.Input(INPUT_SHAPE)
     x = _conv_bn(inputs, width, 3)
@@ -82,8 +86,18 @@ def digit_cnn(width: int = 32, dropout: float = 0.4) -> keras.Model:
     x = _conv_bn(x, 4 * width, 3, padding="valid")          # 5 -> 3
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="digit_cnn")
+    outputs = layers.Dense(classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def candidate_cnn() -> keras.Model:
+    """:func:`digit_cnn` with an 11th class, "not one digit" (:mod:`digitlab.non_digits`).
+
+    The recognizer of the reader's segmentation graph (:mod:`digitlab.decode`,
+    notebook 06): it scores every way of grouping pieces of ink into digits,
+    and learned to score a wrong grouping low.
+    """
+    return digit_cnn(classes=NUM_CLASSES + 1, name="candidate_cnn")
 
 
 def ensemble(members, name: str = "digit_cnn") -> keras.Model:
@@ -195,12 +209,13 @@ class ModelFileError(RuntimeError):
     """A model file is missing or cannot be loaded."""
 
 
-def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` file, with an error that names the file when it fails."""
+def load_model(path: str | Path, train_options: str = "") -> keras.Model:
+    """Load a ``.keras`` file, with an error that names the file when it fails (and, when it is
+    missing, the ``digitlab train`` command, with ``train_options``, that makes one)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(
-            f"Model file not found: {path}. Train one with `digitlab train --out {path}`."
+            f"Model file not found: {path}. Train one with `digitlab train {train_options}--out {path}`."
         )
     try:
         return keras.saving.load_model(path, compile=False)
@@ -214,6 +229,11 @@ def load_model(path: str | Path) -> keras.Model:
 def load_default() -> keras.Model:
     """The shipped ``digitlab/models/digit_cnn.keras`` (see its model card beside it)."""
     return load_model(DEFAULT_MODEL)
+
+
+def load_candidate_model() -> keras.Model:
+    """The shipped ``digitlab/models/candidate_cnn.keras`` (:func:`candidate_cnn`; its card is beside it)."""
+    return load_model(CANDIDATE_MODEL, "--model candidate_cnn ")
 
 
 def warm_start(model: keras.Model, source: keras.Model, new=()) -> list[str]:

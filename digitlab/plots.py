@@ -319,3 +319,66 @@ def model_diagram(model, ax=None):
     ax.set_axis_off()
     ax.set_title(f"{model.name}: {model.count_params():,} parameters")
     return figure
+
+
+# --- The segmentation graph ---------------------------------------------------
+
+
+def segmentation_graph(ink, lattice, ax=None, spans: int = 12):
+    """One line's segmentation graph (:class:`digitlab.decode.Lattice`) drawn under its ink.
+
+    The line's ink (white on black) is shown with each piece's box and
+    number. Below it, the nodes (boundaries between pieces) sit on a line,
+    and each candidate run of pieces is an arc from its first boundary to
+    its last, labelled with its best reading ("-": not a digit) and the
+    second best if it scores 0.01 or more (``exp(-cost)``, the probability when the price per
+    digit is 0). The ``spans`` best runs are drawn, and the best path in
+    green. Taught in ``notebooks/06_segmenting_sequences.ipynb``.
+    """
+    from matplotlib.patches import Arc, Rectangle
+
+    pieces, path = lattice.pieces, lattice.path
+    if not pieces:
+        raise ValueError("the lattice has no pieces to draw.")
+    figure, ax = _axes(ax, size=(9, 5))
+    ink = _as_image(ink)
+    left = min(piece.box[0] for piece in pieces)
+    top = min(piece.box[1] for piece in pieces)
+    right = max(piece.box[0] + piece.box[2] for piece in pieces)
+    bottom = max(piece.box[1] + piece.box[3] for piece in pieces)
+    height = bottom - top
+    ax.imshow(ink[top:bottom, left:right], cmap="gray", extent=(left, right, bottom, top))
+    for index, piece in enumerate(pieces):
+        x, y, w, h = piece.box
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="tab:orange", linewidth=1))
+        ax.text(x + w / 2, y, str(index), color="tab:orange", ha="center", va="bottom", fontsize=8)
+
+    # Boundary i sits between piece i-1 and piece i (at the line's ends, at its edges).
+    centres = [piece.box[0] + piece.box[2] / 2 for piece in pieces]
+    nodes = [left] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [right]
+    by_span: dict[tuple[int, int], list] = {}
+    for edge in sorted(lattice.edges, key=lambda edge: edge.cost):
+        by_span.setdefault((edge.start, edge.end), []).append(edge)
+    chosen = {(edge.start, edge.end) for edge in path}
+    shown = sorted(by_span, key=lambda span: by_span[span][0].cost)[:spans]
+    shown += [span for span in chosen if span not in shown]
+    base, deepest = bottom + 0.2 * height, 1
+    for span in sorted(shown, key=lambda span: span in chosen):  # the best path is drawn last, on top
+        start, end = nodes[span[0]], nodes[span[1]]
+        depth = span[1] - span[0]
+        deepest = max(deepest, depth)
+        lift = 0.3 * height * depth
+        colour = "tab:green" if span in chosen else "0.6"
+        ax.add_patch(Arc(((start + end) / 2, base), end - start, 2 * lift, theta1=0, theta2=180,
+                         edgecolor=colour, linewidth=2.5 if span in chosen else 1))
+        readings = [edge for edge in by_span[span][:2] if edge is by_span[span][0] or np.exp(-edge.cost) >= 0.01]
+        label = "\n".join(f"{''.join(map(str, edge.values)) or '-'} {np.exp(-edge.cost):.2f}" for edge in readings)
+        ax.text((start + end) / 2, base + lift, label, color=colour, ha="center", va="top", fontsize=7,
+                fontweight="bold" if span in chosen else "normal")
+    ax.plot(nodes, [base] * len(nodes), "o", color="black", markersize=4)
+    ax.set_xlim(left - 0.1 * height, right + 0.1 * height)
+    ax.set_ylim(base + 0.3 * height * deepest + 0.3 * height, top - 0.15 * height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Best path {lattice.text!r} in green; grey: other runs of pieces, the most probable")
+    return figure

@@ -332,13 +332,20 @@ def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int =
 # --- One digit, as MNIST --------------------------------------------------
 
 
-def normalize_digit(crop: np.ndarray) -> np.ndarray:
+def normalize_digit(crop: np.ndarray, height: float | None = None) -> np.ndarray:
     """One digit's ink (white on black, any size) -> float32 28x28 in [0, 1], as MNIST.
 
     As LeCun et al. made MNIST: trim to the ink, fit the longer side into
     20x20 keeping the aspect ratio (a thin 1 stays thin), brighten so the
     strongest ink is 1, then place it in 28x28 with its centre of mass at the
     centre. An empty crop gives an all-zero image.
+
+    With ``height`` (the height of a digit of the same writing, in the crop's
+    pixels), ink smaller than that keeps its size relative to it: the scale
+    is fixed by whichever is larger, the ink or ``height``. A 5's detached bar
+    then stays a small dash instead of filling the box as a digit would, so
+    a recognizer can tell a piece of a digit from a digit
+    (:mod:`digitlab.decode`, notebook 06).
     """
     crop = np.asarray(crop, dtype=np.float32)
     if crop.ndim != 2:
@@ -348,9 +355,9 @@ def normalize_digit(crop: np.ndarray) -> np.ndarray:
     if rows.size == 0:
         return out
     crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    height, width = crop.shape
-    factor = MNIST_BOX / max(height, width)
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    ink_height, ink_width = crop.shape
+    factor = MNIST_BOX / max(ink_height, ink_width, height or 0)
+    size = (max(1, round(ink_width * factor)), max(1, round(ink_height * factor)))
     digit = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
     digit = np.clip(digit / max(float(digit.max()), 1e-6), 0.0, 1.0)
 

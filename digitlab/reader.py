@@ -5,20 +5,12 @@ draw-and-read widget). Three methods:
 
 - ``"contours"`` (notebook 06): segment, classify each digit with the CNN;
 - ``"crnn"`` (notebook 08): each line read whole by the CRNN (:mod:`digitlab.crnn`),
-  no segmentation of digits, so touching digits are no problem; each line is
-  read at four column phases (hard lines also at two more ink heights) and
-  the readings combined (:func:`digitlab.crnn.read_lines`); boxes are approximate (from the CTC
-  alignment);
-- ``"auto"`` (the default): contours first; each line is also read by the
-  CRNN (all lines in one batched call). A line with a blob of touching digits takes
-  the CRNN's reading, and so does a line where the CRNN confidently reads
-  more digits than contours (:func:`digitlab.crnn.prefer_crnn`). Where both
-  read as many digits, a contour digit joined from several blobs (a broken
-  stroke), below :data:`UNSURE_BELOW` (0.8) confidence, that the CRNN reads
-  otherwise, and more confidently, takes the CRNN's value
-  (:func:`digitlab.crnn.swap_unsure`) if the CRNN reads the digit's crop
-  alone the same way; the other digits stay.
-  Each :class:`Digit` says which method produced it.
+  no segmentation of digits; boxes are approximate (from the CTC alignment);
+- ``"auto"`` (the default, notebook 06): the ink is cut into pieces (a pad's
+  strokes, or blobs and the parts of wide blobs), and every way of grouping
+  neighbouring pieces into digits is scored by a CNN that can also answer
+  "not one digit", blobs of touching digits also by the CRNN. The reading is
+  the most probable path through those groupings (:mod:`digitlab.decode`).
 
 The contour method runs four steps, one method of
 :class:`Reader` each, so a notebook can show them one at a time:
@@ -39,12 +31,13 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from digitlab import decode
 from digitlab.preprocess import POLARITIES, THRESHOLDS, ImageError, Page, normalize_digit, prepare
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 
@@ -56,8 +49,7 @@ METHODS = ("contours", "crnn", "auto")
 #: multiples of 8 up to 128 (a line of 8 digits and its shifted copies, 40
 #: crops, runs as 40, not 64), then powers of two.
 BATCH_BUCKETS = tuple(range(8, 129, 8)) + (256, 512, 1024)
-#: Below this confidence a digit counts as unsure: orange in annotations and
-#: in the pad, and a reason for method "auto" to consult the CRNN.
+#: Below this confidence a digit counts as unsure: orange in annotations and in the pad.
 UNSURE_BELOW = 0.8
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
@@ -69,15 +61,12 @@ SHIFTS_BELOW = 0.99
 class Digit:
     """One digit read: its ``value`` (0-9), the model's ``confidence`` (0-1),
     its ``box`` (x, y, w, h) in input pixels, the 28x28 ``crop`` the model saw,
-    its ``line`` (0 = top), the ``method`` that found it ("contours" or
-    "crnn"), and whether it came from splitting ``touching`` digits. For a
-    "crnn" digit of a line the CRNN read whole, the box is approximate (from
-    the CTC alignment) and ``crop`` is that box normalised as MNIST, for
-    display: the CRNN saw the whole line. A digit "auto" swapped in from the
-    CRNN (:func:`digitlab.crnn.swap_unsure`) keeps its contour box and crop.
-    ``blobs`` counts the ink blobs a contour digit's segment joins: 2 or more
-    for a broken stroke or a bar that does not touch (1 for "crnn" digits of
-    a line read whole)."""
+    its ``line`` (0 = top), the ``method`` that read it ("contours", "crnn"
+    or "auto"), and whether it came from ``touching`` digits. A digit the
+    CRNN read as part of a line or a blob has an approximate box (from the
+    CTC alignment) and its ``crop`` is that box normalised as MNIST, for
+    display. ``blobs`` counts the pieces of ink the digit joins: blobs for
+    "contours", blobs, parts of blobs or pad strokes for "auto"."""
 
     value: int
     confidence: float
@@ -155,7 +144,8 @@ class Reader:
     """
 
     def __init__(self, model, method: str = "auto", polarity: str = "auto", threshold: str = "otsu",
-                 average_shifts: bool = True, crnn_model=None):
+                 average_shifts: bool = True, crnn_model=None, candidate_model=None,
+                 digit_cost: float | None = None, skip_cost: float | None = None):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
         if polarity not in POLARITIES:
@@ -169,7 +159,10 @@ class Reader:
         self.threshold = threshold
         self.average_shifts = average_shifts
         self._crnn_model = crnn_model
-        self._compiled = None
+        self._candidate_model = candidate_model
+        self.digit_cost = decode.DIGIT_COST if digit_cost is None else digit_cost
+        self.skip_cost = decode.SKIP_COST if skip_cost is None else skip_cost
+        self._compiled = {}
 
     @property
     def crnn_model(self):
@@ -179,6 +172,15 @@ class Reader:
 
             self._crnn_model = crnn.load_default()
         return self._crnn_model
+
+    @property
+    def candidate_model(self):
+        """The recognizer of method "auto", with an 11th class "not one digit" (the shipped one unless given)."""
+        if self._candidate_model is None:
+            from digitlab.model import load_candidate_model
+
+            self._candidate_model = load_candidate_model()
+        return self._candidate_model
 
     @classmethod
     def default(cls, **options) -> Reader:
@@ -199,30 +201,24 @@ class Reader:
     def read(self, image) -> Reading:
         """Read the digits in ``image`` (a path, a PIL image or a numpy array)."""
         page, segmentation = self.find_boxes(image)
+        if self.method == "auto":
+            return self.read_graph(page, segmentation)
         if self.method == "crnn":
-            return self.combine(page, segmentation, None, self.read_line_strips(page, segmentation))
+            return self.read_crnn(page, segmentation)
         candidates = self.crops(page, segmentation)
         crops = [crop for options in candidates for pieces in options for crop, _ in pieces]
         probabilities = self.classify(np.stack(crops)) if crops else np.zeros((0, 10), np.float32)
-        reading = self.assemble(page, segmentation, candidates, probabilities)
-        if self.method == "contours" or not reading.digits:
-            return reading
-        return self.combine(page, segmentation, reading, self.read_line_strips(page, segmentation))
+        return self.assemble(page, segmentation, candidates, probabilities)
 
-    # --- The CRNN's part ("crnn" and "auto") ------------------------------
-
-    def read_line_strips(self, page: Page, segmentation: Segmentation) -> list:
-        """Each line's ink (its segments' blobs and their soft edges only, so dropped specks stay out)
-        read by the CRNN, all lines in one batched call (and one more for hard lines, see
-        :func:`digitlab.crnn.read_lines`): ``[(origin, LineReading)]``
-        with the strip's (x, y) origin in working pixels."""
+    def read_crnn(self, page: Page, segmentation: Segmentation) -> Reading:
+        """Method "crnn": each line's ink (its segments' blobs and their soft edges only, so dropped
+        specks stay out) read whole by the CRNN, all lines in one batched call
+        (:func:`digitlab.crnn.read_lines`)."""
         from digitlab import crnn
 
         strips, origins = [], []
         for line in range(segmentation.line_count):
             segments = [seg for seg in segmentation.segments if seg.line == line]
-            if not segments:
-                continue
             # The line's box, one pixel larger: its blobs keep the soft edge the threshold cut off,
             # as the CNN's crops do and as the CRNN's training strips have it.
             x0 = max(0, min(seg.box[0] for seg in segments) - 1)
@@ -234,54 +230,10 @@ class Reader:
             own = cv2.dilate(own, np.ones((3, 3), np.uint8))
             strips.append(np.round(page.ink[y0:y1, x0:x1] * own * 255).astype(np.uint8))
             origins.append((line, x0, y0))
-        readings = crnn.read_lines(self.crnn_model, strips) if strips else []
-        return list(zip(origins, readings))
-
-    def combine(self, page: Page, segmentation: Segmentation, reading: Reading | None, lines) -> Reading:
-        """Lines read by the CRNN replace the contour reading's lines where
-        :func:`digitlab.crnn.prefer_crnn` says so (always when ``reading`` is
-        None). In the other lines, each unsure digit of several blobs that
-        :func:`digitlab.crnn.swap_unsure` picks is read again by the CRNN,
-        alone, from its crop (all of them in one call); where that reading
-        agrees with the line's (:func:`digitlab.crnn.reads_alone_as`), the
-        digit takes the CRNN's value and confidence and keeps its contour box
-        and crop."""
-        from digitlab import crnn
-
-        # Which lines the CRNN takes whole, and which contour digits it may change.
-        kept, candidates = {}, []
-        for (line, x0, y0), line_reading in lines:
-            contour_digits = [d for d in reading.digits if d.line == line] if reading else []
-            contour_text = "".join(str(d.value) for d in contour_digits)
-            confidences = [d.confidence for d in contour_digits]
-            if reading is None or crnn.prefer_crnn(contour_text, confidences, [d.touching for d in contour_digits],
-                                                   line_reading):
-                continue
-            kept[line] = contour_digits
-            candidates += [((line, k), contour_digits[k].crop, line_reading.values[k])
-                           for k in crnn.swap_unsure(contour_text, confidences, [d.blobs for d in contour_digits],
-                                                     line_reading)]
-
-        # The second opinion: the CRNN reads each candidate digit by itself.
-        swaps = set()
-        if candidates:
-            positions, crops, values = zip(*candidates)
-            swaps = {position for position, yes in zip(positions, crnn.reads_alone_as(self.crnn_model, crops, values))
-                     if yes}
-
         digits = []
-        for (line, x0, y0), line_reading in lines:
-            if line not in kept:
-                digits.extend(self._crnn_digits(page, line, (x0, y0), line_reading))
-                continue
-            digits.extend(
-                replace(digit, value=line_reading.values[k], confidence=float(line_reading.confidences[k]),
-                        method="crnn") if (line, k) in swaps else digit
-                for k, digit in enumerate(kept[line])
-            )
-        lines_text = ["".join(str(d.value) for d in digits if d.line == line)
-                      for line in range(segmentation.line_count)]
-        return Reading(digits, [text for text in lines_text if text], _display(page.gray), page.scale)
+        for (line, x0, y0), reading in zip(origins, crnn.read_lines(self.crnn_model, strips) if strips else []):
+            digits.extend(self._crnn_digits(page, line, (x0, y0), reading))
+        return _reading(digits, segmentation.line_count, page)
 
     @staticmethod
     def _crnn_digits(page: Page, line: int, origin: tuple[int, int], line_reading) -> list[Digit]:
@@ -296,7 +248,42 @@ class Reader:
                                 box=_to_input_pixels(box, page.scale), crop=crop, line=line, method="crnn"))
         return digits
 
-    def classify(self, crops: np.ndarray) -> np.ndarray:
+    def read_strokes(self, strokes, size: tuple[int, int], pen_width=None) -> Reading:
+        """Read a pad's ``strokes`` (lists of (x, y) pixels on a pad of ``size`` = (height, width)).
+
+        Method "auto" takes the strokes themselves as the pieces it groups
+        into digits (:func:`digitlab.decode.stroke_lines`); the other methods
+        read the strokes' image, as :meth:`read` would.
+        """
+        from digitlab.strokes import DEFAULT_PEN_WIDTH, rasterize
+
+        pen_width = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
+        image = rasterize(strokes, size, pen_width)
+        if self.method != "auto":
+            return self.read(image)
+        page, segmentation = self.find_boxes(image)
+        return self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+
+    def read_graph(self, page: Page, segmentation: Segmentation, lines=None) -> Reading:
+        """Method "auto": each line read as the best path through its segmentation graph (:meth:`lattices`)."""
+        digits = []
+        for line, lattice in enumerate(self.lattices(page, segmentation, lines)):
+            for edge in lattice.path:
+                for value, confidence, box in zip(edge.values, edge.confidences, edge.boxes):
+                    crop = edge.crop if edge.crop is not None else normalize_digit(_cut(page.ink, box))
+                    digits.append(Digit(value=value, confidence=confidence, box=_to_input_pixels(box, page.scale),
+                                        crop=crop, line=line, method="auto", touching=edge.crop is None,
+                                        blobs=edge.end - edge.start))
+        return _reading(digits, segmentation.line_count, page)
+
+    def lattices(self, page: Page, segmentation: Segmentation, lines=None) -> list[decode.Lattice]:
+        """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN for blobs of
+        touching digits), with its best path: :func:`digitlab.decode.lattices`. ``lines``: pieces per
+        line, by default the segmentation's blobs and the parts of wide ones."""
+        return decode.lattices(page, segmentation, lambda crops: self.classify(crops, self.candidate_model),
+                               self.crnn_model, lines, self.digit_cost, self.skip_cost)
+
+    def classify(self, crops: np.ndarray, model=None) -> np.ndarray:
         """Step 3: softmax probabilities (N, 10) for (N, 28, 28) float crops: all in one model call.
 
         With ``average_shifts``, one more call classifies the shifted copies
@@ -306,28 +293,28 @@ class Reader:
         model runs as one compiled ``tf.function``.
         """
         crops = np.asarray(crops, dtype=np.float32).reshape(-1, 28, 28)
-        probabilities = self._predict(crops)
+        model = self.model if model is None else model
+        probabilities = self._predict(crops, model)
         unsure = np.flatnonzero(probabilities.max(axis=1) < SHIFTS_BELOW) if self.average_shifts else []
         if len(unsure):  # MNIST digits have a 4-pixel blank border: rolling loses nothing
             shifted = np.concatenate([np.roll(crops[unsure], shift, axis) for shift, axis in SHIFTS])
-            views = self._predict(shifted).reshape(len(SHIFTS), len(unsure), -1)
+            views = self._predict(shifted, model).reshape(len(SHIFTS), len(unsure), -1)
             probabilities[unsure] = (probabilities[unsure] + views.sum(axis=0)) / (1 + len(SHIFTS))
         return probabilities
 
-    def _predict(self, crops: np.ndarray) -> np.ndarray:
-        """The model's probabilities for (N, 28, 28) crops: one call, padded to a batch bucket."""
+    def _predict(self, crops: np.ndarray, model) -> np.ndarray:
+        """``model``'s probabilities for (N, 28, 28) crops: one call, padded to a batch bucket."""
         size = next((bucket for bucket in BATCH_BUCKETS if bucket >= len(crops)), len(crops))
         batch = np.zeros((size, 28, 28, 1), dtype=np.float32)
         batch[:len(crops), ..., 0] = crops
-        return np.array(self._compiled_model()(batch))[:len(crops)]
+        return np.array(self._compiled_model(model)(batch))[:len(crops)]
 
-    def _compiled_model(self):
-        if self._compiled is None:
+    def _compiled_model(self, model):
+        if id(model) not in self._compiled:
             import tensorflow as tf
 
-            model = self.model
-            self._compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        return self._compiled
+            self._compiled[id(model)] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        return self._compiled[id(model)]
 
     # --- Steps ------------------------------------------------------------
 
@@ -395,9 +382,7 @@ class Reader:
                     touching=seg.touching,
                     blobs=len(seg.labels),
                 ))
-        lines = ["".join(str(d.value) for d in digits if d.line == line)
-                 for line in range(segmentation.line_count)]
-        return Reading(digits, [line for line in lines if line], _display(page.gray), page.scale)
+        return _reading(digits, segmentation.line_count, page)
 
 
 def _check_digit_classifier(model) -> None:
@@ -417,6 +402,17 @@ def _check_digit_classifier(model) -> None:
             f"the model takes {inputs} and gives {outputs} outputs, but the reader needs a digit classifier "
             f"from {'x'.join(map(str, INPUT_SHAPE))} images to {NUM_CLASSES} classes (a CRNN goes to crnn_model=)."
         )
+
+
+def _reading(digits: list[Digit], line_count: int, page: Page) -> Reading:
+    """The :class:`Reading` of ``digits``: their lines' texts, and the page to draw on."""
+    texts = ["".join(str(d.value) for d in digits if d.line == line) for line in range(line_count)]
+    return Reading(digits, [text for text in texts if text], _display(page.gray), page.scale)
+
+
+def _cut(image: np.ndarray, box) -> np.ndarray:
+    x, y, w, h = box
+    return image[y:y + h, x:x + w]
 
 
 def _to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:

@@ -121,6 +121,7 @@ def train(
     validation_size: int = 5000,
     augment: bool = True,
     styles: float = 0.0,
+    non_digits: float = 0.0,
     quick: bool = False,
     seed: int = 0,
     history_path: str | Path | None = None,
@@ -138,6 +139,9 @@ def train(
     ``QUICK_BATCH_SIZE``). ``styles`` is the fraction of training digits
     given a writing style MNIST lacks (:func:`digitlab.styles.add_styles`,
     once, before training; validation digits stay as MNIST wrote them).
+    ``non_digits`` adds that many examples of "not one digit" per training
+    digit, and to the validation digits too, for a model with an 11th class
+    (:func:`digitlab.non_digits.with_non_digits`).
     ``history_path`` saves the history as JSON.
     """
     if epochs < 1:
@@ -156,6 +160,11 @@ def train(
         from digitlab.styles import add_styles
 
         x_fit = add_styles(x_fit, y_fit, styles, seed)
+    if non_digits:
+        from digitlab.non_digits import with_non_digits
+
+        x_fit, y_fit = with_non_digits(x_fit, y_fit, non_digits, seed)
+        x_val, y_val = with_non_digits(x_val, y_val, non_digits, VALIDATION_SEED + 1)
     if np.asarray(x_fit).dtype == np.uint8 and np.ndim(x_fit) == 3:
         x_fit = np.asarray(x_fit)[..., None]  # stays uint8 until a batch is scaled (see _dataset)
     else:
@@ -181,6 +190,7 @@ def train(
     result["train_size"] = int(len(x_fit))
     result["validation_size"] = int(len(x_val))
     result["styles"] = styles
+    result["non_digits"] = non_digits
     result["seconds"] = round(time.perf_counter() - started, 1)
     if history_path is not None:
         Path(history_path).parent.mkdir(parents=True, exist_ok=True)

@@ -393,10 +393,12 @@ class DigitPad(ipywidgets.VBox):
         return self._reader
 
     def read(self):
-        """Read the strokes now: show the result and return the ``Reading`` (also ``pad.reading``)."""
-        image = self.image
+        """Read the strokes now: show the result and return the ``Reading`` (also ``pad.reading``).
+
+        The reader gets the strokes themselves (:meth:`digitlab.reader.Reader.read_strokes`): its
+        default method groups strokes, not blobs of ink, into digits."""
         started = time.perf_counter()
-        reading = self.reader.read(image)
+        reading = self.reader.read_strokes(self._strokes, self.size, self._pen_widths)
         milliseconds = 1000 * (time.perf_counter() - started)
         self.show(reading)
         self._show_message(f"Read in {milliseconds:.0f} ms.")

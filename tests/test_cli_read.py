@@ -174,7 +174,16 @@ def test_a_model_that_is_no_digit_classifier_is_refused_in_one_line(tmp_path, ca
 def test_a_missing_crnn_is_one_line_not_a_traceback(model_file, tmp_path, monkeypatch, capsys):
     from digitlab import crnn
 
-    monkeypatch.setattr(crnn, "DEFAULT_MODEL", tmp_path / "crnn.keras")
+    monkeypatch.setattr(crnn.reading, "DEFAULT_MODEL", tmp_path / "crnn.keras")
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file, "--method", "crnn"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "crnn.keras" in err
+
+
+def test_a_missing_candidate_cnn_is_one_line_not_a_traceback(model_file, tmp_path, monkeypatch, capsys):
+    from digitlab import model
+
+    monkeypatch.setattr(model, "CANDIDATE_MODEL", tmp_path / "candidate_cnn.keras")
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "candidate_cnn.keras" in err

@@ -436,57 +436,19 @@ def test_fresh_strip_batches_need_a_number_of_lines_per_pass():
         crnn.StripBatches(lambda count, pass_index, chunk_index: None)
 
 
-# --- Combining with contours ("auto") ------------------------------------
+# --- The likelihood a segmentation graph compares ---------------------------
 
 
-def _line(text: str, confidence: float) -> crnn.LineReading:
-    return crnn.LineReading(text, [int(d) for d in text], [confidence] * len(text))
+def test_a_line_reading_carries_the_ctc_likelihood_of_its_text(shipped_crnn, mnist):
+    for sequence in crnn.touching_strings(5, mnist=mnist):
+        image = crnn.strings._white_on_black(sequence)
+        reading = crnn.read_lines(shipped_crnn, [image], extra_ink_heights=())[0]
+        phases = crnn.phase_probabilities(shipped_crnn, [crnn.to_strip(image)])[0]
+        expected = crnn.ctc_log_likelihoods(phases, [reading.text]).mean()
+        assert reading.log_likelihood == pytest.approx(expected) and reading.log_likelihood <= 0
+        other = str((int(reading.text[0]) + 1) % 10) + reading.text[1:]
+        assert crnn.ctc_log_likelihoods(phases, [other]).mean() < reading.log_likelihood
 
-
-@pytest.mark.parametrize("contour_text, contour_confidences, touching, line, expected", [
-    ("81", [0.99, 0.99], [False, True], _line("81", 0.99), True),       # a blob of touching digits
-    ("81", [0.99, 0.99], [False, False], _line("811", 0.95), True),     # contours merged "11" into one "1"
-    ("81", [0.99, 0.99], [False, False], _line("811", 0.5), False),     # ... but the CRNN is unsure
-    ("81", [0.99, 0.99], [False, False], _line("81", 0.99), False),     # they agree
-    ("81", [0.99, 0.99], [False, False], _line("87", 0.999), False),    # contours sure: they keep it
-    ("81", [0.99, 0.4], [False, False], _line("87", 0.99), False),      # as many digits: weighed one by one
-    ("811", [0.99, 0.4, 0.99], [False] * 3, _line("81", 0.99), True),   # counts differ, contours unsure
-    ("811", [0.99, 0.4, 0.99], [False] * 3, _line("81", 0.3), False),   # ... and the CRNN even less sure
-    ("81", [0.99, 0.4], [False, False], _line("", 1.0), False),         # a CRNN that reads nothing
-])
-def test_prefer_crnn(contour_text, contour_confidences, touching, line, expected):
-    assert crnn.prefer_crnn(contour_text, contour_confidences, touching, line) is expected
-
-
-@pytest.mark.parametrize("contour_text, contour_confidences, line, expected", [
-    ("81", [0.99, 0.4], _line("87", 0.99), [1]),                        # the unsure digit, the CRNN surer
-    ("81", [0.99, 0.4], _line("87", 0.45), []),                         # ... but not by SWAP_MARGIN
-    ("81", [0.99, 0.99], _line("77", 0.999), []),                       # contours sure of both
-    ("81", [0.4, 0.4], crnn.LineReading("77", [7, 7], [0.99, 0.3]), [0]),  # digit by digit
-    ("81", [0.4, 0.4], _line("81", 0.99), []),                          # they agree
-    ("81", [0.99, 0.4], _line("877", 0.99), []),                        # counts differ: a line question
-])
-def test_swap_unsure(contour_text, contour_confidences, line, expected):
-    broken = [2] * len(contour_text)  # every digit joined from two blobs
-    assert crnn.swap_unsure(contour_text, contour_confidences, broken, line) == expected
-
-
-def test_swap_unsure_leaves_digits_in_one_piece_to_the_cnn():
-    line = _line("877", 0.99)
-    assert crnn.swap_unsure("813", [0.99, 0.4, 0.4], [1, 1, 3], line) == [2]
-    with pytest.raises(ValueError, match="one blob count per contour digit"):
-        crnn.swap_unsure("813", [0.99, 0.4, 0.4], [1, 1], line)
-
-
-def test_reads_alone_as_checks_each_crop_against_its_digit(shipped_crnn, mnist):
-    _, (x_test, y_test) = mnist
-    crops = x_test[:20].astype(np.float32) / 255.0  # test digits, as the CNN's crops look
-    agree = crnn.reads_alone_as(shipped_crnn, crops, y_test[:20])
-    assert np.mean(agree) >= 0.9  # the CRNN reads single MNIST digits
-    assert not any(crnn.reads_alone_as(shipped_crnn, crops, (y_test[:20] + 1) % 10))
-    assert crnn.reads_alone_as(shipped_crnn, [], []) == []
-    with pytest.raises(ValueError, match="one digit per crop"):
-        crnn.reads_alone_as(shipped_crnn, crops, y_test[:3])
 
 # --- Saved models ---------------------------------------------------------
 

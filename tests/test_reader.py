@@ -251,74 +251,45 @@ def _touching_pair(mnist):
 
 
 @pytest.mark.slow
-def test_auto_reads_a_touching_pair_with_the_crnn(mnist, auto_reader):
+def test_auto_reads_a_touching_pair(mnist, auto_reader):
     pair = _touching_pair(mnist)
     contours = Reader(auto_reader.model, method="contours").find_boxes(pair.image)[1]
     assert len(contours.segments) == 1 and contours.segments[0].touching  # one blob, flagged
     reading = auto_reader.read(pair.image)
     assert reading.text == "27"
-    assert [digit.method for digit in reading.digits] == ["crnn", "crnn"]
     (x0, _, w0, _), (x1, _, _, _) = (digit.box for digit in reading.digits)
     assert x0 < x1 and x0 + w0 <= pair.image.shape[1]
 
 
 @pytest.mark.slow
-def test_auto_keeps_contours_for_well_separated_digits(mnist, auto_reader):
+def test_auto_reads_well_separated_digits(mnist, auto_reader):
     sequence = make_dataset(1, length=5, seed=3, mnist=mnist, gap=0.6, scale=2.0)[0]
     reading = auto_reader.read(sequence.image)
     assert reading.text == sequence.text
-    assert {digit.method for digit in reading.digits} == {"contours"}
+    assert {digit.method for digit in reading.digits} == {"auto"}
+    for digit, truth in zip(reading.digits, sequence.boxes):
+        assert iou(digit.box, truth) > 0.8
 
 
-def crnn_that_reads(text: str):
-    """A stand-in CRNN that reads every line as ``text``: blank frames, one frame per digit."""
-    from digitlab import crnn
+@pytest.mark.slow
+def test_auto_reads_two_lines_and_a_downscaled_huge_image(mnist, auto_reader):
+    (_, _), (x_test, y_test) = mnist
+    top = make_sequence(x_test[:4], y_test[:4], scale=2).image
+    bottom = make_sequence(x_test[4:7], y_test[4:7], scale=2).image
+    image = np.zeros((top.shape[0] + bottom.shape[0], max(top.shape[1], bottom.shape[1])), np.uint8)
+    image[:top.shape[0], :top.shape[1]] = top
+    image[top.shape[0]:, :bottom.shape[1]] = bottom
+    reading = auto_reader.read(image)
+    assert reading.lines == ["".join(map(str, y_test[:4])), "".join(map(str, y_test[4:7]))]
+    assert [digit.line for digit in reading.digits] == [0, 0, 0, 0, 1, 1, 1]
 
-    def model(batch, training=False):
-        frames = batch.shape[2] // crnn.FRAME_WIDTH
-        logits = np.zeros((len(batch), frames, crnn.NUM_CLASSES), np.float32)
-        logits[:, :, crnn.BLANK] = 10.0
-        for position, digit in enumerate(text):
-            logits[:, 2 + 2 * position, int(digit) + 1] = 20.0
-        return logits
-
-    return model
-
-
-def swap_case(quick_model, five_digits, agrees_alone: bool, blobs: int = 2):
-    """Contours sure of every digit but the middle one (joined from ``blobs`` blobs); the CRNN reads digits 1 and 2
-    of the line otherwise and, reading a crop by itself, reads it as it read digit 2 in the line (``agrees_alone``)
-    or as another digit. Returns the contour digits, the CRNN's values and the combined reading."""
-    from dataclasses import replace
-
-    from digitlab.crnn import LineReading
-
-    contours = Reader(quick_model, method="contours")
-    page, segmentation = contours.find_boxes(five_digits.image)
-    contour = contours.read(five_digits.image)
-    digits = [replace(digit, confidence=0.99) for digit in contour.digits]
-    digits[2] = replace(digits[2], confidence=0.3, blobs=blobs)  # the CNN unsure of the middle digit
-    values = [digit.value for digit in digits]
-    values[1], values[2] = (values[1] + 1) % 10, (values[2] + 1) % 10  # the CRNN reads two digits otherwise
-    line = LineReading("".join(map(str, values)), values, [0.95] * 5, [digit.box for digit in digits])
-    alone = values[2] if agrees_alone else (values[2] + 1) % 10
-    auto = Reader(quick_model, method="auto", crnn_model=crnn_that_reads(str(alone)))
-    reading = auto.combine(page, segmentation, Reading(digits, contour.lines, contour.image), [((0, 0, 0), line)])
-    return digits, values, reading
-
-
-def test_auto_swaps_only_the_unsure_digit(quick_model, five_digits):
-    digits, values, reading = swap_case(quick_model, five_digits, agrees_alone=True)
-    assert [digit.method for digit in reading.digits] == ["contours"] * 2 + ["crnn"] + ["contours"] * 2
-    assert reading.digits[2].value == values[2] and reading.digits[2].confidence == 0.95
-    assert reading.digits[1].value == digits[1].value  # the CNN was sure of this one: kept
-    assert [digit.box for digit in reading.digits] == [digit.box for digit in digits]
-
-
-def test_auto_keeps_the_unsure_digit_when_the_crnn_reads_it_otherwise_alone(quick_model, five_digits):
-    digits, _, reading = swap_case(quick_model, five_digits, agrees_alone=False)
-    assert {digit.method for digit in reading.digits} == {"contours"}
-    assert [digit.value for digit in reading.digits] == [digit.value for digit in digits]
+    sequence = make_sequence(x_test[:3], y_test[:3], height=3000)
+    huge = np.zeros((6000, 6000), np.uint8)
+    huge[:3000, :sequence.image.shape[1]] = sequence.image
+    reading = auto_reader.read(huge)
+    assert reading.scale < 1 and reading.text == sequence.text
+    for digit, truth in zip(reading.digits, sequence.boxes):
+        assert iou(digit.box, truth) > 0.8
 
 
 def test_each_contour_digit_counts_the_blobs_it_joins(reader):
@@ -329,12 +300,6 @@ def test_each_contour_digit_counts_the_blobs_it_joins(reader):
     cv2.line(image, (140, 20), (140, 55), 255, 8)  # a "1" broken in the middle
     cv2.line(image, (140, 65), (140, 100), 255, 8)
     assert [digit.blobs for digit in reader.read(image).digits] == [1, 2]
-
-
-def test_auto_keeps_an_unsure_digit_in_one_piece(quick_model, five_digits):
-    digits, _, reading = swap_case(quick_model, five_digits, agrees_alone=True, blobs=1)
-    assert {digit.method for digit in reading.digits} == {"contours"}
-    assert [digit.value for digit in reading.digits] == [digit.value for digit in digits]
 
 
 @pytest.mark.slow

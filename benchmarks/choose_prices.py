@@ -1,0 +1,107 @@
+"""Choose the segmentation graph's two prices on data meant for choosing, and print every candidate's score.
+
+The graph (:mod:`digitlab.decode`) has two weights: a price per digit read
+(``DIGIT_COST``) and a price per piece read as no digit (``SKIP_COST``).
+This script builds every line's scored graph once, then finds each line's
+best path under every pair of prices on a grid, and prints, for each pair,
+the exact-string accuracy on each set and their mean:
+
+- the real-stroke benchmark's *choose* writers (:mod:`digitlab.unipen`):
+  every digit alone and ``--n`` strings on the pad (read from their
+  strokes), the same strings on paper;
+- the *development* half of MNIST's test digits
+  (:func:`digitlab.data.test_half`): strings with gaps, with broken strokes
+  and specks, and touching strings, as ``benchmarks/read_bench.py`` makes them.
+
+Never the halves that report. Run: python benchmarks/choose_prices.py [--n 500] [--candidate MODEL.keras]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+
+import numpy as np
+
+from digitlab import crnn, decode, unipen
+from digitlab.data import DataError, load_mnist, test_half
+from digitlab.model import load_model
+from digitlab.reader import Reader
+from digitlab.synth import make_dataset
+
+DIGIT_COSTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+SKIP_COSTS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+def graphs(reader: Reader, items, read) -> list[list[tuple[int, list]]]:
+    """Per item, per line: (piece count, edges without crops), read by ``read(item) -> (page, seg, lines)``."""
+    found = []
+    for item in items:
+        page, segmentation, lines = read(item)
+        lattices = reader.lattices(page, segmentation, lines)
+        found.append([(len(lattice.pieces), [edge.__class__(edge.start, edge.end, edge.values, (), (), edge.cost)
+                                             for edge in lattice.edges]) for lattice in lattices])
+    return found
+
+
+def text(lines, digit_cost: float, skip_cost: float) -> str:
+    return "".join(str(value) for count, edges in lines
+                   for edge in decode.best_path(count, edges, digit_cost, skip_cost) for value in edge.values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="strings per set (default 500)")
+    parser.add_argument("--candidate", metavar="MODEL.keras", help="the 11-class recognizer (default: the shipped one)")
+    args = parser.parse_args()
+    try:
+        digits = unipen.writers_half(unipen.load_digits(), "choose")
+    except DataError as error:
+        print(f"choose_prices: {error}", file=sys.stderr)
+        return 2
+    reader = Reader.default(method="graph", candidate_model=load_model(args.candidate) if args.candidate else None)
+    paper_rng = np.random.default_rng(2)
+
+    def from_strokes(pen):
+        page, segmentation = reader.find_boxes(pen.on_pad())
+        return page, segmentation, reader.stroke_lines(page, segmentation, pen.strokes, pen.pen_width)
+
+    def from_image(image):
+        page, segmentation = reader.find_boxes(image)
+        return page, segmentation, None
+
+    lines = unipen.strings(digits, args.n)
+    mnist = test_half(load_mnist(), "development")
+    gaps = make_dataset(args.n, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1)
+    broken = make_dataset(args.n, length=5, seed=1, mnist=mnist, gap=(0.2, 0.6), broken=True, specks=6)
+    touching = crnn.touching_strings(args.n, mnist=mnist)
+    sets = {
+        "isolated, pad": (unipen.isolated(digits), from_strokes, [str(d.label) for d in digits]),
+        "strings, pad": (lines, from_strokes, [line.text for line in lines]),
+        "strings, paper": ((unipen.on_paper(line.on_pad(), paper_rng) for line in lines), from_image,
+                           [line.text for line in lines]),
+        "MNIST gaps": ((s.image for s in gaps), from_image, [s.text for s in gaps]),
+        "MNIST broken + specks": ((s.image for s in broken), from_image, [s.text for s in broken]),
+        "MNIST touching": ((s.image for s in touching), from_image, [s.text for s in touching]),
+    }
+    scored = {}
+    for name, (items, read, truths) in sets.items():
+        print(f"scoring the graphs of {name} ...", file=sys.stderr)
+        scored[name] = (graphs(reader, items, read), truths)
+
+    print("digit cost, skip cost: " + ", ".join(sets) + ", mean")
+    results = []
+    for digit_cost, skip_cost in itertools.product(DIGIT_COSTS, SKIP_COSTS):
+        accuracies = [np.mean([text(item, digit_cost, skip_cost) == truth for item, truth in zip(found, truths)])
+                      for found, truths in scored.values()]
+        results.append((float(np.mean(accuracies)), digit_cost, skip_cost))
+        print(f"{digit_cost:5.1f} {skip_cost:4.1f}: " + "  ".join(f"{a:7.2%}" for a in accuracies)
+              + f"  mean {np.mean(accuracies):7.2%}")
+    best = max(results)
+    print(f"best mean {best[0]:.2%}: DIGIT_COST = {best[1]}, SKIP_COST = {best[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

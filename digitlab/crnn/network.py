@@ -1,0 +1,90 @@
+"""The CRNN: convolutions over a strip, 1-D convolutions along it, frame scores for CTC (notebook 08)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from digitlab.crnn.ctc import NUM_CLASSES
+from digitlab.crnn.strips import STRIP_HEIGHT, SUBFRAMES
+
+
+# --- The model ------------------------------------------------------------
+
+
+def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
+    """Convolution (no bias: batch norm has one) -> batch norm -> ReLU."""
+    x = conv(filters, kernel_size, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+#: Layers of the residual blocks of :func:`crnn` are named "residual_<block>_...".
+RESIDUAL_PREFIX = "residual_"
+
+
+def residual_block_count(model: keras.Model) -> int:
+    """How many residual blocks (:func:`crnn`'s ``residual_blocks``) ``model`` has."""
+    return sum(layer.name.startswith(RESIDUAL_PREFIX) and layer.name.endswith("_conv_a") for layer in model.layers)
+
+
+def new_layers(model: keras.Model, source: keras.Model) -> list[str]:
+    """The residual blocks' layers (:func:`crnn`) of ``model`` that ``source`` lacks: those a warm start skips.
+
+    ``digitlab train --model crnn --init SOURCE --residual-blocks N`` copies
+    every other layer from ``source`` (:func:`digitlab.model.warm_start`)
+    and leaves these as they start: adding nothing.
+    """
+    names = {layer.name for layer in source.layers}
+    return [layer.name for layer in model.layers if layer.name.startswith(RESIDUAL_PREFIX) and layer.name not in names]
+
+
+def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
+         kernel_size: int = 5, dropout: float = 0.2, residual_blocks: int = 0) -> keras.Model:
+    """A small CRNN: strip (32, W, 1) -> logits (W / 2, 11) for CTC (class 0 is blank).
+
+    - Convolutions: ``width`` filters at full size, then 2x, 4x, 4x, with
+      2x2 poolings twice (32 -> 8 rows, W -> W / 4 columns) and 2x1 once more
+      (8 -> 4 rows): each column sees a 4-pixel-wide band and its neighbours.
+    - ``residual_blocks`` more pairs of 3x3 convolutions on those 4 rows, each
+      pair added to its input (He et al., 2016). The second batch norm of
+      a pair starts at zero (Goyal et al., 2017), so a new block adds
+      nothing until it learns: a trained CRNN grows deeper without losing
+      what it reads (:func:`new_layers`, ``digitlab train --init
+      --residual-blocks``).
+    - The 4 remaining rows are flattened into one feature vector per column.
+    - Sequence: ``sequence_layers`` residual 1-D convolutions of ``kernel_size``
+      columns (faster than a recurrent layer on a CPU, and wide enough to
+      see a whole digit and its neighbours).
+    - A dense layer scores SUBFRAMES frames per column: logits, as CTC's
+      loss and decoder take them. With one frame per 4 pixels, two
+      overlapping "1"s had no room for the blank that must separate them.
+    """
+    inputs = keras.Input((STRIP_HEIGHT, None, 1), name="strip")
+    x = _conv_bn(inputs, width, 3)
+    x = layers.MaxPooling2D(2)(x)                          # 16 x W/2
+    x = _conv_bn(x, 2 * width, 3)
+    x = layers.MaxPooling2D(2)(x)                          # 8 x W/4
+    x = _conv_bn(x, 4 * width, 3)
+    x = layers.MaxPooling2D((2, 1))(x)                     # 4 x W/4
+    x = _conv_bn(x, 4 * width, 3)
+    for block in range(1, residual_blocks + 1):
+        name = f"{RESIDUAL_PREFIX}{block}"
+        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name=f"{name}_conv_a")(x)
+        y = layers.ReLU()(layers.BatchNormalization(name=f"{name}_norm_a")(y))
+        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name=f"{name}_conv_b")(y)
+        y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_norm_b")(y)
+        x = layers.ReLU()(layers.Add()([x, y]))
+    # (batch, rows, frames, channels) -> (batch, frames, rows * channels)
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((-1, (STRIP_HEIGHT // 8) * 4 * width))(x)
+    x = layers.Dense(sequence_units, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    for _ in range(sequence_layers):
+        context = _conv_bn(layers.Dropout(dropout)(x), sequence_units, kernel_size, conv=layers.Conv1D)
+        x = layers.Add()([x, context])
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(SUBFRAMES * NUM_CLASSES, name="frame_scores")(x)
+    outputs = layers.Reshape((-1, NUM_CLASSES), name="logits")(x)  # (columns, 2 * 11) -> (frames, 11)
+    return keras.Model(inputs, outputs, name="crnn")

@@ -1,0 +1,195 @@
+"""Training strings for the CRNN, composed from MNIST digits, and their batches (notebook 08)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitlab import synth
+from digitlab.crnn.ctc import MAX_DIGITS, encode_labels
+from digitlab.crnn.strips import SIDE_MARGIN, STRIP_HEIGHT, stack_strips, to_strip
+
+#: Training batches are padded to a multiple of this width (few shapes, few retracings).
+BUCKET_WIDTH = 32
+#: Training strings are composed in chunks of this many (fresh ones on every pass).
+CHUNK_STRINGS = 2048
+
+# --- Training strings -----------------------------------------------------
+
+#: How training strings vary (per string; see :func:`digitlab.synth.make_dataset`).
+STRING_OPTIONS = {
+    "length": (1, MAX_DIGITS),
+    "scale": (0.6, 1.5),
+    "jitter": (0.0, 0.15),
+    "slant": (-0.15, 0.3),
+    "stroke": (-1, 2),
+    "noise": (0.0, 0.04),
+    "invert_fraction": 0.5,
+}
+#: Gaps from wide to none, then overlaps from none to half a digit.
+SPACED_OPTIONS = {"gap": (0.0, 0.8)}
+OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
+
+
+#: Shares of the training strings: overlapping ones, and (among those) ones with the digits as written.
+OVERLAPPING_FRACTION = 0.6
+PLAIN_FRACTION = 0.5
+
+
+def check_fractions(overlapping_fraction: float, plain_fraction: float) -> None:
+    """Raise ``ValueError`` unless 0 <= plain_fraction <= overlapping_fraction <= 1 (:func:`training_strings`' shares)."""
+    if not 0.0 <= plain_fraction <= overlapping_fraction <= 1.0:
+        raise ValueError(f"need 0 <= plain_fraction <= overlapping_fraction <= 1, "
+                         f"got {plain_fraction} and {overlapping_fraction}.")
+
+
+def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train",
+                     overlapping_fraction: float = OVERLAPPING_FRACTION, plain_fraction: float = PLAIN_FRACTION):
+    """``n`` seeded strings of 1-10 digits: spaced ones, then overlapping ones, both polarities.
+
+    Of the overlapping ones, ``plain_fraction`` of ``n`` keep every digit as
+    MNIST wrote it (no change of scale, slant, stroke or height, no noise):
+    the harder shapes teach robustness, the plain ones keep the model sharp
+    on digits as they come. ``mnist`` is a ``load_mnist()``-style tuple
+    ((x_train, y_train), (x_test, y_test)); ``split`` picks which half the
+    digits come from (training uses "train").
+    """
+    check_fractions(overlapping_fraction, plain_fraction)
+    overlapping = round(n * overlapping_fraction)
+    plain = round(n * plain_fraction)
+    strings = synth.make_dataset(n - overlapping, split=split, seed=seed, mnist=mnist,
+                                 **STRING_OPTIONS, **SPACED_OPTIONS)
+    varied = synth.make_dataset(overlapping - plain, split=split, seed=seed + 1, mnist=mnist,
+                                **STRING_OPTIONS, **OVERLAPPING_OPTIONS)
+    as_written = synth.make_dataset(plain, split=split, seed=seed + 2, mnist=mnist, length=STRING_OPTIONS["length"],
+                                    invert_fraction=STRING_OPTIONS["invert_fraction"], **OVERLAPPING_OPTIONS)
+    strings.sequences.extend(varied.sequences + as_written.sequences)
+    return strings
+
+
+def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION,
+                              plain_fraction: float = PLAIN_FRACTION) -> str:
+    """What :func:`training_strings` makes with these shares, in words (the model card's ``training_strings``)."""
+    options = {**STRING_OPTIONS, **SPACED_OPTIONS, **OVERLAPPING_OPTIONS}
+
+    def percent(name):
+        low, high = options[name]
+        return f"{low * 100:g}-{high * 100:g} %"
+
+    def span(name):
+        low, high = options[name]
+        return f"{low:g}-{high:g}"
+
+    stroke_low, stroke_high = options["stroke"]
+    invert = options["invert_fraction"]
+    polarity = "half" if invert == 0.5 else f"{invert * 100:g} %"
+    return (
+        f"{(1 - overlapping_fraction) * 100:g} % spaced (gap {percent('gap')}) and "
+        f"{(overlapping_fraction - plain_fraction) * 100:g} % overlapping ({percent('overlap')}) with "
+        f"scale {span('scale')}, vertical jitter {percent('jitter')}, slant {span('slant')}, "
+        f"stroke {stroke_low:+d} to {stroke_high:+d} px, noise {percent('noise')}, "
+        f"{plain_fraction * 100:g} % overlapping ({percent('overlap')}) with the digits as written; "
+        f"{polarity} dark on light"
+    )
+
+
+def touching_strings(n: int = 200, seed: int = 7, mnist=None):
+    """The benchmark's strings: 4-8 MNIST *test* digits, 10-40 % overlap, seeded."""
+    return synth.make_dataset(n, length=(4, 8), split="test", seed=seed, mnist=mnist, overlap=(0.1, 0.4))
+
+
+def spaced_strings(n: int = 200, seed: int = 8, mnist=None):
+    """5 MNIST *test* digits with gaps (no touching), seeded: what contours read well."""
+    return synth.make_dataset(n, length=5, split="test", seed=seed, mnist=mnist, gap=(0.15, 0.5))
+
+
+def _white_on_black(sequence) -> np.ndarray:
+    """A composed string's image with its ink white, through the reader's own polarity fix."""
+    from digitlab.preprocess import to_grayscale, to_ink
+
+    return to_ink(to_grayscale(sequence.image), "auto")
+
+
+class StripBatches:
+    """Batches of (strips, labels) for ``model.fit``: lines of similar width together.
+
+    ``strings`` is either a fixed set of lines (validation: the same lines
+    every pass) or a function ``make(count, pass_index, chunk_index)``
+    returning ``count`` fresh lines, with ``per_pass`` lines made per pass in
+    chunks of CHUNK_STRINGS (training: the model never sees the same composed
+    line twice, only the same digits in new company). Within a chunk, lines
+    are sorted by width and cut into batches, padded to a multiple of
+    BUCKET_WIDTH, so a batch carries little padding and Keras traces only a
+    few input shapes; the batches' order is shuffled. :meth:`dataset` gives
+    a ``tf.data.Dataset`` whose width is declared variable (a
+    ``keras.utils.PyDataset`` would fix it from its first batches).
+    """
+
+    def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
+                 per_pass: int | None = None, shift: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if not 0 <= shift <= SIDE_MARGIN:
+            raise ValueError(f"shift must be 0 to SIDE_MARGIN ({SIDE_MARGIN}) columns, got {shift}.")
+        self.shift = shift
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.passes = 0
+        if callable(strings):
+            if per_pass is None or per_pass < 1:
+                raise ValueError(f"fresh lines need per_pass, the lines to make per pass (at least 1), got {per_pass}.")
+            whole, rest = divmod(per_pass, CHUNK_STRINGS)
+            self.make, self.fixed = strings, None
+            self.chunk_sizes = [CHUNK_STRINGS] * whole + ([rest] if rest else [])
+        else:
+            self.make, self.fixed = None, self._encode(strings)
+            self.chunk_sizes = [len(strings)]
+
+    @staticmethod
+    def _encode(strings):
+        """Lines -> (uint8 strips, int32 labels), the strips kept small until a batch needs them."""
+        strips = [to_strip(_white_on_black(sequence)) for sequence in strings]
+        pixels = [np.round(strip.pixels * 255).astype(np.uint8) for strip in strips]
+        return pixels, encode_labels([sequence.text for sequence in strings])
+
+    def _chunk(self, pass_index: int, chunk_index: int):
+        if self.make is None:
+            return self.fixed
+        return self._encode(self.make(self.chunk_sizes[chunk_index], pass_index, chunk_index))
+
+    def _split(self, strips) -> list[np.ndarray]:
+        """Indices of each batch: sorted by width (ties shuffled), then cut into runs of batch_size."""
+        widths = np.array([strip.shape[1] for strip in strips])
+        tie_breaker = self.rng.random(len(widths)) if self.shuffle else np.arange(len(widths))
+        order = np.lexsort((tie_breaker, widths))
+        return np.array_split(order, -(-len(order) // self.batch_size))
+
+    def __len__(self) -> int:
+        return sum(-(-size // self.batch_size) for size in self.chunk_sizes)
+
+    def batches(self):
+        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS)) per batch."""
+        pass_index, self.passes = self.passes, self.passes + 1
+        for chunk_index in range(len(self.chunk_sizes)):
+            strips, labels = self._chunk(pass_index, chunk_index)
+            order = self._split(strips)
+            if self.shuffle:
+                self.rng.shuffle(order)
+            for members in order:
+                lines = [strips[member] for member in members]
+                if self.shift:
+                    lines = [np.roll(line, offset, axis=1)
+                             for line, offset in zip(lines, self.rng.integers(0, self.shift, len(lines)))]
+                batch = stack_strips(lines, multiple=BUCKET_WIDTH)
+                yield batch / np.float32(255.0), labels[members]
+
+    def dataset(self):
+        """The batches as a ``tf.data.Dataset`` (a new pass on every epoch, prefetched)."""
+        import tensorflow as tf
+
+        signature = (
+            tf.TensorSpec((None, STRIP_HEIGHT, None, 1), tf.float32),
+            tf.TensorSpec((None, MAX_DIGITS), tf.int32),
+        )
+        batches = tf.data.Dataset.from_generator(self.batches, output_signature=signature)
+        return batches.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

@@ -1,0 +1,147 @@
+"""Training and measuring a CRNN (``digitlab train --model crnn``; notebook 08)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digitlab.crnn.ctc import ctc_loss
+from digitlab.crnn.reading import read_lines
+from digitlab.crnn.strings import OVERLAPPING_FRACTION, PLAIN_FRACTION, StripBatches, _white_on_black, check_fractions, training_strings
+from digitlab.crnn.strips import STRIDE
+
+
+# --- Training and evaluation ----------------------------------------------
+
+
+def string_accuracy(model: keras.Model, strings, batch_size: int = 256) -> float:
+    """Fraction of strings read exactly right (every digit, nothing extra)."""
+    if len(strings) == 0:
+        raise ValueError("need at least one string to measure accuracy.")
+    correct = 0
+    for start in range(0, len(strings), batch_size):
+        chunk = strings.sequences[start:start + batch_size]
+        readings = read_lines(model, [_white_on_black(sequence) for sequence in chunk])
+        correct += sum(reading.text == sequence.text for reading, sequence in zip(readings, chunk))
+    return correct / len(strings)
+
+
+class StringAccuracy(keras.callbacks.Callback):
+    """Adds ``val_string_accuracy`` (exact strings on held-out lines) to each epoch's logs."""
+
+    def __init__(self, strings):
+        super().__init__()
+        self.strings = strings
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_string_accuracy"] = string_accuracy(self.model, self.strings)
+
+
+#: Quick mode: a few hundred strings, 2 epochs: the loss falls, nothing more.
+QUICK_STRINGS = 400
+QUICK_EPOCHS = 2
+
+
+def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
+    """Adam (gradients clipped: CTC's early gradients are large) and the CTC loss."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss())
+    return model
+
+
+def train(
+    model: keras.Model,
+    mnist=None,
+    strings: int = 48_000,  # per epoch, new ones each time
+    validation_strings: int = 1_000,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    quick: bool = False,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    history_path: str | Path | None = None,
+    overlapping_fraction: float = OVERLAPPING_FRACTION,
+    plain_fraction: float = PLAIN_FRACTION,
+) -> dict:
+    """Train a CRNN on synthetic strings of MNIST *training* digits; return its history as a dict.
+
+    The training digits are split as for the CNN, the same way for every
+    seed (:func:`digitlab.train.split_validation`, ``VALIDATION_SEED``):
+    each pass composes ``strings`` *new* training lines from 55,000 digits
+    (:class:`StripBatches`, chunk ``k`` of pass ``p`` seeded by
+    ``(seed, p, k)``), and ``validation_strings`` fixed lines come from the
+    5,000 held out, so the validation figures never see a training digit.
+    The test digits are left for the model card. ``overlapping_fraction``
+    and ``plain_fraction`` set the training lines' mixture
+    (:func:`training_strings`); the validation lines keep the default one,
+    so validation figures compare across runs. The learning rate warms up
+    then decays (:func:`digitlab.train.warmup_cosine`). ``quick`` trains on
+    QUICK_STRINGS lines for QUICK_EPOCHS, with fast batch-norm statistics.
+    """
+    from digitlab.data import load_mnist
+    from digitlab.train import (
+        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, split_validation, warmup_cosine,
+    )
+
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    check_fractions(overlapping_fraction, plain_fraction)  # before loading anything
+    if mnist is None:
+        mnist = load_mnist()
+    keras.utils.set_random_seed(seed)
+    if quick:
+        strings, epochs = min(strings, QUICK_STRINGS), min(epochs, QUICK_EPOCHS)
+        validation_strings = min(validation_strings, QUICK_STRINGS // 4)
+    (x_train, y_train), _ = mnist
+    fit_digits, val_digits = split_validation(x_train, y_train, 5000, VALIDATION_SEED)
+
+    def fresh_lines(count: int, pass_index: int, chunk_index: int):
+        chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
+        return training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits),
+                                overlapping_fraction=overlapping_fraction, plain_fraction=plain_fraction)
+
+    val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
+    fit_data = StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE)
+    val_data = StripBatches(val_lines, batch_size, shuffle=False)
+
+    compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
+    started = time.perf_counter()
+    with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else contextlib.nullcontext():
+        history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
+                            shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
+    result = {key: [float(value) for value in values] for key, values in history.history.items()}
+    result.update(epochs=epochs, train_strings_per_epoch=strings, validation_strings=len(val_lines),
+                  seconds=round(time.perf_counter() - started, 1))
+    if history_path is not None:
+        Path(history_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(history_path).write_text(json.dumps(result, indent=1))
+    return result
+
+
+# --- Weight averages -------------------------------------------------------
+
+
+def average_weights(models) -> keras.Model:
+    """One CRNN whose every weight is the mean of ``models``' weights: a "model soup" (Wortsman et al., 2022).
+
+    Taught in notebook 08. It reads as fast as one model, unlike an
+    ensemble that runs each. It works for models *fine-tuned from one
+    parent*, which stay in one valley of the loss; the mean of models
+    trained apart lands between valleys and reads nothing. Batch-norm
+    statistics are averaged like the weights.
+    """
+    models = list(models)
+    if len(models) < 2:
+        raise ValueError(f"need at least two models to average, got {len(models)}.")
+    shapes = [[weight.shape for weight in model.get_weights()] for model in models]
+    if any(model_shapes != shapes[0] for model_shapes in shapes[1:]):
+        raise ValueError("models to average must have the same layers and weight shapes (the same crnn() settings).")
+    average = keras.models.clone_model(models[0])
+    average.set_weights([np.mean(weights, axis=0) for weights in zip(*(model.get_weights() for model in models))])
+    return average

@@ -1,0 +1,360 @@
+"""Recognition-based segmentation: which pieces of ink make each digit, decided by the recognizer.
+
+Taught in ``notebooks/06_segmenting_sequences.ipynb``. The method of LeCun,
+Bottou, Bengio and Haffner (1998, "heuristic over-segmentation"):
+
+1. :func:`line_pieces`: cut the ink into *pieces*, too many rather than too
+   few: every blob of a line, and the parts of a blob too wide for one digit
+   between its candidate cuts (:func:`digitlab.segment.cut_options`). A pad
+   gives its strokes instead (:func:`stroke_pieces`).
+2. :func:`candidates`: every run of up to :data:`MAX_PIECES` neighbouring
+   pieces might be one digit. Each candidate is normalised relative to the
+   line's digit height, so a piece stays small
+   (:func:`digitlab.preprocess.normalize_digit`).
+3. The recognizer scores every candidate: probabilities of the ten digits
+   and of "not one digit" (:func:`digitlab.model.candidate_cnn`).
+   :func:`recognizer_edges` makes each candidate an edge of a graph whose
+   nodes are the boundaries between pieces: read as its most probable
+   digit, or, for a single piece, as no digit at all (a speck). A blob of
+   touching digits is also an edge read whole by the CRNN
+   (:func:`string_edge`), scored by its log-likelihood.
+4. :func:`best_path`: the reading is the path from the first boundary to
+   the last with the highest total log-probability (dynamic programming).
+
+No rule says that a 5's bar belongs to its body or that two touching digits
+are two: a grouping wins because the recognizer reads it better than any
+other. The only weights are two prices: :data:`DIGIT_COST` per digit read and
+:data:`SKIP_COST` per piece read as no digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from digitlab.preprocess import Page, normalize_digit
+from digitlab.segment import Segment, Segmentation, cut_options, digit_height, segment_ink
+from digitlab.strokes import rasterize
+
+Box = tuple[int, int, int, int]  # (x, y, width, height)
+
+#: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
+MAX_PIECES = 4
+#: At most this many cuts split one wide blob (so the whole blob is still a run of pieces).
+MAX_CUTS = MAX_PIECES - 1
+#: A blob wider than this many digit heights may hold touching digits, and is cut in parts too (the
+#: whole blob stays a candidate: cutting too often costs time, never a reading).
+CUT_WIDER_THAN = 0.9
+#: The graph's two prices, added to a path's cost (-log probability): per digit read (above 0 favours
+#: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
+DIGIT_COST = 0.5
+SKIP_COST = 8.0
+#: The recognizer's class for "not one digit" (its 11th output).
+NOT_A_DIGIT = 10
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of ink: a boolean ``mask`` over ``region`` (x, y, w, h, grown by a pixel of soft edge),
+    and the tight ``box`` of its ink, in working pixels. ``blob`` is the label of the blob it was
+    cut from (:attr:`digitlab.segment.Segmentation.components`), or -1 for a piece that is whole."""
+
+    mask: np.ndarray = field(repr=False)
+    region: Box
+    box: Box
+    blob: int = -1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Pieces ``start`` to ``end - 1`` of a line taken as one digit: their ``box`` and the 28x28 ``crop``."""
+
+    start: int
+    end: int
+    box: Box
+    crop: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Pieces ``start`` to ``end - 1`` of a line read as the digits ``values`` (none: not a digit, a speck),
+    each with its confidence and box; ``cost`` is -log of the reading's probability. ``crop`` is what
+    the recognizer saw (None for a string the CRNN read)."""
+
+    start: int
+    end: int
+    values: tuple[int, ...]
+    confidences: tuple[float, ...]
+    boxes: tuple[Box, ...]
+    cost: float
+    crop: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """One line's segmentation graph: its ``pieces``, every scored ``edges`` and the best ``path``."""
+
+    pieces: list[Piece]
+    edges: list[Edge] = field(repr=False)
+    path: list[Edge]
+
+    @property
+    def text(self) -> str:
+        return "".join(str(value) for edge in self.path for value in edge.values)
+
+
+# --- 1. Pieces --------------------------------------------------------------
+
+
+def line_pieces(segmentation: Segmentation) -> list[list[Piece]]:
+    """Per line, its pieces in reading order: each blob of each segment, a wide blob cut in parts."""
+    lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
+    heights = [line_height(segmentation, line) for line in range(segmentation.line_count)]
+    for seg in segmentation.segments:
+        for label in seg.labels:
+            lines[seg.line].extend(_blob_pieces(segmentation, label, _label_box(segmentation.components, seg, label),
+                                                heights[seg.line]))
+    return [sorted(pieces, key=lambda piece: piece.box[0] + piece.box[2] / 2) for pieces in lines]
+
+
+def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float) -> list[Piece]:
+    """One blob as a piece, or, wider than :data:`CUT_WIDER_THAN` digit heights, cut in parts
+    (:func:`digitlab.segment.cut_options`), each part remembering its blob."""
+    components, claimed = segmentation.components, segmentation.claimed
+    blob = Segment(box, (label,))
+    if box[2] <= CUT_WIDER_THAN * height:
+        mask, region, ink_box = segment_ink(components, blob, grow=1, claimed=claimed)
+        return [Piece(mask, region, ink_box)]
+    ink, _, _ = segment_ink(components, blob, claimed=claimed)
+    cuts = sorted(_cut_positions([tuple(box[0] + cut for cut in option) for option in cut_options(ink, height)]))
+    bounds = zip([None] + cuts, cuts + [None])
+    parts = [segment_ink(components, blob, x0, x1, grow=1, claimed=claimed) for x0, x1 in bounds]
+    return [Piece(mask, region, ink_box, label) for mask, region, ink_box in parts if mask is not None]
+
+
+def touching_runs(pieces: list[Piece]) -> list[tuple[int, int, int]]:
+    """``(start, end, blob)`` for each run of pieces cut from one blob (its label)."""
+    runs = []
+    for index, piece in enumerate(pieces):
+        if piece.blob < 0:
+            continue
+        if runs and runs[-1][2] == piece.blob and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1, piece.blob)
+        else:
+            runs.append((index, index + 1, piece.blob))
+    return runs
+
+
+def _cut_positions(options) -> set[int]:
+    """The cut positions of a blob's cut options, in the options' order of preference: all cuts of
+    an option of several, and the single cuts of two-digit options up to :data:`MAX_CUTS` (so that
+    two digits cut in several places can still be read whole)."""
+    positions: list[int] = []
+    for option in options:
+        for cut in option:
+            if cut not in positions and (len(positions) < MAX_CUTS or len(option) > 1):
+                positions.append(cut)
+    return set(positions)
+
+
+def _label_box(components: np.ndarray, seg: Segment, label: int) -> Box:
+    x, y, w, h = seg.box
+    rows, cols = np.nonzero(components[y:y + h, x:x + w] == label)
+    return x + int(cols.min()), y + int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1
+
+
+def line_height(segmentation: Segmentation, line: int) -> float:
+    """The typical digit height of one line (:func:`digitlab.segment.digit_height` of its segments)."""
+    return digit_height([seg for seg in segmentation.segments if seg.line == line]) or segmentation.digit_height
+
+
+# --- 2. Candidates ----------------------------------------------------------
+
+
+def candidates(pieces: list[Piece], ink: np.ndarray, height: float, max_pieces: int = MAX_PIECES) -> list[Candidate]:
+    """Every run of 1 to ``max_pieces`` neighbouring pieces, cropped from ``ink`` (0-1, white on black)
+    and normalised relative to the line's digit ``height``."""
+    found = []
+    for start in range(len(pieces)):
+        for end in range(start + 1, min(start + max_pieces, len(pieces)) + 1):
+            region, mask = _union(pieces[start:end])
+            x, y, w, h = region
+            crop = normalize_digit(ink[y:y + h, x:x + w] * mask, height=height)
+            found.append(Candidate(start, end, _union_box([p.box for p in pieces[start:end]]), crop))
+    return found
+
+
+def _union_box(boxes) -> Box:
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return left, top, right - left, bottom - top
+
+
+def _union(pieces: list[Piece]) -> tuple[Box, np.ndarray]:
+    """The region covering ``pieces`` and their masks combined over it."""
+    region = _union_box([piece.region for piece in pieces])
+    mask = np.zeros(region[:1:-1], dtype=bool)
+    for piece in pieces:
+        x, y, w, h = piece.region
+        mask[y - region[1]:y - region[1] + h, x - region[0]:x - region[0] + w] |= piece.mask
+    return region, mask
+
+
+# --- 3. Scores, and 4. the best path ------------------------------------------
+
+
+def recognizer_edges(found: list[Candidate], probabilities: np.ndarray) -> list[Edge]:
+    """The edges the recognizer's ``probabilities`` (one row per candidate) give.
+
+    A candidate is read as its most probable digit. With an 11th column,
+    "not one digit", a single piece may also be read as no digit at all.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if len(probabilities) != len(found):
+        raise ValueError(f"got {len(probabilities)} rows of probabilities for {len(found)} candidates.")
+    edges = []
+    for candidate, row in zip(found, probabilities):
+        value = int(np.argmax(row[:10]))
+        edges.append(Edge(candidate.start, candidate.end, (value,), (float(row[value]),), (candidate.box,),
+                          _cost(row[value]), candidate.crop))
+        if candidate.end - candidate.start == 1 and len(row) > NOT_A_DIGIT:
+            edges.append(Edge(candidate.start, candidate.end, (), (), (), _cost(row[NOT_A_DIGIT]), candidate.crop))
+    return edges
+
+
+def string_edge(start: int, end: int, values, confidences, boxes, log_likelihood: float) -> Edge:
+    """An edge for pieces read together as a string of digits (the CRNN's reading of a blob of
+    touching digits), scored by its log-likelihood: on the same scale as the recognizer's edges."""
+    return Edge(start, end, tuple(int(v) for v in values), tuple(float(c) for c in confidences),
+                tuple(tuple(int(v) for v in box) for box in boxes), -float(log_likelihood))
+
+
+def _cost(probability: float) -> float:
+    return -float(np.log(max(float(probability), 1e-12)))
+
+
+def best_path(piece_count: int, edges: list[Edge], digit_cost: float = DIGIT_COST,
+              skip_cost: float = SKIP_COST) -> list[Edge]:
+    """The cheapest path of ``edges`` from boundary 0 to boundary ``piece_count``: the reading of a line.
+
+    Nodes are the boundaries between pieces; an edge from ``start`` to
+    ``end`` reads the pieces between them. Every piece is read exactly once,
+    as part of a digit or as no digit. An edge costs its ``cost`` plus
+    ``digit_cost`` per digit it reads, or ``skip_cost`` if it reads none.
+    Dynamic programming over the boundaries, left to right (Viterbi).
+    """
+    cost = np.full(piece_count + 1, np.inf)
+    cost[0] = 0.0
+    back: list[Edge | None] = [None] * (piece_count + 1)
+    for edge in sorted(edges, key=lambda edge: edge.end):
+        if not 0 <= edge.start < edge.end <= piece_count:
+            raise ValueError(f"an edge from {edge.start} to {edge.end} does not fit {piece_count} pieces.")
+        total = cost[edge.start] + edge.cost + (digit_cost * len(edge.values) if edge.values else skip_cost)
+        if total < cost[edge.end]:
+            cost[edge.end], back[edge.end] = total, edge
+    if piece_count and back[piece_count] is None:
+        raise ValueError("the edges do not connect the first piece to the last.")
+    path, node = [], piece_count
+    while node > 0:
+        path.append(back[node])
+        node = back[node].start
+    return path[::-1]
+
+
+# --- All steps -----------------------------------------------------------------
+
+
+def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None, lines=None,
+             digit_cost: float = DIGIT_COST, skip_cost: float = SKIP_COST) -> list[Lattice]:
+    """Each line's segmentation graph, scored, with its best path: steps 1-4 for a whole page.
+
+    ``recognize`` maps (N, 28, 28) crops to (N, 11) probabilities; the
+    candidates of all lines go to it in one call. ``lines`` (pieces per
+    line, e.g. :func:`stroke_lines`) defaults to the segmentation's blobs
+    and the parts of its blobs of touching digits (:func:`line_pieces`),
+    which ``crnn_model`` (if given) also reads whole, in one more call.
+    """
+    lines = line_pieces(segmentation) if lines is None else lines
+    found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
+    crops = [candidate.crop for line in found for candidate in line]
+    probabilities = recognize(np.stack(crops)) if crops else np.zeros((0, NOT_A_DIGIT + 1), np.float32)
+    strings = _touching_strings(page, segmentation, lines, crnn_model) if crnn_model is not None else {}
+    result, start = [], 0
+    for line, (pieces, line_candidates) in enumerate(zip(lines, found)):
+        edges = recognizer_edges(line_candidates, probabilities[start:start + len(line_candidates)])
+        edges += strings.get(line, [])
+        start += len(line_candidates)
+        result.append(Lattice(pieces, edges, best_path(len(pieces), edges, digit_cost, skip_cost)))
+    return result
+
+
+def _touching_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> dict[int, list[Edge]]:
+    """Per line, a :func:`string_edge` for each blob of touching digits read whole by the CRNN (one call)."""
+    from digitlab import crnn
+
+    runs = [(line, run) for line, pieces in enumerate(lines) for run in touching_runs(pieces)]
+    strips, origins = [], []
+    for line, (start, end, label) in runs:
+        blob = Segment(_union_box([piece.box for piece in lines[line][start:end]]), (label,))
+        own, (x, y, w, h), _ = segment_ink(segmentation.components, blob, grow=1, claimed=segmentation.claimed)
+        strips.append(np.round(page.ink[y:y + h, x:x + w] * own * 255).astype(np.uint8))
+        origins.append((x, y))
+    edges: dict[int, list[Edge]] = {}
+    readings = crnn.read_lines(crnn_model, strips) if strips else []
+    for (line, (start, end, _)), (x0, y0), reading in zip(runs, origins, readings):
+        if reading.values:
+            boxes = [(x0 + x, y0 + y, w, h) for x, y, w, h in reading.boxes]
+            edges.setdefault(line, []).append(string_edge(
+                start, end, reading.values, reading.confidences, boxes, reading.log_likelihood))
+    return edges
+
+
+# --- Pieces from a pad's strokes --------------------------------------------
+
+
+def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> list[list[Piece]]:
+    """Per line, the pieces of a pad's ``strokes`` (drawn with ``pen_width``, one or one per stroke) on
+    ``page``, the strokes' image prepared, left to right.
+
+    A stroke belongs to the line of the segment that holds most of its ink;
+    a stroke whose ink no segment holds (a speck the segmentation dropped) is
+    left out, as a speck on paper is.
+    """
+    strokes = list(strokes)
+    widths = pen_width if np.ndim(pen_width) else [pen_width] * len(strokes)
+    size = (round(page.ink.shape[0] / page.scale), round(page.ink.shape[1] / page.scale))
+    line_of_label = np.full(int(segmentation.components.max()) + 1, -1)
+    for seg in segmentation.segments:
+        line_of_label[list(seg.labels)] = seg.line
+    lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
+    for stroke, width in zip(strokes, widths):
+        mask = rasterize([stroke], size, width)
+        if page.scale != 1.0:
+            mask = cv2.resize(mask, page.ink.shape[::-1], interpolation=cv2.INTER_AREA)
+        found = line_of_label[segmentation.components[mask > 0]]
+        found = found[found >= 0]
+        if found.size:
+            lines[int(np.bincount(found).argmax())].extend(stroke_pieces([mask > 0]))
+    return [sorted(pieces, key=lambda piece: piece.box[0] + piece.box[2] / 2) for pieces in lines]
+
+
+def stroke_pieces(stroke_masks) -> list[Piece]:
+    """A pad's strokes as pieces, in the order given (each a boolean mask over the pad's image,
+    soft edges included).
+
+    Strokes are better pieces than blobs: a two-stroke 4 or a 5 with its bar
+    are two pieces whether or not the strokes touch, and two digits whose
+    strokes touch are still apart. Empty masks are skipped.
+    """
+    pieces = []
+    for mask in stroke_masks:
+        mask = np.asarray(mask, dtype=bool)
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        if rows.size == 0:
+            continue
+        box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+        x, y, w, h = box
+        pieces.append(Piece(mask[y:y + h, x:x + w], box, box))
+    return pieces

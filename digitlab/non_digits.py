@@ -1,0 +1,205 @@
+"""Examples of "not one digit", made from MNIST digits, for a recognizer that can say no.
+
+Taught in ``notebooks/06_segmenting_sequences.ipynb``.
+
+A reader that groups pieces of ink into digits (:mod:`digitlab.decode`) asks
+its recognizer about every plausible grouping: a 5's body without its bar,
+the bar alone, two touching digits as one, a digit with a sliver of its
+neighbour. A 10-class softmax must call each of them some digit, often
+confidently. Trained with an 11th class, :data:`NOT_A_DIGIT`, on such
+examples, it learns to give a wrong grouping a low score itself, so no
+threshold has to guess which groupings are wrong (LeCun, Bottou, Bengio and
+Haffner, 1998, on recognition-based segmentation).
+
+The examples are normalised as the reader normalises a candidate: relative
+to the height of a digit of the same writing
+(:func:`digitlab.preprocess.normalize_digit` with ``height``), so a piece
+stays smaller than a digit. Five kinds, each from MNIST digits:
+
+- :func:`digit_piece`: the top or the bottom of a digit, cut along a slanted line;
+- :func:`digit_remainder`: a digit whose left or right side was cut off;
+- :func:`digit_pair`: two digits side by side, touching, overlapping or a little apart;
+- :func:`digit_with_sliver`: a digit with the near side of another touching it;
+- :func:`speck`: a dot or a short dash, far smaller than a digit.
+
+:func:`with_non_digits` adds them to a training set (``digitlab train --model
+candidate_cnn``), and also shrinks some real digits, as a digit written
+smaller than its neighbours is normalised.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from digitlab.preprocess import normalize_digit
+
+#: The 11th class: "this ink is not one digit".
+NOT_A_DIGIT = 10
+CLASS_NAMES = tuple(str(digit) for digit in range(10)) + ("not a digit",)
+#: How the examples are shared among the five kinds (pieces, remainders, pairs, slivers, specks).
+KIND_SHARES = (0.3, 0.2, 0.25, 0.15, 0.1)
+#: Non-digit examples added per training digit by ``digitlab train --model candidate_cnn``.
+NON_DIGIT_FRACTION = 0.3
+#: Fraction of the training digits drawn smaller than the writing's digit height, and how much smaller.
+SMALLER_FRACTION = 0.2
+SMALLER_SCALE = (0.65, 1.0)
+#: How much of a digit's ink a piece keeps.
+PIECE_INK = (0.15, 0.55)
+#: How much of a digit's ink a remainder keeps.
+REMAINDER_INK = (0.45, 0.7)
+#: How much of its neighbour's ink a sliver keeps, from the side facing the digit: enough to be
+#: more than the crumbs a good cut between touching digits leaves.
+SLIVER_INK = (0.25, 0.5)
+
+
+def _ink(image) -> np.ndarray:
+    """A 28x28 digit as float ink in [0, 1], trimmed to its ink."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.max() > 1.0:
+        image = image / 255.0
+    rows, cols = np.nonzero(image.any(axis=1))[0], np.nonzero(image.any(axis=0))[0]
+    if rows.size == 0:
+        raise ValueError("a digit without ink cannot make an example.")
+    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _side(ink: np.ndarray, angle_degrees: float, keep: float, first: bool) -> np.ndarray:
+    """The part of ``ink`` on one side of a straight cut holding about ``keep`` of the ink.
+
+    The cut runs at ``angle_degrees`` from the horizontal when cutting top
+    from bottom; ``first`` keeps the top (or, with a steep angle, the left).
+    """
+    rows, cols = np.mgrid[0:ink.shape[0], 0:ink.shape[1]].astype(np.float32)
+    angle = np.radians(angle_degrees)
+    across = rows * np.cos(angle) - cols * np.sin(angle)  # distance across the cut line
+    order = np.argsort(across, axis=None, kind="stable")
+    cumulative = np.cumsum(ink.ravel()[order]) / max(float(ink.sum()), 1e-6)
+    position = across.ravel()[order][min(int(np.searchsorted(cumulative, keep if first else 1 - keep)),
+                                          order.size - 1)]
+    return ink * (across <= position if first else across > position)
+
+
+def digit_piece(digit, rng: np.random.Generator) -> np.ndarray:
+    """The top or bottom of ``digit`` (a 5's bar, a 7's stem, a 9's loop), at its size within the digit."""
+    ink = _ink(digit)
+    piece = _side(ink, rng.uniform(-35, 35), rng.uniform(*PIECE_INK), first=bool(rng.random() < 0.5))
+    return normalize_digit(piece, height=ink.shape[0])
+
+
+def digit_remainder(digit, rng: np.random.Generator) -> np.ndarray:
+    """``digit`` with its left or right side cut off, as a cut through a digit leaves it."""
+    ink = _ink(digit)
+    rest = _side(ink, -90 + rng.uniform(-15, 15), rng.uniform(*REMAINDER_INK), first=bool(rng.random() < 0.5))
+    return normalize_digit(rest, height=ink.shape[0])
+
+
+def _place(canvas_parts, heights) -> np.ndarray:
+    """Ink parts pasted (max) at their (x, y) offsets on one canvas; ``canvas_parts`` = [(ink, x, y)]."""
+    right = max(x + ink.shape[1] for ink, x, y in canvas_parts)
+    bottom = max(y + ink.shape[0] for ink, x, y in canvas_parts)
+    left = min(x for _, x, _ in canvas_parts)
+    top = min(y for _, _, y in canvas_parts)
+    canvas = np.zeros((bottom - top, right - left), np.float32)
+    for ink, x, y in canvas_parts:
+        region = canvas[y - top:y - top + ink.shape[0], x - left:x - left + ink.shape[1]]
+        np.maximum(region, ink, out=region)
+    return normalize_digit(canvas, height=max(heights))
+
+
+def _resized(ink: np.ndarray, scale: float) -> np.ndarray:
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    return cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def digit_pair(first, second, rng: np.random.Generator) -> np.ndarray:
+    """Two digits side by side, from overlapping by a third of a digit's width to a quarter of one apart."""
+    left, right = _ink(first), _resized(_ink(second), rng.uniform(0.8, 1.25))
+    width = (left.shape[1] + right.shape[1]) / 2
+    x = left.shape[1] + round(rng.uniform(-0.35, 0.25) * width)
+    y = round(rng.uniform(-0.15, 0.15) * left.shape[0])
+    return _place([(left, 0, 0), (right, x, y)], (left.shape[0], right.shape[0]))
+
+
+def digit_with_sliver(digit, neighbour, rng: np.random.Generator) -> np.ndarray:
+    """``digit`` with the facing side of ``neighbour`` touching it, as a wrong cut of touching digits leaves it."""
+    ink, other = _ink(digit), _ink(neighbour)
+    on_right = bool(rng.random() < 0.5)  # the sliver is the neighbour's left side, right of the digit
+    sliver = _side(other, -90 + rng.uniform(-15, 15), rng.uniform(*SLIVER_INK), first=on_right)
+    columns = np.nonzero(sliver.any(axis=0))[0]
+    if columns.size == 0:
+        return normalize_digit(ink)
+    sliver = sliver[:, columns[0]:columns[-1] + 1]
+    overlap = round(rng.uniform(0.0, 0.2) * sliver.shape[1])
+    x = ink.shape[1] - overlap if on_right else overlap - sliver.shape[1]
+    return _place([(ink, 0, 0), (sliver, x, 0)], (ink.shape[0], other.shape[0]))
+
+
+def speck(rng: np.random.Generator) -> np.ndarray:
+    """A dot or a short dash, 5-25 % of a digit's height: dust, a full stop, a stray touch of the pen."""
+    height = 40
+    canvas = np.zeros((height, height), np.float32)
+    length = rng.uniform(0.05, 0.25) * height
+    thickness = max(1, round(rng.uniform(0.04, 0.12) * height))
+    angle = rng.uniform(0, np.pi)
+    centre = np.array([height / 2, height / 2])
+    offset = 0.5 * length * np.array([np.cos(angle), np.sin(angle)]) * (rng.random() < 0.6)
+    start, end = np.round(centre - offset).astype(int), np.round(centre + offset).astype(int)
+    cv2.line(canvas, tuple(map(int, start)), tuple(map(int, end)), 1.0, thickness, cv2.LINE_AA)
+    return normalize_digit(canvas, height=height)
+
+
+def non_digits(images, n: int, seed: int = 0, labels=None) -> np.ndarray:
+    """``n`` examples of "not one digit" (float32 (n, 28, 28) in [0, 1]) made from ``images``, seeded.
+
+    The kinds are mixed as :data:`KIND_SHARES` says. With ``labels``, no
+    remainder is cut from a 1: a 1 cut lengthwise is still a 1.
+    """
+    images = np.asarray(images)
+    if len(images) < 2:
+        raise ValueError(f"need at least 2 digits to make non-digits from, got {len(images)}.")
+    wide = images if labels is None else images[np.asarray(labels) != 1]
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(len(KIND_SHARES), size=n, p=np.asarray(KIND_SHARES) / sum(KIND_SHARES))
+    examples = np.zeros((n, 28, 28), np.float32)
+    for index, kind in enumerate(kinds):
+        first, second = images[rng.integers(len(images), size=2)]
+        if kind == 0:
+            examples[index] = digit_piece(first, rng)
+        elif kind == 1:
+            examples[index] = digit_remainder(wide[rng.integers(len(wide))], rng)
+        elif kind == 2:
+            examples[index] = digit_pair(first, second, rng)
+        elif kind == 3:
+            examples[index] = digit_with_sliver(first, second, rng)
+        else:
+            examples[index] = speck(rng)
+    return examples
+
+
+def smaller(images, fraction: float = SMALLER_FRACTION, seed: int = 0) -> np.ndarray:
+    """A copy of ``images`` in which ``fraction`` of the digits are normalised as if written smaller
+    than their neighbours (by :data:`SMALLER_SCALE`), so a small digit is not taken for a piece."""
+    images = np.asarray(images)
+    rng = np.random.default_rng(seed)
+    result = images.copy()
+    for index in np.flatnonzero(rng.random(len(images)) < fraction):
+        ink = _ink(images[index])
+        digit = normalize_digit(ink, height=ink.shape[0] / rng.uniform(*SMALLER_SCALE))
+        result[index] = np.round(digit * 255).astype(np.uint8) if images.dtype == np.uint8 else digit
+    return result
+
+
+def with_non_digits(images, labels, fraction: float = NON_DIGIT_FRACTION, seed: int = 0):
+    """``images, labels`` with some digits drawn smaller (:func:`smaller`) and ``fraction * len(images)``
+    non-digits added, labelled :data:`NOT_A_DIGIT`. uint8 in, uint8 out."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}.")
+    images, labels = np.asarray(images), np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"got {len(images)} images but {len(labels)} labels.")
+    extra = non_digits(images, round(fraction * len(images)), seed, labels)
+    if images.dtype == np.uint8:
+        extra = np.round(extra * 255).astype(np.uint8)
+    return (np.concatenate([smaller(images, seed=seed), extra]),
+            np.concatenate([labels, np.full(len(extra), NOT_A_DIGIT, labels.dtype)]))

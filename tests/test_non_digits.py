@@ -1,0 +1,74 @@
+"""Examples of "not one digit": each kind is what it says, smaller than a digit where it should be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlab import non_digits
+
+
+def _extent(image) -> tuple[int, int]:
+    """(height, width) of the ink above a quarter intensity."""
+    rows, cols = np.nonzero(np.asarray(image, dtype=np.float32) > 0.25 * np.max(image))
+    return int(np.ptp(rows)) + 1, int(np.ptp(cols)) + 1
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    (x_train, y_train), _ = mnist
+    return x_train[:200], y_train[:200]
+
+
+def test_a_piece_holds_part_of_a_digit_at_the_digits_scale(digits):
+    rng = np.random.default_rng(0)
+    pieces = [non_digits.digit_piece(image, rng) for image in digits[0][:50]]
+    assert all(piece.shape == (28, 28) and piece.max() == pytest.approx(1.0) for piece in pieces)
+    inks = np.array([piece.sum() for piece in pieces])
+    wholes = np.array([image.sum() / 255.0 for image in digits[0][:50]])
+    assert np.median(inks / wholes) < 0.6  # a part of the ink, not all of it
+    assert np.median([_extent(piece)[0] for piece in pieces]) <= 14  # shorter than a digit's 20 px
+
+
+def test_a_pair_is_two_digits_wide(digits):
+    rng = np.random.default_rng(1)
+    pairs = [non_digits.digit_pair(a, b, rng) for a, b in zip(digits[0][:30], digits[0][30:60])]
+    widths = [_extent(pair)[1] for pair in pairs]
+    heights = [_extent(pair)[0] for pair in pairs]
+    assert np.median(widths) >= 18 and np.median(heights) < np.median(widths)
+
+
+def test_specks_are_far_smaller_than_a_digit():
+    rng = np.random.default_rng(2)
+    assert all(max(_extent(non_digits.speck(rng))) <= 8 for _ in range(50))  # a digit: 20 px
+
+
+def test_with_non_digits_adds_the_eleventh_class(digits):
+    images, labels = digits
+    x, y = non_digits.with_non_digits(images, labels, fraction=0.5, seed=3)
+    assert x.dtype == np.uint8 and x.shape == (300, 28, 28)
+    assert (y[:200] == labels).all() and (y[200:] == non_digits.NOT_A_DIGIT).all()
+    kinds = non_digits.non_digits(images, 400, seed=3)
+    assert kinds.shape == (400, 28, 28) and kinds.dtype == np.float32
+    again = non_digits.with_non_digits(images, labels, fraction=0.5, seed=3)[0]
+    assert np.array_equal(x, again)  # seeded
+
+
+def test_smaller_digits_stay_centred_and_shrink(digits):
+    images, _ = digits
+    shrunk = non_digits.smaller(images[:40], fraction=1.0, seed=4)
+    before = [max(_extent(image)) for image in images[:40]]
+    after = [max(_extent(image)) for image in shrunk]
+    assert np.mean(after) < np.mean(before) - 1.5
+    assert all(height >= 0.6 * original for height, original in zip(after, before))
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_bad_fractions_are_refused(digits, fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        non_digits.with_non_digits(*digits, fraction=fraction)
+
+
+def test_too_few_digits_are_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        non_digits.non_digits(np.zeros((1, 28, 28), np.uint8), 5)
