@@ -44,9 +44,12 @@ Box = tuple[int, int, int, int]  # (x, y, width, height)
 MAX_PIECES = 4
 #: At most this many cuts split one wide blob (so the whole blob is still a run of pieces).
 MAX_CUTS = MAX_PIECES - 1
-#: A blob wider than this many digit heights may hold touching digits, and is cut in parts too (the
-#: whole blob stays a candidate: cutting too often costs time, never a reading).
-CUT_WIDER_THAN = 0.9
+#: A blob wider than this many digit heights probably holds touching digits: it is cut in parts (the
+#: whole blob stays a candidate), and the CRNN reads it whole.
+CUT_WIDER_THAN = 1.2
+#: A blob wider than this, but not wide enough to cut, may still be two narrow digits that touch ("21"):
+#: the CRNN reads it whole too, an edge beside the recognizer's.
+READ_WHOLE_WIDER_THAN = 0.9
 #: The graph's two prices, added to a path's cost (-log probability): per digit read (above 0 favours
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
@@ -58,8 +61,9 @@ NOT_A_DIGIT = 10
 @dataclass(frozen=True)
 class Piece:
     """A piece of ink: a boolean ``mask`` over ``region`` (x, y, w, h, grown by a pixel of soft edge),
-    and the tight ``box`` of its ink, in working pixels. ``blob`` is the label of the blob it was
-    cut from (:attr:`digitlab.segment.Segmentation.components`), or -1 for a piece that is whole."""
+    and the tight ``box`` of its ink, in working pixels. ``blob`` is the label
+    (:attr:`digitlab.segment.Segmentation.components`) of a blob wide enough for the CRNN to read whole, that
+    this piece is or was cut from; -1 for others."""
 
     mask: np.ndarray = field(repr=False)
     region: Box
@@ -109,24 +113,29 @@ class Lattice:
 
 
 def line_pieces(segmentation: Segmentation) -> list[list[Piece]]:
-    """Per line, its pieces in reading order: each blob of each segment, a wide blob cut in parts."""
+    """Per line, its pieces in reading order: each blob of each segment, a wide blob cut in parts.
+
+    The segments come in reading order (:func:`digitlab.segment.order_in_lines`), so the pieces that
+    segmentation put together stay neighbours, whatever their centres: a broken digit's pieces are
+    never interleaved with its neighbour's."""
     lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
     heights = [line_height(segmentation, line) for line in range(segmentation.line_count)]
-    for seg in segmentation.segments:
-        for label in seg.labels:
-            lines[seg.line].extend(_blob_pieces(segmentation, label, _label_box(segmentation.components, seg, label),
-                                                heights[seg.line]))
-    return [sorted(pieces, key=lambda piece: piece.box[0] + piece.box[2] / 2) for pieces in lines]
+    for seg in segmentation.segments:  # in reading order; a segment's own pieces left to right
+        pieces = [piece for label in seg.labels for piece in
+                  _blob_pieces(segmentation, label, _label_box(segmentation.components, seg, label), heights[seg.line])]
+        lines[seg.line].extend(sorted(pieces, key=lambda piece: piece.box[0] + piece.box[2] / 2))
+    return lines
 
 
 def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float) -> list[Piece]:
     """One blob as a piece, or, wider than :data:`CUT_WIDER_THAN` digit heights, cut in parts
-    (:func:`digitlab.segment.cut_options`), each part remembering its blob."""
+    (:func:`digitlab.segment.cut_options`). Parts, and a whole blob wider than
+    :data:`READ_WHOLE_WIDER_THAN`, remember their blob: the CRNN reads it whole."""
     components, claimed = segmentation.components, segmentation.claimed
     blob = Segment(box, (label,))
     if box[2] <= CUT_WIDER_THAN * height:
         mask, region, ink_box = segment_ink(components, blob, grow=1, claimed=claimed)
-        return [Piece(mask, region, ink_box)]
+        return [Piece(mask, region, ink_box, label if box[2] > READ_WHOLE_WIDER_THAN * height else -1)]
     ink, _, _ = segment_ink(components, blob, claimed=claimed)
     cuts = sorted(_cut_positions([tuple(box[0] + cut for cut in option) for option in cut_options(ink, height)]))
     bounds = zip([None] + cuts, cuts + [None])
@@ -135,7 +144,7 @@ def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float
 
 
 def touching_runs(pieces: list[Piece]) -> list[tuple[int, int, int]]:
-    """``(start, end, blob)`` for each run of pieces cut from one blob (its label)."""
+    """``(start, end, blob)`` for each run of pieces of one blob the CRNN reads whole (its label)."""
     runs = []
     for index, piece in enumerate(pieces):
         if piece.blob < 0:

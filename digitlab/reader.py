@@ -62,7 +62,8 @@ class Digit:
     """One digit read: its ``value`` (0-9), the model's ``confidence`` (0-1),
     its ``box`` (x, y, w, h) in input pixels, the 28x28 ``crop`` the model saw,
     its ``line`` (0 = top), the ``method`` that read it ("contours", "crnn"
-    or "auto"), and whether it came from ``touching`` digits. A digit the
+    or "auto"; within "auto", "crnn" for a digit of a blob the CRNN read
+    whole), and whether it came from ``touching`` digits. A digit the
     CRNN read as part of a line or a blob has an approximate box (from the
     CTC alignment) and its ``crop`` is that box normalised as MNIST, for
     display. ``blobs`` counts the pieces of ink the digit joins: blobs for
@@ -272,7 +273,8 @@ class Reader:
                 for value, confidence, box in zip(edge.values, edge.confidences, edge.boxes):
                     crop = edge.crop if edge.crop is not None else normalize_digit(_cut(page.ink, box))
                     digits.append(Digit(value=value, confidence=confidence, box=_to_input_pixels(box, page.scale),
-                                        crop=crop, line=line, method="auto", touching=edge.crop is None,
+                                        crop=crop, line=line, method="auto" if edge.crop is not None else "crnn",
+                                        touching=edge.crop is None,
                                         blobs=edge.end - edge.start))
         return _reading(digits, segmentation.line_count, page)
 
