@@ -60,12 +60,12 @@ def main() -> int:
     except DataError as error:
         print(f"choose_prices: {error}", file=sys.stderr)
         return 2
-    reader = Reader.default(method="graph", candidate_model=load_model(args.candidate) if args.candidate else None)
+    reader = Reader.default(candidate_model=load_model(args.candidate) if args.candidate else None)
     paper_rng = np.random.default_rng(2)
 
     def from_strokes(pen):
         page, segmentation = reader.find_boxes(pen.on_pad())
-        return page, segmentation, reader.stroke_lines(page, segmentation, pen.strokes, pen.pen_width)
+        return page, segmentation, decode.stroke_lines(page, segmentation, pen.strokes, pen.pen_width)
 
     def from_image(image):
         page, segmentation = reader.find_boxes(image)

@@ -108,9 +108,9 @@ def main() -> None:
                              "all of them, or training digits no shipped model trained on")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
     parser.add_argument("--candidate", metavar="MODEL.keras",
-                        help="method graph: read with this 11-class recognizer instead of the shipped one")
+                        help="method auto: read with this 11-class recognizer instead of the shipped one")
     parser.add_argument("--digit-cost", type=float, metavar="COST",
-                        help="method graph: the price per digit read (default digitlab.decode.DIGIT_COST)")
+                        help="method auto: the price per digit read (default digitlab.decode.DIGIT_COST)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="the methods to measure (default: all)")
     parser.add_argument("--lines", type=int, default=10, help="8-digit images to time (default 10)")

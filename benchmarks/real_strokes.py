@@ -27,7 +27,7 @@ Data: I. Guyon, L. Schomaker, R. Plamondon, M. Liberman, S. Janet, "UNIPEN
 project of on-line data exchange and recognizer benchmarks", ICPR 1994
 (DOI 10.5281/zenodo.1195803).
 
-Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn|graph]
+Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
 [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 """
 
@@ -98,9 +98,9 @@ def main() -> int:
     parser.add_argument("--cnn", metavar="MODEL.keras", help="read with this CNN instead of the shipped one")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
     parser.add_argument("--candidate", metavar="MODEL.keras",
-                        help="method graph: read with this 11-class recognizer instead of the shipped one")
+                        help="method auto: read with this 11-class recognizer instead of the shipped one")
     parser.add_argument("--digit-cost", type=float, metavar="COST",
-                        help="method graph: the price per digit read (default digitlab.decode.DIGIT_COST)")
+                        help="method auto: the price per digit read (default digitlab.decode.DIGIT_COST)")
     parser.add_argument("--data", metavar="PATH", help=f"digits.jsonl.gz (default ${unipen.ENV_VAR}, "
                                                        "else ../shared/unipen-dev/ beside the repository)")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")

@@ -116,7 +116,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "validation_split": validation_split(),
         "augmentation": "rotation 12 deg, zoom 12 %, shift 10 %, stroke width +-0.7",
         "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
-        **(_non_digit_fields(model, x_test, y_test, non_digits, seed) if non_digits else {}),
+        **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
         "quick": bool(quick),
@@ -127,12 +127,12 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     return card
 
 
-def _non_digit_fields(model, x_test, y_test, fraction, seed, examples: int = 10_000) -> dict:
+def _non_digit_fields(model, x_test, fraction, seed, examples: int = 10_000) -> dict:
     """How a model with an 11th class treats "not one digit" made from MNIST *test* digits."""
     from digitlab.evaluate import predict_probabilities
     from digitlab.non_digits import NOT_A_DIGIT, non_digits
 
-    rejected = predict_probabilities(model, non_digits(x_test, examples, seed=1, labels=y_test)).argmax(axis=1) == NOT_A_DIGIT
+    rejected = predict_probabilities(model, non_digits(x_test, examples, seed=1)).argmax(axis=1) == NOT_A_DIGIT
     return {
         "non_digits": (f"{fraction:.0%} as many examples of 'not one digit' as training digits, and some digits "
                        f"drawn smaller (digitlab.non_digits.with_non_digits, seed {seed})"),

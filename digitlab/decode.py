@@ -53,7 +53,7 @@ READ_WHOLE_WIDER_THAN = 0.9
 #: The graph's two prices, added to a path's cost (-log probability): per digit read (above 0 favours
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
-SKIP_COST = 8.0
+SKIP_COST = 6.0
 #: The recognizer's class for "not one digit" (its 11th output).
 NOT_A_DIGIT = 10
 

@@ -14,10 +14,9 @@ Haffner, 1998, on recognition-based segmentation).
 The examples are normalised as the reader normalises a candidate: relative
 to the height of a digit of the same writing
 (:func:`digitlab.preprocess.normalize_digit` with ``height``), so a piece
-stays smaller than a digit. Five kinds, each from MNIST digits:
+stays smaller than a digit. Four kinds, each from MNIST digits:
 
 - :func:`digit_piece`: the top or the bottom of a digit, cut along a slanted line;
-- :func:`digit_remainder`: a digit whose left or right side was cut off;
 - :func:`digit_pair`: two digits side by side, touching, overlapping or a little apart;
 - :func:`digit_with_sliver`: a digit with the near side of another touching it;
 - :func:`speck`: a dot or a short dash, far smaller than a digit.
@@ -37,8 +36,8 @@ from digitlab.preprocess import normalize_digit
 #: The 11th class: "this ink is not one digit".
 NOT_A_DIGIT = 10
 CLASS_NAMES = tuple(str(digit) for digit in range(10)) + ("not a digit",)
-#: How the examples are shared among the five kinds (pieces, remainders, pairs, slivers, specks).
-KIND_SHARES = (0.3, 0.2, 0.25, 0.15, 0.1)
+#: How the examples are shared among the four kinds (pieces, pairs, slivers, specks).
+KIND_SHARES = (0.4, 0.3, 0.2, 0.1)
 #: Non-digit examples added per training digit by ``digitlab train --model candidate_cnn``.
 NON_DIGIT_FRACTION = 0.3
 #: Fraction of the training digits drawn smaller than the writing's digit height, and how much smaller.
@@ -46,11 +45,8 @@ SMALLER_FRACTION = 0.2
 SMALLER_SCALE = (0.65, 1.0)
 #: How much of a digit's ink a piece keeps.
 PIECE_INK = (0.15, 0.55)
-#: How much of a digit's ink a remainder keeps.
-REMAINDER_INK = (0.45, 0.7)
-#: How much of its neighbour's ink a sliver keeps, from the side facing the digit: enough to be
-#: more than the crumbs a good cut between touching digits leaves.
-SLIVER_INK = (0.25, 0.5)
+#: How much of its neighbour's ink a sliver keeps, from the side facing the digit.
+SLIVER_INK = (0.1, 0.4)
 
 
 def _ink(image) -> np.ndarray:
@@ -85,13 +81,6 @@ def digit_piece(digit, rng: np.random.Generator) -> np.ndarray:
     ink = _ink(digit)
     piece = _side(ink, rng.uniform(-35, 35), rng.uniform(*PIECE_INK), first=bool(rng.random() < 0.5))
     return normalize_digit(piece, height=ink.shape[0])
-
-
-def digit_remainder(digit, rng: np.random.Generator) -> np.ndarray:
-    """``digit`` with its left or right side cut off, as a cut through a digit leaves it."""
-    ink = _ink(digit)
-    rest = _side(ink, -90 + rng.uniform(-15, 15), rng.uniform(*REMAINDER_INK), first=bool(rng.random() < 0.5))
-    return normalize_digit(rest, height=ink.shape[0])
 
 
 def _place(canvas_parts, heights) -> np.ndarray:
@@ -149,16 +138,14 @@ def speck(rng: np.random.Generator) -> np.ndarray:
     return normalize_digit(canvas, height=height)
 
 
-def non_digits(images, n: int, seed: int = 0, labels=None) -> np.ndarray:
+def non_digits(images, n: int, seed: int = 0) -> np.ndarray:
     """``n`` examples of "not one digit" (float32 (n, 28, 28) in [0, 1]) made from ``images``, seeded.
 
-    The kinds are mixed as :data:`KIND_SHARES` says. With ``labels``, no
-    remainder is cut from a 1: a 1 cut lengthwise is still a 1.
+    The kinds are mixed as :data:`KIND_SHARES` says.
     """
     images = np.asarray(images)
     if len(images) < 2:
         raise ValueError(f"need at least 2 digits to make non-digits from, got {len(images)}.")
-    wide = images if labels is None else images[np.asarray(labels) != 1]
     rng = np.random.default_rng(seed)
     kinds = rng.choice(len(KIND_SHARES), size=n, p=np.asarray(KIND_SHARES) / sum(KIND_SHARES))
     examples = np.zeros((n, 28, 28), np.float32)
@@ -167,10 +154,8 @@ def non_digits(images, n: int, seed: int = 0, labels=None) -> np.ndarray:
         if kind == 0:
             examples[index] = digit_piece(first, rng)
         elif kind == 1:
-            examples[index] = digit_remainder(wide[rng.integers(len(wide))], rng)
-        elif kind == 2:
             examples[index] = digit_pair(first, second, rng)
-        elif kind == 3:
+        elif kind == 2:
             examples[index] = digit_with_sliver(first, second, rng)
         else:
             examples[index] = speck(rng)
@@ -198,7 +183,7 @@ def with_non_digits(images, labels, fraction: float = NON_DIGIT_FRACTION, seed: 
     images, labels = np.asarray(images), np.asarray(labels)
     if len(images) != len(labels):
         raise ValueError(f"got {len(images)} images but {len(labels)} labels.")
-    extra = non_digits(images, round(fraction * len(images)), seed, labels)
+    extra = non_digits(images, round(fraction * len(images)), seed)
     if images.dtype == np.uint8:
         extra = np.round(extra * 255).astype(np.uint8)
     return (np.concatenate([smaller(images, seed=seed), extra]),
