@@ -62,14 +62,19 @@ def test_all_crops_go_through_one_batched_call(reader, mnist, monkeypatch):
     assert len(batches) == 1 and batches[0] >= 8
 
 
-def test_two_lines(reader, mnist):
+def _two_lines(mnist) -> np.ndarray:
+    """Test digits 0-3 above test digits 4-6."""
     (_, _), (x_test, y_test) = mnist
     top = make_sequence(x_test[:4], y_test[:4], scale=2).image
     bottom = make_sequence(x_test[4:7], y_test[4:7], scale=2).image
     image = np.zeros((top.shape[0] + bottom.shape[0], max(top.shape[1], bottom.shape[1])), np.uint8)
     image[:top.shape[0], :top.shape[1]] = top
     image[top.shape[0]:, :bottom.shape[1]] = bottom
-    reading = reader.read(image)
+    return image
+
+
+def test_two_lines(reader, mnist):
+    reading = reader.read(_two_lines(mnist))
     assert [len(line) for line in reading.lines] == [4, 3]
     assert reading.text == "\n".join(reading.lines)
     assert [digit.line for digit in reading.digits] == [0, 0, 0, 0, 1, 1, 1]
@@ -274,12 +279,7 @@ def test_auto_reads_well_separated_digits(mnist, auto_reader):
 @pytest.mark.slow
 def test_auto_reads_two_lines_and_a_downscaled_huge_image(mnist, auto_reader):
     (_, _), (x_test, y_test) = mnist
-    top = make_sequence(x_test[:4], y_test[:4], scale=2).image
-    bottom = make_sequence(x_test[4:7], y_test[4:7], scale=2).image
-    image = np.zeros((top.shape[0] + bottom.shape[0], max(top.shape[1], bottom.shape[1])), np.uint8)
-    image[:top.shape[0], :top.shape[1]] = top
-    image[top.shape[0]:, :bottom.shape[1]] = bottom
-    reading = auto_reader.read(image)
+    reading = auto_reader.read(_two_lines(mnist))
     assert reading.lines == ["".join(map(str, y_test[:4])), "".join(map(str, y_test[4:7]))]
     assert [digit.line for digit in reading.digits] == [0, 0, 0, 0, 1, 1, 1]
 

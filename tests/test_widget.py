@@ -189,7 +189,7 @@ def test_a_file_that_is_not_an_image_gives_a_message_not_a_traceback(pad):
 
 def test_errors_in_callbacks_show_in_the_widget():
     class BrokenReader:
-        def read(self, image):
+        def read_strokes(self, strokes, size, pen_width):
             raise RuntimeError("the model file is damaged")
 
     pad = DigitPad(reader=BrokenReader(), auto_read=False)
