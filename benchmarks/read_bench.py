@@ -17,14 +17,10 @@ reads each) and prints the median over them and the slowest.
 The strings are drawn from the *benchmark* half of the test digits
 (:func:`digitlab.data.test_half`). Choose rules and models on the other half,
 ``--digits development`` (new writers too), and run the default once at
-the end. ``--digits test`` draws from all 10,000 test digits, as the
-benchmark did before the split (so its figures compare with older ones, but
-they include the development half). ``--digits validation`` draws from the
-training digits no shipped model trained on (:func:`held_out_digits`): they
-come from the training set's writers, so they flatter every model.
+the end.
 ``--crnn PATH`` reads with another CRNN than the shipped one.
 
-Run: python benchmarks/read_bench.py [--n 500] [--quick] [--digits benchmark|development|test|validation]
+Run: python benchmarks/read_bench.py [--n 500] [--quick] [--digits benchmark|development]
 [--crnn MODEL.keras] [--candidate MODEL.keras] [--methods ...] [--lines 10]
 """
 
@@ -43,11 +39,6 @@ from digitlab.preprocess import normalize_digit, prepare
 from digitlab.reader import METHODS, Reader
 from digitlab.segment import segment, segment_ink
 from digitlab.synth import make_dataset
-from digitlab.train import VALIDATION_SEED, split_validation
-
-#: The CRNN's second training stage held out the split of seed 1 instead of VALIDATION_SEED (see its card).
-OTHER_SPLIT_SEEDS = (1,)
-
 
 def accuracy(reader: Reader, dataset) -> tuple[float, float]:
     """String accuracy, and digit accuracy (position by position; a wrong count misses them all)."""
@@ -59,22 +50,6 @@ def accuracy(reader: Reader, dataset) -> tuple[float, float]:
             digits += sum(a == b for a, b in zip(text, sequence.text))
         total += len(sequence.text)
     return strings / len(dataset), digits / total
-
-
-def held_out_digits(mnist):
-    """A ``load_mnist()``-style tuple whose "test" digits are training digits no shipped model trained on.
-
-    Every CNN member and every CRNN stage held out the 5,000 digits of one
-    seeded split (VALIDATION_SEED, or one of OTHER_SPLIT_SEEDS); the digits
-    in all of those splits at once (about 400) were never trained on.
-    """
-    (x_train, y_train), _ = mnist
-    everything = index = np.arange(len(x_train))
-    for seed in (VALIDATION_SEED, *OTHER_SPLIT_SEEDS):
-        _, (held_out, _) = split_validation(everything, everything, 5000, seed)
-        index = np.intersect1d(index, held_out)
-    digits = (x_train[index], y_train[index])
-    return digits, digits
 
 
 def naive_read(model, image) -> str:
@@ -103,9 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="strings per set (default 500)")
     parser.add_argument("--quick", action="store_true", help="30 strings, 2 lines timed 5 times each: a smoke test")
-    parser.add_argument("--digits", choices=(*TEST_HALVES, "test", "validation"), default="benchmark",
-                        help="the benchmark half of MNIST's test digits (default), the development half, "
-                             "all of them, or training digits no shipped model trained on")
+    parser.add_argument("--digits", choices=TEST_HALVES, default="benchmark",
+                        help="the benchmark half of MNIST's test digits (default), or the development half")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
     parser.add_argument("--candidate", metavar="MODEL.keras",
                         help="method auto: read with this 11-class recognizer instead of the shipped one")
@@ -119,11 +93,7 @@ def main() -> None:
         parser.error(f"--n and --lines must be at least 1, got {args.n} and {args.lines}.")
     n, repeats, lines = (30, 5, 2) if args.quick else (args.n, 15, args.lines)
 
-    mnist = load_mnist()
-    if args.digits == "validation":
-        mnist = held_out_digits(mnist)
-    elif args.digits in TEST_HALVES:
-        mnist = test_half(mnist, args.digits)
+    mnist = test_half(load_mnist(), args.digits)
     cnn = Reader.default().model
     try:
         crnn_model = crnn.load_model(args.crnn) if args.crnn else crnn.load_default()
@@ -139,8 +109,7 @@ def main() -> None:
                                                 broken=True, specks=6),
         "touching 4-8, 10-40 %": crnn.touching_strings(n, mnist=mnist),
     }
-    source = {"validation": f"{len(mnist[1][1])} held-out training digits", "test": "all MNIST test digits"}.get(
-        args.digits, f"the {args.digits} half of MNIST's test digits")
+    source = f"the {args.digits} half of MNIST's test digits"
     if args.crnn:
         source += f", CRNN {args.crnn}"
     print(f"String accuracy (digit accuracy), n={n} strings each, {source}:")

@@ -212,67 +212,6 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
     return card
 
 
-def lineage(card: dict) -> list[dict]:
-    """A card and the cards of the models it was initialised from, newest first."""
-    cards = [card]
-    while "initialised_from" in cards[-1]:
-        cards.append(cards[-1]["initialised_from"])
-    return cards
-
-
-def _same_model(card: dict, other: dict) -> bool:
-    return (card["file"], card["trained_at"]) == (other["file"], other["trained_at"])
-
-
-def common_parent(cards) -> dict | None:
-    """The newest model in every card's :func:`lineage` (a card's own model counts), or None."""
-    first, *others = [lineage(card) for card in cards]
-    for candidate in first:
-        if all(any(_same_model(candidate, ancestor) for ancestor in ancestors) for ancestors in others):
-            return candidate
-    return None
-
-
-def average_and_save(member_paths, out, command) -> dict:
-    """Average CRNNs fine-tuned from one parent (:func:`digitlab.crnn.average_weights`), save it and its card.
-
-    The card gives the average's test figures (as :func:`train_and_save_crnn`
-    does), the parent they share and each member's own card.
-    """
-    from digitlab import crnn
-    from digitlab.data import load_mnist
-
-    if len(member_paths) < 2:
-        raise ValueError(f"need at least two models to average, got {len(member_paths)}.")
-    member_cards = [read_card(path) for path in member_paths]
-    if any(card.get("model") != "crnn" for card in member_cards):
-        raise ValueError("only CRNNs (cards with model 'crnn') can be averaged here.")
-    parent = common_parent(member_cards)
-    if parent is None:
-        raise ValueError("weight averages need two or more models fine-tuned from one parent "
-                         "(`digitlab train --init PARENT`); these cards share no parent.")
-    model = crnn.average_weights(crnn.load_model(path) for path in member_paths)
-    save_model(model, out)
-    card = {
-        "model": model.name,
-        "file": Path(out).name,
-        **crnn_test_fields(model, load_mnist()),
-        "parameters": int(model.count_params()),
-        "averaged": f"mean of {len(member_cards)} CRNNs' weights (batch-norm statistics too): {', '.join(map(str, member_paths))}",
-        "parent": {key: parent[key] for key in ("file", "trained_at", "command")},
-        "epochs": sum(card["epochs"] for card in member_cards),
-        "train_strings_per_epoch": member_cards[0]["train_strings_per_epoch"],
-        "members": member_cards,
-        **provenance(sum(card["wall_time_seconds"] for card in member_cards), command),
-    }
-    card["wall_time_seconds_note"] = "the sum of the members' training times"
-    card["epochs_note"] = "the sum of the members' own epochs, each run from the parent or a descendant of it"
-    write_card(card, out)
-    print(f"Saved {out} (touching strings {card['touching_string_accuracy']:.2%}, "
-          f"spaced {card['spaced_string_accuracy']:.2%}) and its card {card_path(out)}")
-    return card
-
-
 def ensemble_and_save(member_paths, out, command) -> dict:
     """Average trained members into one model (:func:`digitlab.model.ensemble`), save it and its card.
 

@@ -1,4 +1,4 @@
-"""The ``digitlab`` command: data, train, ensemble, average, evaluate, read.
+"""The ``digitlab`` command: data, train, ensemble, evaluate, read.
 
 Run ``digitlab --help`` or ``digitlab COMMAND --help``.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
 from pathlib import Path
 
 
@@ -75,20 +74,14 @@ def _train(args) -> int:
         except ValueError as error:
             print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
             return 2
-        blocks, problem = _residual_blocks(args.residual_blocks, source)
-        if problem:
-            print(f"digitlab train: {problem}", file=sys.stderr)
-            return 2
-        builders["crnn"], trainer = partial(crnn.crnn, residual_blocks=blocks), train_and_save_crnn
-    elif args.overlapping is not None or args.as_written is not None or args.residual_blocks is not None:
-        print("digitlab train: --overlapping, --as-written and --residual-blocks are for --model crnn",
-              file=sys.stderr)
+        builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
+    elif args.overlapping is not None or args.as_written is not None:
+        print("digitlab train: --overlapping and --as-written are for --model crnn", file=sys.stderr)
         return 2
     model = builders[args.model]()
     if source is not None:
         try:
-            new = crnn.new_layers(model, source) if args.model == "crnn" else ()
-            fresh = models.warm_start(model, source, new)
+            fresh = models.warm_start(model, source)
         except ValueError as error:
             print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
             return 2
@@ -130,23 +123,6 @@ def _training_option_problem(args) -> str | None:
     return None
 
 
-def _residual_blocks(requested: int | None, source) -> tuple[int, str | None]:
-    """The CRNN's residual blocks: ``--residual-blocks``, or as many as the ``--init`` model has (0 without one).
-
-    Fewer than the ``--init`` model has is refused: its blocks would take the place of the layers after them.
-    Returns (blocks, what is wrong or None).
-    """
-    from digitlab.crnn import residual_block_count
-
-    has = residual_block_count(source) if source is not None else 0
-    blocks = has if requested is None else requested
-    if blocks < 0:
-        return blocks, f"--residual-blocks must be 0 or more, got {blocks}"
-    if blocks < has:
-        return blocks, f"--residual-blocks {blocks} would drop residual blocks: the --init model has {has}"
-    return blocks, None
-
-
 def _default_out(args) -> Path:
     """Where ``digitlab train`` writes without ``--out``: the shipped model's file, except for a ``--quick``
     smoke test, which goes to ``runs/MODEL_quick.keras`` so that it never replaces shipped weights."""
@@ -163,19 +139,6 @@ def _ensemble(args) -> int:
         ensemble_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
     except (ValueError, OSError, ModelFileError) as error:
         print(f"digitlab ensemble: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _average(args) -> int:
-    from digitlab.card import average_and_save
-    from digitlab.crnn import DEFAULT_MODEL
-    from digitlab.model import ModelFileError
-
-    try:
-        average_and_save(args.members, args.out or DEFAULT_MODEL, command=_command_line(args))
-    except (ValueError, OSError, ModelFileError) as error:
-        print(f"digitlab average: {error}", file=sys.stderr)
         return 2
     return 0
 
@@ -307,9 +270,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--as-written", type=float, metavar="FRACTION",
                        help="crnn: share of training strings that overlap with every digit as MNIST wrote it, "
                             "no scale, slant, stroke or noise changes (default 0.5; at most --overlapping)")
-    train.add_argument("--residual-blocks", type=int, metavar="N",
-                       help="crnn: N residual blocks after the convolutions (default: as many as the --init model "
-                            "has, else 0); with --init, blocks the saved model lacks start adding nothing (crnn.crnn)")
     train.add_argument("--styles", type=float, default=0.0, metavar="FRACTION",
                        help="digit CNNs: share of training digits given a writing style MNIST lacks (slashed 0, "
                             "continental 1, crossed 7, floating 5 bar, uniform pen; digitlab.styles), default 0")
@@ -322,10 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--out", help="where to write it (default: digitlab/models/digit_cnn.keras)")
     ensemble.set_defaults(run=_ensemble)
 
-    average = commands.add_parser("average", help="average the weights of CRNNs fine-tuned from one parent, with a card")
-    average.add_argument("members", nargs="+", help=".keras files written by `digitlab train --model crnn --init ...`")
-    average.add_argument("--out", help="where to write it (default: digitlab/models/crnn.keras)")
-    average.set_defaults(run=_average)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report")
     evaluate.add_argument("--model", help="a .keras file (default: the shipped model)")

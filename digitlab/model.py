@@ -236,18 +236,18 @@ def load_candidate_model() -> keras.Model:
     return load_model(CANDIDATE_MODEL, "--model candidate_cnn ")
 
 
-def warm_start(model: keras.Model, source: keras.Model, new=()) -> list[str]:
+def warm_start(model: keras.Model, source: keras.Model) -> list[str]:
     """Copy ``source``'s weights into ``model`` layer by layer; return the names of the layers left fresh.
 
     The layers that hold weights are paired in order; a pair whose weights
     have the same shapes is copied. So a model whose architecture changed
     in one place (a wider output, say) starts from everything it shares with
-    the trained one (``digitlab train --init``). Layers named in ``new``
-    (layers ``model`` adds, such as :func:`digitlab.crnn.new_layers`) are
-    left out of the pairing and stay fresh. Raises ``ValueError`` when
-    nothing at all can be copied: the two are different models.
+    the trained one (``digitlab train --init``): :func:`candidate_cnn`
+    starts from a trained :func:`digit_cnn`, all but its output layer.
+    Raises ``ValueError`` when nothing at all can be copied: the two are
+    different models.
     """
-    targets = [layer for layer in model.layers if layer.weights and layer.name not in new]
+    targets = [layer for layer in model.layers if layer.weights]
     sources = [layer for layer in source.layers if layer.weights]
     unfit = []
     for index, target in enumerate(targets):
@@ -261,4 +261,4 @@ def warm_start(model: keras.Model, source: keras.Model, new=()) -> list[str]:
             f"no layer of {source.name!r} fits {model.name!r}: they are different models, "
             "so there is nothing to start from."
         )
-    return [layer.name for layer in model.layers if layer.weights and layer.name in new] + unfit
+    return unfit

@@ -21,8 +21,6 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # (x, y, width, height) in pixels
 
-#: Height of an MNIST digit's ink (its 20x20 box) before ``scale``.
-MNIST_INK_HEIGHT = 20
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
@@ -53,42 +51,8 @@ def ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-#: Smoothness of an elastic distortion's displacement field (Gaussian sigma, pixels of the 28x28 digit).
-ELASTIC_SMOOTHING = 6.0
-
-
-def elastic_distortion(image: np.ndarray, amount: float, rng=None,
-                       smoothing: float = ELASTIC_SMOOTHING) -> np.ndarray:
-    """Bend a digit's strokes as another writer might: a smooth random displacement of every pixel.
-
-    Simard et al. (2003): random displacements, blurred with a Gaussian of
-    ``smoothing`` pixels, then scaled so that their standard deviation is
-    ``amount`` pixels. 0 returns the image unchanged. The shipped CRNN's
-    training strings do not use it (yet): a 12-epoch fine-tune with every
-    digit bent by 0-2 px read held-out *training* digits worse, and those
-    share their writers with the training set, so they cannot show what
-    bending is for (``notebooks/08_beyond_segmentation.ipynb``).
-    """
-    if amount < 0:
-        raise ValueError(f"amount must be at least 0 pixels, got {amount}.")
-    if amount == 0:
-        return image
-    rng = np.random.default_rng(rng)
-    height, width = image.shape
-    fields = []
-    for _ in range(2):
-        field = cv2.GaussianBlur(rng.uniform(-1.0, 1.0, (height, width)).astype(np.float32), (0, 0), smoothing)
-        fields.append(field * (amount / max(float(field.std()), 1e-6)))
-    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, columns + fields[0], rows + fields[1], cv2.INTER_LINEAR, borderValue=0)
-
-
-def _shape_digit(image: np.ndarray, scale: float, slant: float, stroke: int, elastic: float = 0.0,
-                 rng=None) -> np.ndarray:
-    """One digit, bent (elastic distortion), trimmed to its ink, scaled, slanted (shear) and thickened or thinned."""
-    if elastic:
-        bent = elastic_distortion(image, elastic, rng)
-        image = bent if bent.any() else image
+def _shape_digit(image: np.ndarray, scale: float, slant: float, stroke: int) -> np.ndarray:
+    """One digit, trimmed to its ink, scaled, slanted (shear) and thickened or thinned."""
     box = ink_box(image)
     if box is None:
         raise ValueError("a digit image has no ink (all zeros).")
@@ -121,7 +85,6 @@ def make_sequence(
     jitter: float = 0.0,
     slant: float = 0.0,
     stroke: int = 0,
-    elastic: float = 0.0,
     invert: bool = False,
     noise: float = 0.0,
     margin: float = 0.5,
@@ -138,8 +101,6 @@ def make_sequence(
     - ``jitter``: random vertical offsets, up to this fraction of the height.
     - ``slant``: horizontal shear (0.2 leans the digits right by 20 % of their height).
     - ``stroke``: pixels to thicken (> 0) or thin (< 0) the strokes, after scaling.
-    - ``elastic``: bend each digit's strokes by this many pixels (standard deviation
-      of a smooth random displacement, :func:`elastic_distortion`), before scaling.
     - ``invert``: dark ink on light paper, like a scan.
     - ``noise``: standard deviation of Gaussian pixel noise, as a fraction of 255.
     - ``margin``: blank border, as a fraction of the digit height.
@@ -156,8 +117,7 @@ def make_sequence(
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}.")
     rng = np.random.default_rng(rng)
-    digits = [_shape_digit(np.asarray(image, dtype=np.uint8), scale, slant, stroke, elastic, rng)
-              for image in digit_images]
+    digits = [_shape_digit(np.asarray(image, dtype=np.uint8), scale, slant, stroke) for image in digit_images]
 
     # --- Layout: left to right, each digit vertically centred on one baseline.
     digit_height = max(digit.shape[0] for digit in digits)
@@ -315,7 +275,7 @@ def make_dataset(
     """``n`` seeded strings of MNIST digits from one ``split`` ("train" or "test").
 
     ``length`` and every :func:`make_sequence` option (``gap``, ``overlap``,
-    ``scale``, ``jitter``, ``slant``, ``stroke``, ``elastic``, ``noise``,
+    ``scale``, ``jitter``, ``slant``, ``stroke``, ``noise``,
     ``height``) take a value or a ``(low, high)`` range drawn per string (whole numbers for
     :data:`INTEGER_OPTIONS`), e.g.
     ``make_dataset(1000, length=(1, 10), overlap=(0.0, 0.5), invert_fraction=0.5)``.

@@ -74,27 +74,6 @@ def test_crnn_gives_one_frame_per_two_columns():
         assert logits.shape == (2, width // crnn.FRAME_WIDTH, crnn.NUM_CLASSES)
 
 
-def test_residual_blocks_grow_a_trained_crnn_without_changing_what_it_reads(rng):
-    from digitlab.model import warm_start
-
-    trained = crnn.crnn()
-    for weight in trained.weights:  # a "trained" model: no weight left at its initial value
-        value = weight.numpy() + rng.normal(0.0, 0.1, weight.shape).astype("float32")
-        weight.assign(np.abs(value) if "variance" in weight.path else value)
-    deeper = crnn.crnn(residual_blocks=2)
-    assert (crnn.residual_block_count(trained), crnn.residual_block_count(deeper)) == (0, 2)
-    new = crnn.new_layers(deeper, trained)
-    assert new == [f"residual_{block}_{part}" for block in (1, 2) for part in ("conv_a", "norm_a", "conv_b", "norm_b")]
-    assert crnn.new_layers(deeper, deeper) == []  # a model that has the blocks copies them too
-    assert warm_start(deeper, trained, new) == new
-    strips = rng.random((2, crnn.STRIP_HEIGHT, 96, 1)).astype("float32")
-    expected = np.asarray(trained(strips, training=False))
-    assert np.isfinite(expected).all() and expected.std() > 0.1
-    np.testing.assert_allclose(np.asarray(deeper(strips, training=False)), expected, rtol=1e-5, atol=1e-5)
-    # Paired in order without skipping them, the blocks would take the place of the layers after them.
-    assert set(warm_start(crnn.crnn(residual_blocks=2), trained)) > set(new)
-
-
 def test_encode_labels_shifts_digits_past_the_blank_and_pads():
     labels = crnn.encode_labels(["1100", "9"])
     assert labels.shape == (2, crnn.MAX_DIGITS)
@@ -360,28 +339,19 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "plain_fraction <= overlapping_fraction" in capsys.readouterr().err
     assert main(["train", "--model", "seed_cnn", "--as-written", "0.7", "--quick"]) == 2
     assert "for --model crnn" in capsys.readouterr().err
-    assert main(["train", "--model", "seed_cnn", "--residual-blocks", "1", "--quick"]) == 2
-    assert "for --model crnn" in capsys.readouterr().err
-    assert main(["train", "--model", "crnn", "--residual-blocks", "-1", "--quick"]) == 2
-    assert "0 or more" in capsys.readouterr().err
 
 
-def test_train_init_keeps_the_residual_blocks_of_the_model_it_starts_from(tmp_path, capsys, mnist):
+def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
     from digitlab.card import read_card, save_model, write_card
     from digitlab.cli import main
-    from digitlab.model import load_model
 
-    grown, out = tmp_path / "grown.keras", tmp_path / "fine_tuned.keras"
-    save_model(crnn.crnn(residual_blocks=1), grown)
-    write_card({"model": "crnn", "epochs": 1}, grown)
-    assert main(["train", "--model", "crnn", "--quick", "--init", str(grown), "--residual-blocks", "0",
-                 "--out", str(out)]) == 2
-    assert "would drop residual blocks: the --init model has 1" in capsys.readouterr().err
-    assert not out.exists()
-    # Without --residual-blocks, a fine-tune keeps the blocks and copies every layer.
-    assert main(["train", "--model", "crnn", "--quick", "--init", str(grown), "--out", str(out)]) == 0
-    assert crnn.residual_block_count(load_model(out)) == 1
-    assert read_card(out)["fresh_layers"] == [] and read_card(out)["total_epochs"] == 1 + read_card(out)["epochs"]
+    parent, out = tmp_path / "parent.keras", tmp_path / "fine_tuned.keras"
+    save_model(crnn.crnn(), parent)
+    write_card({"model": "crnn", "epochs": 1}, parent)
+    assert main(["train", "--model", "crnn", "--quick", "--init", str(parent), "--out", str(out)]) == 0
+    card = read_card(out)
+    assert card["fresh_layers"] == [] and card["total_epochs"] == 1 + card["epochs"]
+    assert card["initialised_from"]["epochs"] == 1
 
 
 def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
@@ -496,75 +466,3 @@ def test_the_shipped_crnn_has_a_complete_and_true_model_card(shipped_crnn, mnist
     assert card["command"].startswith("digitlab train --model crnn")
     for key in ("epochs", "train_strings_per_epoch", "wall_time_seconds", "machine", "versions", "trained_at"):
         assert card[key], key
-
-
-# --- Weight averages ------------------------------------------------------
-
-
-def _two_crnns(width: int = 4):
-    import keras
-
-    keras.utils.set_random_seed(1)
-    first = crnn.crnn(width=width, sequence_units=16)
-    keras.utils.set_random_seed(2)
-    return first, crnn.crnn(width=width, sequence_units=16)
-
-
-def test_average_weights_is_the_mean_of_each_weight_and_refuses_what_it_cannot_average():
-    first, second = _two_crnns()
-    average = crnn.average_weights([first, second])
-    for mean, a, b in zip(average.get_weights(), first.get_weights(), second.get_weights()):
-        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6)
-    assert first.get_weights()[0] is not average.get_weights()[0] and average is not first
-    with pytest.raises(ValueError, match="at least two"):
-        crnn.average_weights([first])
-    with pytest.raises(ValueError, match="same layers"):
-        crnn.average_weights([first, crnn.crnn(width=8, sequence_units=16)])
-
-
-def _card(name: str, parent: dict | None = None) -> dict:
-    card = {"model": "crnn", "file": f"{name}.keras", "trained_at": f"2026-01-01T00:00:0{len(name)}",
-            "command": f"digitlab train --model crnn --out {name}.keras", "epochs": 1,
-            "train_strings_per_epoch": 10, "wall_time_seconds": 2.0}
-    if parent is not None:
-        card["initialised_from"] = parent
-    return card
-
-
-def test_common_parent_is_the_newest_model_both_were_fine_tuned_from():
-    from digitlab.card import common_parent, lineage
-
-    root = _card("r")
-    parent = _card("pa", root)
-    child, grandchild = _card("chi", parent), _card("gran", _card("mid", parent))
-    assert [card["file"] for card in lineage(grandchild)] == ["gran.keras", "mid.keras", "pa.keras", "r.keras"]
-    assert common_parent([child, grandchild]) == parent
-    assert common_parent([child, _card("other", root)]) == root
-    assert common_parent([child, _card("alone")]) is None
-    assert common_parent([child, parent]) == parent  # a model and one fine-tuned from it
-
-
-def test_average_command_averages_siblings_and_refuses_models_trained_apart(tmp_path, mnist, capsys):
-    from digitlab.card import read_card, write_card
-    from digitlab.cli import main
-
-    first, second = _two_crnns()
-    parent = _card("parent")
-    for name, model in (("a", first), ("b", second)):
-        model.save(tmp_path / f"{name}.keras")
-        write_card(_card(name, parent), tmp_path / f"{name}.keras")
-    out = tmp_path / "average.keras"
-    assert main(["average", str(tmp_path / "a.keras"), str(tmp_path / "b.keras"), "--out", str(out)]) == 0
-    card = read_card(out)
-    assert card["parent"]["file"] == "parent.keras" and [m["file"] for m in card["members"]] == ["a.keras", "b.keras"]
-    assert card["command"].startswith("digitlab average") and card["wall_time_seconds"] == 4.0
-    assert 0.0 <= card["touching_string_accuracy"] <= 1.0
-    saved = crnn.load_model(out)
-    np.testing.assert_allclose(saved.get_weights()[0], (first.get_weights()[0] + second.get_weights()[0]) / 2, rtol=1e-6)
-
-    write_card(_card("b"), tmp_path / "b.keras")  # no parent any more
-    assert main(["average", str(tmp_path / "a.keras"), str(tmp_path / "b.keras"), "--out", str(tmp_path / "x.keras")]) == 2
-    assert "share no parent" in capsys.readouterr().err
-    assert main(["average", str(tmp_path / "a.keras"), "--out", str(tmp_path / "x.keras")]) == 2
-    assert "at least two" in capsys.readouterr().err
-    assert not (tmp_path / "x.keras").exists()

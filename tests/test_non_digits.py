@@ -72,3 +72,18 @@ def test_bad_fractions_are_refused(digits, fraction):
 def test_too_few_digits_are_refused():
     with pytest.raises(ValueError, match="at least 2"):
         non_digits.non_digits(np.zeros((1, 28, 28), np.uint8), 5)
+
+
+def test_the_candidate_cnn_starts_from_a_digit_cnn_and_reports_its_rejections(tmp_path):
+    from digitlab.card import read_card, save_model, write_card
+    from digitlab.cli import main
+    from digitlab.model import digit_cnn, load_model
+
+    parent, out = tmp_path / "digits.keras", tmp_path / "candidate.keras"
+    save_model(digit_cnn(), parent)
+    write_card({"model": "digit_cnn", "epochs": 1}, parent)
+    assert main(["train", "--model", "candidate_cnn", "--quick", "--init", str(parent), "--out", str(out)]) == 0
+    card = read_card(out)
+    assert load_model(out).output_shape[-1] == non_digits.NOT_A_DIGIT + 1
+    assert len(card["fresh_layers"]) == 1  # all but the output layer came from the digit CNN
+    assert 0.0 <= card["non_digit_rejection"] <= 1.0 and "non_digits" in card

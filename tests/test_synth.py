@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitlab.synth import add_specks, break_strokes, elastic_distortion, make_dataset, make_samples, make_sequence
+from digitlab.synth import add_specks, break_strokes, make_dataset, make_samples, make_sequence
 
 
 def square_digit(width=10, height=20):
@@ -64,37 +64,6 @@ def test_make_sequence_rejects_mismatched_or_empty_digits():
         make_sequence([square_digit()], [1, 2])
     with pytest.raises(ValueError, match="no ink"):
         make_sequence([np.zeros((28, 28), np.uint8)], [1])
-
-
-def test_elastic_distortion_bends_strokes_by_about_the_amount_and_is_seeded():
-    digit = square_digit()
-    bent = elastic_distortion(digit, 1.5, rng=0)
-    assert bent.shape == digit.shape and bent.dtype == digit.dtype
-    assert not np.array_equal(bent, digit)
-    assert np.array_equal(bent, elastic_distortion(digit, 1.5, rng=0))
-    assert not np.array_equal(bent, elastic_distortion(digit, 1.5, rng=1))
-    assert 0.7 < bent.sum() / digit.sum() < 1.3  # moved, not erased or smeared
-
-    small = np.zeros((28, 28), np.uint8)
-    small[8:20, 10:18] = 255  # an ink box (10, 8, 8, 12) with room to move on every side
-    edges = []
-    for amount in (0.5, 1.5, 3.0):
-        rows, cols = np.nonzero(elastic_distortion(small, amount, rng=0) > 127)
-        edges.append(np.abs(np.array([cols.min(), rows.min(), cols.max(), rows.max()]) - [10, 8, 17, 19]))
-    assert edges[1].max() <= 5  # 1.5 px of bending moves no edge by more than a few pixels
-    assert edges[0].sum() < edges[1].sum() < edges[2].sum()  # more bending, further moved
-    assert elastic_distortion(digit, 0.0) is digit
-    with pytest.raises(ValueError, match="amount"):
-        elastic_distortion(digit, -1.0)
-
-
-def test_make_sequence_bends_each_digit_when_asked():
-    digits, labels = [square_digit()] * 3, [1, 2, 3]
-    straight = make_sequence(digits, labels, rng=0)
-    bent = make_sequence(digits, labels, elastic=1.5, rng=0)
-    assert bent.text == straight.text
-    assert not np.array_equal(bent.image, straight.image)
-    assert np.array_equal(bent.image, make_sequence(digits, labels, elastic=1.5, rng=0).image)
 
 
 def test_break_strokes_splits_digits_and_specks_avoid_them():

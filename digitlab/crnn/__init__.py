@@ -43,7 +43,7 @@ from digitlab.crnn.ctc import (
     BLANK, MAX_DIGITS, NUM_CLASSES, Decoded, best_path, ctc_log_likelihood, ctc_log_likelihoods, ctc_loss,
     encode_labels, greedy_decode, softmax,
 )
-from digitlab.crnn.network import RESIDUAL_PREFIX, crnn, new_layers, residual_block_count
+from digitlab.crnn.network import crnn
 from digitlab.crnn.reading import (
     DEFAULT_MODEL, EXTRA_INK_HEIGHTS, EXTRA_PHASES, HARD_BELOW, READ_PHASES, LineReading, combine_phases,
     combine_views, frame_probabilities, is_hard, load_default, load_model, phase_probabilities, plot_alignment,
@@ -59,5 +59,5 @@ from digitlab.crnn.strips import (
     to_strip,
 )
 from digitlab.crnn.training import (
-    QUICK_EPOCHS, QUICK_STRINGS, StringAccuracy, average_weights, compile_crnn, string_accuracy, train,
+    QUICK_EPOCHS, QUICK_STRINGS, StringAccuracy, compile_crnn, string_accuracy, train,
 )

@@ -19,39 +19,13 @@ def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
     return layers.ReLU()(x)
 
 
-#: Layers of the residual blocks of :func:`crnn` are named "residual_<block>_...".
-RESIDUAL_PREFIX = "residual_"
-
-
-def residual_block_count(model: keras.Model) -> int:
-    """How many residual blocks (:func:`crnn`'s ``residual_blocks``) ``model`` has."""
-    return sum(layer.name.startswith(RESIDUAL_PREFIX) and layer.name.endswith("_conv_a") for layer in model.layers)
-
-
-def new_layers(model: keras.Model, source: keras.Model) -> list[str]:
-    """The residual blocks' layers (:func:`crnn`) of ``model`` that ``source`` lacks: those a warm start skips.
-
-    ``digitlab train --model crnn --init SOURCE --residual-blocks N`` copies
-    every other layer from ``source`` (:func:`digitlab.model.warm_start`)
-    and leaves these as they start: adding nothing.
-    """
-    names = {layer.name for layer in source.layers}
-    return [layer.name for layer in model.layers if layer.name.startswith(RESIDUAL_PREFIX) and layer.name not in names]
-
-
 def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
-         kernel_size: int = 5, dropout: float = 0.2, residual_blocks: int = 0) -> keras.Model:
+         kernel_size: int = 5, dropout: float = 0.2) -> keras.Model:
     """A small CRNN: strip (32, W, 1) -> logits (W / 2, 11) for CTC (class 0 is blank).
 
     - Convolutions: ``width`` filters at full size, then 2x, 4x, 4x, with
       2x2 poolings twice (32 -> 8 rows, W -> W / 4 columns) and 2x1 once more
       (8 -> 4 rows): each column sees a 4-pixel-wide band and its neighbours.
-    - ``residual_blocks`` more pairs of 3x3 convolutions on those 4 rows, each
-      pair added to its input (He et al., 2016). The second batch norm of
-      a pair starts at zero (Goyal et al., 2017), so a new block adds
-      nothing until it learns: a trained CRNN grows deeper without losing
-      what it reads (:func:`new_layers`, ``digitlab train --init
-      --residual-blocks``).
     - The 4 remaining rows are flattened into one feature vector per column.
     - Sequence: ``sequence_layers`` residual 1-D convolutions of ``kernel_size``
       columns (faster than a recurrent layer on a CPU, and wide enough to
@@ -68,13 +42,6 @@ def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
     x = _conv_bn(x, 4 * width, 3)
     x = layers.MaxPooling2D((2, 1))(x)                     # 4 x W/4
     x = _conv_bn(x, 4 * width, 3)
-    for block in range(1, residual_blocks + 1):
-        name = f"{RESIDUAL_PREFIX}{block}"
-        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name=f"{name}_conv_a")(x)
-        y = layers.ReLU()(layers.BatchNormalization(name=f"{name}_norm_a")(y))
-        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False, name=f"{name}_conv_b")(y)
-        y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_norm_b")(y)
-        x = layers.ReLU()(layers.Add()([x, y]))
     # (batch, rows, frames, channels) -> (batch, frames, rows * channels)
     x = layers.Permute((2, 1, 3))(x)
     x = layers.Reshape((-1, (STRIP_HEIGHT // 8) * 4 * width))(x)

@@ -122,26 +122,3 @@ def train(
         Path(history_path).parent.mkdir(parents=True, exist_ok=True)
         Path(history_path).write_text(json.dumps(result, indent=1))
     return result
-
-
-# --- Weight averages -------------------------------------------------------
-
-
-def average_weights(models) -> keras.Model:
-    """One CRNN whose every weight is the mean of ``models``' weights: a "model soup" (Wortsman et al., 2022).
-
-    Taught in notebook 08. It reads as fast as one model, unlike an
-    ensemble that runs each. It works for models *fine-tuned from one
-    parent*, which stay in one valley of the loss; the mean of models
-    trained apart lands between valleys and reads nothing. Batch-norm
-    statistics are averaged like the weights.
-    """
-    models = list(models)
-    if len(models) < 2:
-        raise ValueError(f"need at least two models to average, got {len(models)}.")
-    shapes = [[weight.shape for weight in model.get_weights()] for model in models]
-    if any(model_shapes != shapes[0] for model_shapes in shapes[1:]):
-        raise ValueError("models to average must have the same layers and weight shapes (the same crnn() settings).")
-    average = keras.models.clone_model(models[0])
-    average.set_weights([np.mean(weights, axis=0) for weights in zip(*(model.get_weights() for model in models))])
-    return average
