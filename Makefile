@@ -9,7 +9,7 @@ SAMPLE ?= data/samples/4096.png
 # Jupyter refuses to run as root unless told: containers and many lab machines run as root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: lab test demo read install install-test benchmarks clean
+.PHONY: lab test check demo read install install-test benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lab: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# The fast tier, under a minute: no notebooks, browser, shipped-model floors, trainings or distributed tuner.
+check: install-test
+	$(BIN)/python -m pytest tests -m "not slow and not browser and not training" --ignore=tests/test_tune_distributed.py
 
 demo: install
 	mkdir -p runs

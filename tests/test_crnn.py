@@ -284,6 +284,7 @@ def test_read_lines_of_blank_lines_read_nothing_without_the_model():
 # --- Training -------------------------------------------------------------
 
 
+@pytest.mark.training
 def test_a_quick_training_lowers_the_ctc_loss(mnist):
     import keras
 
@@ -341,6 +342,7 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "for --model crnn" in capsys.readouterr().err
 
 
+@pytest.mark.training
 def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
     from digitlab.card import read_card, save_model, write_card
     from digitlab.cli import main
@@ -428,6 +430,7 @@ def test_a_missing_model_file_says_how_to_train_it(tmp_path):
         crnn.load_model(tmp_path / "nothing.keras")
 
 
+@pytest.mark.slow
 def test_the_shipped_crnn_reads_touching_strings(shipped_crnn, mnist):
     strings = crnn.touching_strings(200, mnist=mnist)
     assert crnn.string_accuracy(shipped_crnn, strings) >= SHIPPED_TOUCHING_FLOOR
@@ -449,6 +452,7 @@ def test_the_shipped_crnn_gives_confidences_and_ordered_boxes(shipped_crnn, mnis
     assert [r.text for r in readings[:5]] == [crnn.read_line(shipped_crnn, image).text for image in strings.images[:5]]
 
 
+@pytest.mark.slow
 def test_the_shipped_crnn_has_a_complete_and_true_model_card(shipped_crnn, mnist):
     from digitlab.card import read_card
     from digitlab.data import mnist_sha256

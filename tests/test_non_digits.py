@@ -74,6 +74,7 @@ def test_too_few_digits_are_refused():
         non_digits.non_digits(np.zeros((1, 28, 28), np.uint8), 5)
 
 
+@pytest.mark.training
 def test_the_candidate_cnn_starts_from_a_digit_cnn_and_reports_its_rejections(tmp_path):
     from digitlab.card import read_card, save_model, write_card
     from digitlab.cli import main

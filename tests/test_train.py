@@ -89,6 +89,7 @@ def trained(tmp_path_factory, mnist):
     return out, card
 
 
+@pytest.mark.training
 def test_quick_training_on_2000_images_lowers_the_loss(trained):
     out, _ = trained
     history = json.loads(out.with_suffix(".history.json").read_text())
@@ -98,6 +99,7 @@ def test_quick_training_on_2000_images_lowers_the_loss(trained):
     assert history["val_accuracy"][-1] > 0.8
 
 
+@pytest.mark.training
 def test_model_card_round_trip(trained, mnist):
     from digitlab.evaluate import test_accuracy as model_test_accuracy
 
@@ -121,6 +123,7 @@ def test_model_card_round_trip(trained, mnist):
 # --- digitlab train --init ------------------------------------------------
 
 
+@pytest.mark.training
 def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, mnist, capsys):
     from digitlab.cli import main
 
@@ -137,6 +140,7 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
     assert not (tmp_path / "x.keras").exists()
 
 
+@pytest.mark.training
 def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
     from digitlab.cli import main
 
@@ -178,6 +182,7 @@ def test_train_command_names_a_missing_init_model(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.training
 def test_quick_training_without_out_never_replaces_the_shipped_weights(tmp_path, monkeypatch, mnist):
     from digitlab.cli import main
     from digitlab.model import MODELS_DIR

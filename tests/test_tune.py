@@ -35,6 +35,7 @@ def _row(trial_id, score, status="COMPLETED", filters=32, dense_units=64, learni
 # --- A real search --------------------------------------------------------
 
 
+@pytest.mark.training
 def test_two_trial_search_fills_a_table_best_first(tmp_path, mnist):
     (x_train, y_train), _ = mnist
     stale = tmp_path / PROJECT_NAME / "stale_trial.txt"
@@ -59,6 +60,7 @@ def test_two_trial_search_fills_a_table_best_first(tmp_path, mnist):
     assert len(list((tmp_path / PROJECT_NAME).glob("trial_*"))) == 2
 
 
+@pytest.mark.training
 def test_search_where_every_trial_fails_raises(tmp_path, rng):
     import keras_tuner
 
