@@ -53,7 +53,7 @@ MAX_TRIALS = 10
 #: Quick search (``quick=True`` or ``DIGITLAB_QUICK=1``): seconds.
 QUICK_TRAIN_SIZE = 1_000
 QUICK_VALIDATION_SIZE = 500
-QUICK_EPOCHS = 1
+QUICK_TRIAL_EPOCHS = 1
 QUICK_MAX_TRIALS = 3
 
 #: File written in each trial's folder, naming the tuner process that ran it.
@@ -165,7 +165,7 @@ def search_settings(max_trials: int | None = None, epochs: int | None = None, tr
         return (quick_value if quick else full) if value is None else value
 
     max_trials = default(max_trials, MAX_TRIALS, QUICK_MAX_TRIALS)
-    epochs = default(epochs, EPOCHS, QUICK_EPOCHS)
+    epochs = default(epochs, EPOCHS, QUICK_TRIAL_EPOCHS)
     if max_trials < 1 or epochs < 1:
         raise ValueError(f"max_trials and epochs must be at least 1, got {max_trials} and {epochs}.")
     return (max_trials, epochs, default(train_size, TRAIN_SIZE, QUICK_TRAIN_SIZE),
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--directory", default="tuning", help="where Keras Tuner writes (default: tuning)")
     parser.add_argument("--project-name", default=PROJECT_NAME)
     parser.add_argument("--max-trials", type=int, help=f"default {MAX_TRIALS} ({QUICK_MAX_TRIALS} quick)")
-    parser.add_argument("--epochs", type=int, help=f"per trial, default {EPOCHS} ({QUICK_EPOCHS} quick)")
+    parser.add_argument("--epochs", type=int, help=f"per trial, default {EPOCHS} ({QUICK_TRIAL_EPOCHS} quick)")
     parser.add_argument("--train-size", type=int, help=f"default {TRAIN_SIZE} ({QUICK_TRAIN_SIZE} quick)")
     parser.add_argument("--validation-size", type=int,
                         help=f"default {VALIDATION_SIZE} ({QUICK_VALIDATION_SIZE} quick)")

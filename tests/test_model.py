@@ -196,9 +196,15 @@ def test_warm_start_refuses_an_unrelated_model():
 def test_ensemble_averages_its_members(quick_model):
     from digitlab.model import ensemble
 
+    import keras
+
     images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-    doubled = ensemble([quick_model, quick_model])
-    np.testing.assert_allclose(doubled(images), quick_model(images), atol=1e-6)
+    keras.utils.set_random_seed(3)
+    other = digit_cnn(width=8)  # untrained: a member that reads otherwise
+    averaged = ensemble([quick_model, other])
+    expected = (np.asarray(quick_model(images)) + np.asarray(other(images))) / 2
+    assert not np.allclose(np.asarray(quick_model(images)), np.asarray(other(images)), atol=1e-3)
+    np.testing.assert_allclose(averaged(images), expected, atol=1e-6)
     with pytest.raises(ValueError, match="at least 2"):
         ensemble([quick_model])
 

@@ -236,7 +236,7 @@ def test_a_blank_canvas_reads_as_no_digits(shipped_reader):
     pad = DigitPad(reader=shipped_reader, auto_read=False)
     pad.read_button.click()
     assert pad.reading.text == ""
-    assert pad.reading.digits == [] or len(pad.reading.digits) == 0
+    assert pad.reading.digits == []
     assert "no digits" in pad.text.value
 
 

@@ -14,6 +14,7 @@ from digitlab.crnn.ctc import ctc_loss
 from digitlab.crnn.reading import read_lines
 from digitlab.crnn.strings import OVERLAPPING_FRACTION, PLAIN_FRACTION, StripBatches, _white_on_black, check_fractions, training_strings
 from digitlab.crnn.strips import STRIDE
+from digitlab.train import QUICK_EPOCHS
 
 
 # --- Training and evaluation ----------------------------------------------
@@ -43,9 +44,8 @@ class StringAccuracy(keras.callbacks.Callback):
             logs["val_string_accuracy"] = string_accuracy(self.model, self.strings)
 
 
-#: Quick mode: a few hundred strings, 2 epochs: the loss falls, nothing more.
+#: Quick mode: a few hundred strings (for the epochs of digitlab.train.QUICK_EPOCHS): the loss falls, nothing more.
 QUICK_STRINGS = 400
-QUICK_EPOCHS = 2
 
 
 def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
