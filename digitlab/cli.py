@@ -41,85 +41,81 @@ def _data(args) -> int:
 
 def _train(args) -> int:
     from digitlab import model as models
-    from digitlab.card import read_card, train_and_save, train_and_save_crnn, write_card
 
     problem = _training_option_problem(args)
     if problem:
         print(f"digitlab train: {problem}", file=sys.stderr)
         return 2
-    source = start_card = None
-    if args.init:  # a saved model to start from; its card is read before `out` may replace it
-        try:
-            source, start_card = models.load_model(args.init), read_card(args.init)
-        except (ValueError, OSError, models.ModelFileError) as error:
-            print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
-            return 2
-    builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn, "candidate_cnn": models.candidate_cnn}
-    out = Path(args.out) if args.out else _default_out(args)
-    trainer, mixture = train_and_save, {"styles": args.styles}
-    if args.model == "candidate_cnn":
-        from digitlab.non_digits import NON_DIGIT_FRACTION
-
-        mixture["non_digits"] = NON_DIGIT_FRACTION
-    if args.model == "crnn":  # strings of digits, not single digits: its own data and card
-        from digitlab import crnn
-
-        if args.styles:
-            print("digitlab train: --styles is for the digit CNNs, not --model crnn", file=sys.stderr)
-            return 2
-        mixture = {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
-                   "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
-        try:
-            crnn.check_fractions(**mixture)
-        except ValueError as error:
-            print(f"digitlab train: --overlapping/--as-written: {error}", file=sys.stderr)
-            return 2
-        builders["crnn"], trainer = crnn.crnn, train_and_save_crnn
-    elif args.overlapping is not None or args.as_written is not None:
-        print("digitlab train: --overlapping and --as-written are for --model crnn", file=sys.stderr)
+    builder, trainer, mixture = _recipe(args)
+    model = builder()
+    try:
+        started_from = _start_from(args.init, model) if args.init else None
+    except (ValueError, OSError, models.ModelFileError) as error:
+        print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
         return 2
-    model = builders[args.model]()
-    if source is not None:
-        try:
-            fresh = models.warm_start(model, source)
-        except ValueError as error:
-            print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
-            return 2
-        if fresh:
-            print(f"Starting from {args.init}; these layers are new or changed shape, and start fresh: "
-                  f"{', '.join(fresh)}")
-    card = trainer(
-        model,
-        out,
-        epochs=args.epochs,
-        quick=args.quick,
-        seed=args.seed,
-        learning_rate=args.learning_rate,
-        command=_command_line(args),
-        verbose=2 if args.log else "auto",
-        **mixture,
-    )
-    if source is not None:
-        card["total_epochs"] = start_card.get("total_epochs", start_card["epochs"]) + card["epochs"]
-        card["initialised_from"] = start_card
-        card["fresh_layers"] = fresh
-        if start_card.get("validation_split") != card.get("validation_split"):
-            card["validation_note"] = (
-                "started from a model that held out other validation digits, so some of this run's validation "
-                "digits were training digits there: validation figures can be optimistic (test figures are not)"
-            )
-        write_card(card, out)
+    trainer(model, Path(args.out) if args.out else _default_out(args), epochs=args.epochs, quick=args.quick,
+            seed=args.seed, learning_rate=args.learning_rate, command=_command_line(args),
+            verbose=2 if args.log else "auto", started_from=started_from, **mixture)
     return 0
 
 
+def _recipe(args):
+    """``digitlab train --model``'s builder, training recipe (:mod:`digitlab.recipes`) and data mixture."""
+    from digitlab import model as models
+    from digitlab.recipes import train_and_save, train_and_save_crnn
+
+    if args.model == "crnn":  # strings of digits, not single digits: its own data and card
+        from digitlab import crnn
+
+        return crnn.crnn, train_and_save_crnn, _crnn_mixture(args)
+    if args.model == "candidate_cnn":
+        from digitlab.non_digits import NON_DIGIT_FRACTION
+
+        return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION}
+    builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
+    return builders[args.model], train_and_save, {"styles": args.styles}
+
+
+def _crnn_mixture(args) -> dict:
+    from digitlab import crnn
+
+    return {"overlapping_fraction": crnn.OVERLAPPING_FRACTION if args.overlapping is None else args.overlapping,
+            "plain_fraction": crnn.PLAIN_FRACTION if args.as_written is None else args.as_written}
+
+
+def _start_from(path: str, model) -> tuple[dict, list[str]]:
+    """Copy the saved model at ``path`` into ``model`` (:func:`digitlab.model.warm_start`): its card and the
+    layers left fresh. Its card is read before the run's output may replace it."""
+    from digitlab.card import read_card
+    from digitlab.model import load_model, warm_start
+
+    source, start_card = load_model(path), read_card(path)
+    fresh = warm_start(model, source)
+    if fresh:
+        print(f"Starting from {path}; these layers are new or changed shape, and start fresh: {', '.join(fresh)}")
+    return start_card, fresh
+
+
 def _training_option_problem(args) -> str | None:
-    """What is wrong with ``digitlab train``'s numbers, checked before any data or model is loaded."""
+    """What is wrong with ``digitlab train``'s options, checked before any data or model is loaded."""
     if args.epochs < 1:
         return f"--epochs must be at least 1, got {args.epochs}"
     if not 0 < args.learning_rate < float("inf"):
         return f"--learning-rate must be a positive number, got {args.learning_rate}"
     if not 0 <= args.styles <= 1:
         return f"--styles must be a fraction in [0, 1], got {args.styles}"
+    if args.model != "crnn":
+        if args.overlapping is not None or args.as_written is not None:
+            return "--overlapping and --as-written are for --model crnn"
+        return None
+    if args.styles:
+        return "--styles is for the digit CNNs, not --model crnn"
+    from digitlab import crnn
+
+    try:
+        crnn.check_fractions(**_crnn_mixture(args))
+    except ValueError as error:
+        return f"--overlapping/--as-written: {error}"
     return None
 
 
@@ -132,7 +128,7 @@ def _default_out(args) -> Path:
 
 
 def _ensemble(args) -> int:
-    from digitlab.card import ensemble_and_save
+    from digitlab.recipes import ensemble_and_save
     from digitlab.model import DEFAULT_MODEL, ModelFileError
 
     try:
