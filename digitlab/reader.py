@@ -31,7 +31,6 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -39,9 +38,10 @@ import numpy as np
 
 from digitlab import decode
 from digitlab.preprocess import POLARITIES, THRESHOLDS, ImageError, Page, normalize_digit, prepare
+from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 
-__all__ = ["Digit", "ImageError", "Reader", "Reading"]
+__all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 
 METHODS = ("contours", "crnn", "auto")
 #: Crops are classified in batches padded to one of these sizes, so the
@@ -49,84 +49,10 @@ METHODS = ("contours", "crnn", "auto")
 #: multiples of 8 up to 128 (a line of 8 digits and its shifted copies, 40
 #: crops, runs as 40, not 64), then powers of two.
 BATCH_BUCKETS = tuple(range(8, 129, 8)) + (256, 512, 1024)
-#: Below this confidence a digit counts as unsure: orange in annotations and in the pad.
-UNSURE_BELOW = 0.8
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 #: ``average_shifts`` classifies the shifted copies only of crops read below this confidence on their own.
 SHIFTS_BELOW = 0.99
-
-
-@dataclass(frozen=True)
-class Digit:
-    """One digit read: its ``value`` (0-9), the model's ``confidence`` (0-1),
-    its ``box`` (x, y, w, h) in input pixels, the 28x28 ``crop`` the model saw,
-    its ``line`` (0 = top), the ``method`` that read it ("contours", "crnn"
-    or "auto"; within "auto", "crnn" for a digit of a blob the CRNN read
-    whole), and whether it came from ``touching`` digits. A digit the
-    CRNN read as part of a line or a blob has an approximate box (from the
-    CTC alignment) and its ``crop`` is that box normalised as MNIST, for
-    display. ``blobs`` counts the pieces of ink the digit joins: blobs for
-    "contours", blobs, parts of blobs or pad strokes for "auto"."""
-
-    value: int
-    confidence: float
-    box: tuple[int, int, int, int]
-    crop: np.ndarray = field(repr=False)
-    line: int = 0
-    method: str = "contours"
-    touching: bool = False
-    blobs: int = 1
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The result of :meth:`Reader.read`: ``digits`` in reading order and the ``lines`` they form.
-
-    ``text`` is the lines joined by newlines ("" when nothing is written).
-    ``image`` is the input as RGB (at working size if it was downscaled,
-    ``scale`` < 1), for :meth:`annotated`.
-    """
-
-    digits: list[Digit]
-    lines: list[str]
-    image: np.ndarray = field(repr=False)
-    scale: float = 1.0
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def to_dict(self) -> dict:
-        """``{"text", "digits": [{"value", "confidence", "box", "line", "method"}], "lines"}``, for JSON."""
-        return {
-            "text": self.text,
-            "digits": [
-                {"value": d.value, "confidence": round(d.confidence, 4), "box": list(d.box), "line": d.line,
-                 "method": d.method}
-                for d in self.digits
-            ],
-            "lines": list(self.lines),
-        }
-
-    def annotated(self, low_confidence: float = UNSURE_BELOW) -> np.ndarray:
-        """RGB uint8 copy of the image with each digit's box and value drawn (OpenCV).
-
-        Green boxes for confident digits, orange below ``low_confidence``.
-        """
-        import cv2
-
-        canvas = self.image.copy()
-        thickness = max(1, round(max(canvas.shape[:2]) / 400))
-        for digit in self.digits:
-            x, y, w, h = (round(v * self.scale) for v in digit.box)
-            color = (0, 200, 0) if digit.confidence >= low_confidence else (255, 140, 0)
-            cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), color, thickness)
-            font_scale = max(0.4, h / 60)
-            label_y = y - 3 if y > 14 * font_scale else y + h + round(22 * font_scale)
-            cv2.putText(canvas, str(digit.value), (x, label_y), cv2.FONT_HERSHEY_SIMPLEX,
-                        font_scale, color, thickness, cv2.LINE_AA)
-        return canvas
 
 
 class Reader:
@@ -234,7 +160,7 @@ class Reader:
         digits = []
         for (line, x0, y0), reading in zip(origins, crnn.read_lines(self.crnn_model, strips) if strips else []):
             digits.extend(self._crnn_digits(page, line, (x0, y0), reading))
-        return _reading(digits, segmentation.line_count, page)
+        return reading_of(digits, segmentation.line_count, page)
 
     @staticmethod
     def _crnn_digits(page: Page, line: int, origin: tuple[int, int], line_reading) -> list[Digit]:
@@ -246,7 +172,7 @@ class Reader:
             box = (x0 + x, y0 + y, w, h)
             crop = normalize_digit(page.ink[box[1]:box[1] + h, box[0]:box[0] + w])
             digits.append(Digit(value=int(value), confidence=float(confidence),
-                                box=_to_input_pixels(box, page.scale), crop=crop, line=line, method="crnn"))
+                                box=to_input_pixels(box, page.scale), crop=crop, line=line, method="crnn"))
         return digits
 
     def read_strokes(self, strokes, size: tuple[int, int], pen_width=None) -> Reading:
@@ -272,11 +198,11 @@ class Reader:
             for edge in lattice.path:
                 for value, confidence, box in zip(edge.values, edge.confidences, edge.boxes):
                     crop = edge.crop if edge.crop is not None else normalize_digit(_cut(page.ink, box))
-                    digits.append(Digit(value=value, confidence=confidence, box=_to_input_pixels(box, page.scale),
+                    digits.append(Digit(value=value, confidence=confidence, box=to_input_pixels(box, page.scale),
                                         crop=crop, line=line, method="auto" if edge.crop is not None else "crnn",
                                         touching=edge.crop is None,
                                         blobs=edge.end - edge.start))
-        return _reading(digits, segmentation.line_count, page)
+        return reading_of(digits, segmentation.line_count, page)
 
     def lattices(self, page: Page, segmentation: Segmentation, lines=None) -> list[decode.Lattice]:
         """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN for blobs of
@@ -377,14 +303,14 @@ class Reader:
                 digits.append(Digit(
                     value=int(np.argmax(probs)),
                     confidence=float(np.max(probs)),
-                    box=_to_input_pixels(box, page.scale),
+                    box=to_input_pixels(box, page.scale),
                     crop=crop,
                     line=seg.line,
                     method="contours",
                     touching=seg.touching,
                     blobs=len(seg.labels),
                 ))
-        return _reading(digits, segmentation.line_count, page)
+        return reading_of(digits, segmentation.line_count, page)
 
 
 def _check_digit_classifier(model) -> None:
@@ -406,26 +332,6 @@ def _check_digit_classifier(model) -> None:
         )
 
 
-def _reading(digits: list[Digit], line_count: int, page: Page) -> Reading:
-    """The :class:`Reading` of ``digits``: their lines' texts, and the page to draw on."""
-    texts = ["".join(str(d.value) for d in digits if d.line == line) for line in range(line_count)]
-    return Reading(digits, [text for text in texts if text], _display(page.gray), page.scale)
-
-
 def _cut(image: np.ndarray, box) -> np.ndarray:
     x, y, w, h = box
     return image[y:y + h, x:x + w]
-
-
-def _to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:
-    if scale == 1.0:
-        return tuple(int(v) for v in box)
-    x, y, w, h = box
-    left, top = int(x / scale), int(y / scale)
-    return left, top, max(1, round((x + w) / scale) - left), max(1, round((y + h) / scale) - top)
-
-
-def _display(gray: np.ndarray) -> np.ndarray:
-    """RGB uint8 of a 0-1 grayscale image."""
-    pixels = np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.repeat(pixels[..., None], 3, axis=2)

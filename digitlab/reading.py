@@ -1,0 +1,107 @@
+"""What a read returns: each :class:`Digit` read and the whole :class:`Reading`.
+
+Made by :class:`digitlab.reader.Reader` (notebook 06), shown by the pad (notebook 07).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Below this confidence a digit counts as unsure: orange in annotations and in the pad.
+UNSURE_BELOW = 0.8
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit read: its ``value`` (0-9), the model's ``confidence`` (0-1),
+    its ``box`` (x, y, w, h) in input pixels, the 28x28 ``crop`` the model saw,
+    its ``line`` (0 = top), the ``method`` that read it ("contours", "crnn"
+    or "auto"; within "auto", "crnn" for a digit of a blob the CRNN read
+    whole), and whether it came from ``touching`` digits. A digit the
+    CRNN read as part of a line or a blob has an approximate box (from the
+    CTC alignment) and its ``crop`` is that box normalised as MNIST, for
+    display. ``blobs`` counts the pieces of ink the digit joins: blobs for
+    "contours", blobs, parts of blobs or pad strokes for "auto"."""
+
+    value: int
+    confidence: float
+    box: tuple[int, int, int, int]
+    crop: np.ndarray = field(repr=False)
+    line: int = 0
+    method: str = "contours"
+    touching: bool = False
+    blobs: int = 1
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The result of :meth:`Reader.read`: ``digits`` in reading order and the ``lines`` they form.
+
+    ``text`` is the lines joined by newlines ("" when nothing is written).
+    ``image`` is the input as RGB (at working size if it was downscaled,
+    ``scale`` < 1), for :meth:`annotated`.
+    """
+
+    digits: list[Digit]
+    lines: list[str]
+    image: np.ndarray = field(repr=False)
+    scale: float = 1.0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def to_dict(self) -> dict:
+        """``{"text", "digits": [{"value", "confidence", "box", "line", "method"}], "lines"}``, for JSON."""
+        return {
+            "text": self.text,
+            "digits": [
+                {"value": d.value, "confidence": round(d.confidence, 4), "box": list(d.box), "line": d.line,
+                 "method": d.method}
+                for d in self.digits
+            ],
+            "lines": list(self.lines),
+        }
+
+    def annotated(self, low_confidence: float = UNSURE_BELOW) -> np.ndarray:
+        """RGB uint8 copy of the image with each digit's box and value drawn (OpenCV).
+
+        Green boxes for confident digits, orange below ``low_confidence``.
+        """
+        import cv2
+
+        canvas = self.image.copy()
+        thickness = max(1, round(max(canvas.shape[:2]) / 400))
+        for digit in self.digits:
+            x, y, w, h = (round(v * self.scale) for v in digit.box)
+            color = (0, 200, 0) if digit.confidence >= low_confidence else (255, 140, 0)
+            cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), color, thickness)
+            font_scale = max(0.4, h / 60)
+            label_y = y - 3 if y > 14 * font_scale else y + h + round(22 * font_scale)
+            cv2.putText(canvas, str(digit.value), (x, label_y), cv2.FONT_HERSHEY_SIMPLEX,
+                        font_scale, color, thickness, cv2.LINE_AA)
+        return canvas
+
+
+def reading_of(digits: list[Digit], line_count: int, page) -> Reading:
+    """The :class:`Reading` of ``digits`` on a prepared ``page`` (:class:`digitlab.preprocess.Page`)
+    of ``line_count`` lines: their lines' texts, and the page to draw on."""
+    texts = ["".join(str(d.value) for d in digits if d.line == line) for line in range(line_count)]
+    return Reading(digits, [text for text in texts if text], _display(page.gray), page.scale)
+
+
+def to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:
+    """A box (x, y, w, h) in working pixels, in the pixels of the input that was scaled by ``scale``."""
+    if scale == 1.0:
+        return tuple(int(v) for v in box)
+    x, y, w, h = box
+    left, top = int(x / scale), int(y / scale)
+    return left, top, max(1, round((x + w) / scale) - left), max(1, round((y + h) / scale) - top)
+
+
+def _display(gray: np.ndarray) -> np.ndarray:
+    """RGB uint8 of a 0-1 grayscale image."""
+    pixels = np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(pixels[..., None], 3, axis=2)
