@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, normalize_digit
-from digitlab.segment import Segment, Segmentation, cut_options, digit_height, segment_ink
+from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
 from digitlab.strokes import rasterize
-
-Box = tuple[int, int, int, int]  # (x, y, width, height)
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4
@@ -54,8 +53,6 @@ READ_WHOLE_WIDER_THAN = 0.9
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
 SKIP_COST = 6.0
-#: The recognizer's class for "not one digit" (its 11th output).
-NOT_A_DIGIT = 10
 
 
 @dataclass(frozen=True)
