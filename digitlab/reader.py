@@ -160,7 +160,7 @@ class Reader:
         digits = []
         for (line, x0, y0), reading in zip(origins, crnn.read_lines(self.crnn_model, strips) if strips else []):
             digits.extend(self._crnn_digits(page, line, (x0, y0), reading))
-        return reading_of(digits, segmentation.line_count, page)
+        return reading_of(digits, page)
 
     @staticmethod
     def _crnn_digits(page: Page, line: int, origin: tuple[int, int], line_reading) -> list[Digit]:
@@ -202,7 +202,7 @@ class Reader:
                                         crop=crop, line=line, method="auto" if edge.crop is not None else "crnn",
                                         touching=edge.crop is None,
                                         blobs=edge.end - edge.start))
-        return reading_of(digits, segmentation.line_count, page)
+        return reading_of(digits, page)
 
     def lattices(self, page: Page, segmentation: Segmentation, lines=None) -> list[decode.Lattice]:
         """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN for blobs of
@@ -310,7 +310,7 @@ class Reader:
                     touching=seg.touching,
                     blobs=len(seg.labels),
                 ))
-        return reading_of(digits, segmentation.line_count, page)
+        return reading_of(digits, page)
 
 
 def _check_digit_classifier(model) -> None:

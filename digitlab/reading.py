@@ -37,7 +37,7 @@ class Digit:
 
 @dataclass(frozen=True)
 class Reading:
-    """The result of :meth:`Reader.read`: ``digits`` in reading order and the ``lines`` they form.
+    """The result of :meth:`Reader.read`: ``digits`` in reading order, and the ``lines`` they form.
 
     ``text`` is the lines joined by newlines ("" when nothing is written).
     ``image`` is the input as RGB (at working size if it was downscaled,
@@ -45,9 +45,14 @@ class Reading:
     """
 
     digits: list[Digit]
-    lines: list[str]
     image: np.ndarray = field(repr=False)
     scale: float = 1.0
+
+    @property
+    def lines(self) -> list[str]:
+        """The text of each line that holds digits, top to bottom."""
+        numbers = sorted({digit.line for digit in self.digits})
+        return ["".join(str(digit.value) for digit in self.digits if digit.line == number) for number in numbers]
 
     @property
     def text(self) -> str:
@@ -85,11 +90,9 @@ class Reading:
         return canvas
 
 
-def reading_of(digits: list[Digit], line_count: int, page) -> Reading:
-    """The :class:`Reading` of ``digits`` on a prepared ``page`` (:class:`digitlab.preprocess.Page`)
-    of ``line_count`` lines: their lines' texts, and the page to draw on."""
-    texts = ["".join(str(d.value) for d in digits if d.line == line) for line in range(line_count)]
-    return Reading(digits, [text for text in texts if text], _display(page.gray), page.scale)
+def reading_of(digits: list[Digit], page) -> Reading:
+    """The :class:`Reading` of ``digits`` read on a prepared ``page`` (:class:`digitlab.preprocess.Page`)."""
+    return Reading(digits, _display(page.gray), page.scale)
 
 
 def to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:

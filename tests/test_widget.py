@@ -360,11 +360,11 @@ def test_crops_read_by_the_crnn_are_not_called_what_the_cnn_sees(pad):
 
     crop = np.zeros((28, 28), np.float32)
     digits = [Digit(1, 0.99, (10, 10, 20, 40), crop), Digit(7, 0.98, (40, 10, 20, 40), crop, method="crnn")]
-    reading = Reading(digits, ["17"], np.zeros((60, 80, 3), np.uint8))
+    reading = Reading(digits, np.zeros((60, 80, 3), np.uint8))
     pad.show(reading)
     assert "What the CNN sees" not in pad.crops.value and "1 read by the CRNN" in pad.crops.value
     assert "7 98% CRNN" in pad.crops.value
-    pad.show(dataclasses.replace(reading, digits=digits[:1], lines=["1"]))
+    pad.show(dataclasses.replace(reading, digits=digits[:1]))
     assert "What the CNN sees" in pad.crops.value
 
 
@@ -377,7 +377,7 @@ def test_an_uploaded_animation_says_only_its_first_frame_is_read():
             from digitlab.reader import Reading
 
             pixels = load_image(image)
-            return Reading([], [], np.zeros(pixels.shape[:2] + (3,), np.uint8))
+            return Reading([], np.zeros(pixels.shape[:2] + (3,), np.uint8))
 
     frames = [Image.new("L", (60, 40), shade) for shade in (0, 128, 255)]
     buffer = io.BytesIO()
