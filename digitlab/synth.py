@@ -37,10 +37,13 @@ class DigitString:
     """
 
     image: np.ndarray
-    text: str
     boxes: list[Box]
     labels: list[int]
     inverted: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(map(str, self.labels))
 
 
 def ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -155,7 +158,7 @@ def make_sequence(
     if invert:
         image = 255.0 - image
     image = np.clip(image, 0, 255).astype(np.uint8)
-    return DigitString(image, "".join(map(str, labels)), boxes, labels, bool(invert))
+    return DigitString(image, boxes, labels, bool(invert))
 
 
 def _scale_box(box: Box, factor: float) -> Box:
@@ -210,7 +213,7 @@ def _ink(sequence: DigitString) -> np.ndarray:
 
 def _with_ink(sequence: DigitString, ink: np.ndarray) -> DigitString:
     image = 255 - ink if sequence.inverted else ink
-    return DigitString(image, sequence.text, sequence.boxes, sequence.labels, sequence.inverted)
+    return DigitString(image, sequence.boxes, sequence.labels, sequence.inverted)
 
 
 # --- Seeded datasets ------------------------------------------------------

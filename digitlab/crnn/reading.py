@@ -42,7 +42,6 @@ class LineReading:
     recognizer's (:mod:`digitlab.decode`).
     """
 
-    text: str
     values: list[int] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
@@ -50,6 +49,11 @@ class LineReading:
     shift: int = 0
     ink_height: int = INK_HEIGHT
     log_likelihood: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The digits read, as a string ("" for a line without ink)."""
+        return "".join(map(str, self.values))
 
     @property
     def confidence(self) -> float:
@@ -195,13 +199,13 @@ def read_lines(model: keras.Model, images, phases: int = READ_PHASES,
     lines = []
     for index in range(len(strips)):
         if index not in views:
-            lines.append(LineReading(""))
+            lines.append(LineReading())
             continue
         view, shift, decoded = combine_views([probabilities for _, _, probabilities in views[index]])
         height, strip, probabilities = views[index][view]
         text = "".join(map(str, decoded.values))
         lines.append(LineReading(
-            text, decoded.values, decoded.confidences,
+            decoded.values, decoded.confidences,
             _boxes_from_alignment(strip, decoded.spans, shift) if decoded.values else [], decoded.spans, shift,
             height, float(ctc_log_likelihoods(probabilities, [text]).mean()),
         ))
