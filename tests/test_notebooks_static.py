@@ -94,13 +94,18 @@ def test_every_checked_cell_has_its_expected_text_output(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_starts_with_learning_goals_and_ends_with_exercises(path):
+def test_starts_with_learning_goals_and_ends_with_summary_jargon_and_exercises(path):
     notebook = read(path)
     first = notebook.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell must be a titled markdown cell"
     assert "learning goals" in first.source.lower(), "the first cell must state the learning goals"
-    headings = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
-    assert any(re.search(r"^#+ .*Exercises", text, re.MULTILINE) for text in headings), "no Exercises section"
+    assert re.match(r"# \d\d · \S", first.source), "the title reads '# NN · Title'"
+    headings = [line for cell in notebook.cells if cell.cell_type == "markdown"
+                for line in cell.source.splitlines() if line.startswith("#")]
+    sections = [next((i for i, line in enumerate(headings) if re.match(rf"^#+ (\d+\. )?{name}", line)), None)
+                for name in ("Summary", "Jargon", "Exercises")]
+    assert None not in sections, f"sections Summary, Jargon and Exercises, found at {sections}"
+    assert sections == sorted(sections), "a summary, then the jargon, then the exercises"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
