@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from dataclasses import replace
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def graphs(reader: Reader, items, read) -> list[list[tuple[int, list]]]:
     for item in items:
         page, segmentation, lines = read(item)
         lattices = reader.lattices(page, segmentation, lines)
-        found.append([(len(lattice.pieces), [edge.__class__(edge.start, edge.end, edge.values, (), (), edge.cost)
+        found.append([(len(lattice.pieces), [replace(edge, confidences=(), boxes=(), crop=None)
                                              for edge in lattice.edges]) for lattice in lattices])
     return found
 

@@ -38,6 +38,7 @@ from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
 from digitlab.strokes import rasterize
+from digitlab.synth import ink_box
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4
@@ -188,11 +189,12 @@ def candidates(pieces: list[Piece], ink: np.ndarray, height: float, max_pieces: 
             region, mask = _union(pieces[start:end])
             x, y, w, h = region
             crop = normalize_digit(ink[y:y + h, x:x + w] * mask, height=height)
-            found.append(Candidate(start, end, _union_box([p.box for p in pieces[start:end]]), crop))
+            found.append(Candidate(start, end, union_box([p.box for p in pieces[start:end]]), crop))
     return found
 
 
-def _union_box(boxes) -> Box:
+def union_box(boxes) -> Box:
+    """The smallest box (x, y, w, h) holding all ``boxes``."""
     left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
     right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     return left, top, right - left, bottom - top
@@ -200,7 +202,7 @@ def _union_box(boxes) -> Box:
 
 def _union(pieces: list[Piece]) -> tuple[Box, np.ndarray]:
     """The region covering ``pieces`` and their masks combined over it."""
-    region = _union_box([piece.region for piece in pieces])
+    region = union_box([piece.region for piece in pieces])
     mask = np.zeros(region[:1:-1], dtype=bool)
     for piece in pieces:
         x, y, w, h = piece.region
@@ -303,10 +305,10 @@ def _touching_strings(page: Page, segmentation: Segmentation, lines, crnn_model)
     runs = [(line, run) for line, pieces in enumerate(lines) for run in touching_runs(pieces)]
     strips, origins = [], []
     for line, (start, end, label) in runs:
-        blob = Segment(_union_box([piece.box for piece in lines[line][start:end]]), (label,))
-        own, (x, y, w, h), _ = segment_ink(segmentation.components, blob, grow=1, claimed=segmentation.claimed)
-        strips.append(np.round(page.ink[y:y + h, x:x + w] * own * 255).astype(np.uint8))
-        origins.append((x, y))
+        box = union_box([piece.box for piece in lines[line][start:end]])
+        strip, origin = ink_strip(page, segmentation.components, box, (label,), segmentation.claimed)
+        strips.append(strip)
+        origins.append(origin)
     edges: dict[int, list[Edge]] = {}
     readings = crnn.read_lines(crnn_model, strips) if strips else []
     for (line, (start, end, _)), (x0, y0), reading in zip(runs, origins, readings):
@@ -315,6 +317,14 @@ def _touching_strings(page: Page, segmentation: Segmentation, lines, crnn_model)
             edges.setdefault(line, []).append(string_edge(
                 start, end, reading.values, reading.confidences, boxes, reading.log_likelihood))
     return edges
+
+
+def ink_strip(page: Page, components: np.ndarray, box: Box, labels, claimed=None) -> tuple[np.ndarray, tuple[int, int]]:
+    """The ink of the blobs ``labels`` within ``box``, with a pixel of soft edge, as a uint8 strip for the
+    CRNN (white on black), and the strip's (x, y) corner in working pixels. ``claimed``: as
+    :func:`digitlab.segment.segment_ink` takes it (None: no other ink, even specks no segment claimed)."""
+    own, (x, y, w, h), _ = segment_ink(components, Segment(box, tuple(labels)), grow=1, claimed=claimed)
+    return np.round(page.ink[y:y + h, x:x + w] * own * 255).astype(np.uint8), (x, y)
 
 
 # --- Pieces from a pad's strokes --------------------------------------------
@@ -357,10 +367,8 @@ def stroke_pieces(stroke_masks) -> list[Piece]:
     pieces = []
     for mask in stroke_masks:
         mask = np.asarray(mask, dtype=bool)
-        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        if rows.size == 0:
-            continue
-        box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
-        x, y, w, h = box
-        pieces.append(Piece(mask[y:y + h, x:x + w], box, box))
+        box = ink_box(mask)
+        if box is not None:
+            x, y, w, h = box
+            pieces.append(Piece(mask[y:y + h, x:x + w], box, box))
     return pieces

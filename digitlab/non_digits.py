@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from digitlab.preprocess import normalize_digit
+from digitlab.synth import ink_box
 
 #: The 11th class: "this ink is not one digit".
 NOT_A_DIGIT = 10
@@ -54,10 +55,11 @@ def _ink(image) -> np.ndarray:
     image = np.asarray(image, dtype=np.float32)
     if image.max() > 1.0:
         image = image / 255.0
-    rows, cols = np.nonzero(image.any(axis=1))[0], np.nonzero(image.any(axis=0))[0]
-    if rows.size == 0:
+    box = ink_box(image)
+    if box is None:
         raise ValueError("a digit without ink cannot make an example.")
-    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    x, y, w, h = box
+    return image[y:y + h, x:x + w]
 
 
 def _side(ink: np.ndarray, angle_degrees: float, keep: float, first: bool) -> np.ndarray:

@@ -342,11 +342,10 @@ def segmentation_graph(ink, lattice, ax=None, spans: int = 12):
         raise ValueError("the lattice has no pieces to draw.")
     figure, ax = _axes(ax, size=(9, 5))
     ink = _as_image(ink)
-    left = min(piece.box[0] for piece in pieces)
-    top = min(piece.box[1] for piece in pieces)
-    right = max(piece.box[0] + piece.box[2] for piece in pieces)
-    bottom = max(piece.box[1] + piece.box[3] for piece in pieces)
-    height = bottom - top
+    from digitlab.decode import union_box
+
+    left, top, width, height = union_box([piece.box for piece in pieces])
+    right, bottom = left + width, top + height
     ax.imshow(ink[top:bottom, left:right], cmap="gray", extent=(left, right, bottom, top))
     for index, piece in enumerate(pieces):
         x, y, w, h = piece.box

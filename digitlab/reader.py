@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from digitlab import decode
@@ -145,21 +144,18 @@ class Reader:
 
         strips, origins = [], []
         for line in range(segmentation.line_count):
+            # The line's blobs with a pixel of soft edge (the threshold cut it off; the CNN's crops keep it,
+            # and the CRNN's training strips have it); specks no segment claimed stay out.
             segments = [seg for seg in segmentation.segments if seg.line == line]
-            # The line's box, one pixel larger: its blobs keep the soft edge the threshold cut off,
-            # as the CNN's crops do and as the CRNN's training strips have it.
-            x0 = max(0, min(seg.box[0] for seg in segments) - 1)
-            y0 = max(0, min(seg.box[1] for seg in segments) - 1)
-            x1 = min(page.ink.shape[1], max(seg.box[0] + seg.box[2] for seg in segments) + 1)
-            y1 = min(page.ink.shape[0], max(seg.box[1] + seg.box[3] for seg in segments) + 1)
-            labels = [label for seg in segments for label in seg.labels]
-            own = np.isin(segmentation.components[y0:y1, x0:x1], labels).astype(np.uint8)
-            own = cv2.dilate(own, np.ones((3, 3), np.uint8))
-            strips.append(np.round(page.ink[y0:y1, x0:x1] * own * 255).astype(np.uint8))
-            origins.append((line, x0, y0))
+            box = decode.union_box([seg.box for seg in segments])
+            strip, origin = decode.ink_strip(page, segmentation.components, box,
+                                             [label for seg in segments for label in seg.labels])
+            strips.append(strip)
+            origins.append(origin)
+        readings = crnn.read_lines(self.crnn_model, strips) if strips else []
         digits = []
-        for (line, x0, y0), reading in zip(origins, crnn.read_lines(self.crnn_model, strips) if strips else []):
-            digits.extend(self._crnn_digits(page, line, (x0, y0), reading))
+        for line, (origin, reading) in enumerate(zip(origins, readings)):
+            digits.extend(self._crnn_digits(page, line, origin, reading))
         return reading_of(digits, page)
 
     @staticmethod
@@ -170,7 +166,7 @@ class Reader:
         for value, confidence, (x, y, w, h) in zip(line_reading.values, line_reading.confidences,
                                                    line_reading.boxes):
             box = (x0 + x, y0 + y, w, h)
-            crop = normalize_digit(page.ink[box[1]:box[1] + h, box[0]:box[0] + w])
+            crop = normalize_digit(_cut(page.ink, box))
             digits.append(Digit(value=int(value), confidence=float(confidence),
                                 box=to_input_pixels(box, page.scale), crop=crop, line=line, method="crnn"))
         return digits
