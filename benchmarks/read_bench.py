@@ -53,7 +53,7 @@ def accuracy(reader: Reader, dataset) -> tuple[float, float]:
 
 
 def naive_read(model, image) -> str:
-    """The seed's way: segment, then one ``model.predict`` per digit."""
+    """The plain way: segment, then one ``model.predict`` per digit."""
     page = prepare(image)
     segmentation = segment(page.mask)
     text = []

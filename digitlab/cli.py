@@ -72,7 +72,7 @@ def _recipe(args):
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
         return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION}
-    builders = {"digit_cnn": models.digit_cnn, "seed_cnn": models.seed_cnn}
+    builders = {"digit_cnn": models.digit_cnn, "baseline_cnn": models.baseline_cnn}
     return builders[args.model], train_and_save, {"styles": args.styles}
 
 
@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(run=_data)
 
     train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
-    train.add_argument("--model", choices=["digit_cnn", "seed_cnn", "candidate_cnn", "crnn"], default="digit_cnn")
+    train.add_argument("--model", choices=["digit_cnn", "baseline_cnn", "candidate_cnn", "crnn"], default="digit_cnn")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate")
     train.add_argument("--seed", type=int, default=0)

@@ -61,8 +61,8 @@ EXERCISES = {
         "2x2 max pooling of [[1, 3], [4, 2]] gives one number: which?",
         4, "Max pooling keeps the largest value of each window."),
     # 03_training_the_cnn
-    "03.seed_parameters": Exercise(
-        "How many trainable parameters does seed_cnn() (32 filters, 128 dense units) have?",
+    "03.baseline_parameters": Exercise(
+        "How many trainable parameters does baseline_cnn() (32 filters, 128 dense units) have?",
         225_034, "Add each layer's parameters: model.summary() lists them, or compute them by hand."),
     "03.steps_per_epoch": Exercise(
         "Training on 55,000 images with batches of 128: how many steps (batches) make one epoch?",

@@ -1,4 +1,4 @@
-"""The CNNs: the seed's baseline, our best model, augmentation and the tuner's hypermodel.
+"""The CNNs: a plain baseline, our best model, augmentation and the tuner's hypermodel.
 
 Taught in ``notebooks/03_training_the_cnn.ipynb`` (models and augmentation),
 ``notebooks/04_hyperparameter_tuning.ipynb`` (the hypermodel) and
@@ -22,17 +22,17 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "digit_cnn.keras"
 CANDIDATE_MODEL = MODELS_DIR / "candidate_cnn.keras"
 
-#: The seed's tuning grid (Keras Tuner), kept exactly.
+#: The tuning grid (Keras Tuner) over the baseline's width and learning rate.
 FILTERS_GRID = (32, 64, 128)
 DENSE_GRID = (32, 64, 128)
 LEARNING_RATE_GRID = (1e-2, 1e-3, 1e-4)
 
 
-# --- The seed's CNN -------------------------------------------------------
+# --- The baseline CNN -------------------------------------------------------
 
 
-def seed_cnn(filters: int = 32, dense_units: int = 128, dropout: float = 0.5) -> keras.Model:
-    """The seed's CNN: conv -> pool -> conv -> pool -> flatten -> dense -> softmax.
+def baseline_cnn(filters: int = 32, dense_units: int = 128, dropout: float = 0.5) -> keras.Model:
+    """The baseline CNN: conv -> pool -> conv -> pool -> flatten -> dense -> softmax.
 
     The second convolution has twice the filters of the first, as in Keras'
     ``mnist_convnet`` example. Used for teaching and as the speed baseline.
@@ -49,7 +49,7 @@ def seed_cnn(filters: int = 32, dense_units: int = 128, dropout: float = 0.5) ->
             layers.Dense(dense_units, activation="relu"),
             layers.Dense(NUM_CLASSES, activation="softmax"),
         ],
-        name=f"seed_cnn_{filters}_{dense_units}",
+        name=f"baseline_cnn_{filters}_{dense_units}",
     )
 
 
@@ -69,9 +69,9 @@ def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
 
     Deotte's design (two 3x3 convolutions then a strided 5x5 "learned
     pooling", twice) reaches ~99.64 % but spends most of its time at 28x28:
-    about 10x the seed's cost per epoch here. This one keeps one convolution
+    about 10x the baseline's cost per epoch here. This one keeps one convolution
     at 28x28, down-samples with strided 3x3 convolutions, ends with two
-    unpadded convolutions and global average pooling: about 3.5x the seed's
+    unpadded convolutions and global average pooling: about 3.5x the baseline's
     cost per epoch (``benchmarks/train_speed.py`` measures it).
 
     :func:`candidate_cnn` is the same network with an 11th output.
@@ -162,7 +162,7 @@ def augmentation(
     stroke: float = 0.7,
     seed: int | None = None,
 ) -> keras.Sequential:
-    """Random rotation, shift, zoom and stroke width, as the seed (no flips: a flipped 2 is no digit)."""
+    """Random rotation, shift, zoom and stroke width (no flips: a flipped 2 is no digit)."""
     fill = {"fill_mode": "constant", "fill_value": 0.0}
     return keras.Sequential(
         [
@@ -189,13 +189,13 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Mode
 
 
 def build_hypermodel(hp) -> keras.Model:
-    """A compiled :func:`seed_cnn` over the seed's grid, for Keras Tuner.
+    """A compiled :func:`baseline_cnn` over the tuning grid, for Keras Tuner.
 
     Filters {32, 64, 128}, dense units {32, 64, 128}, Adam learning rate
     {1e-2, 1e-3, 1e-4}. Smoke-test it with
     ``build_hypermodel(keras_tuner.HyperParameters())``.
     """
-    model = seed_cnn(
+    model = baseline_cnn(
         filters=hp.Choice("filters", list(FILTERS_GRID)),
         dense_units=hp.Choice("dense_units", list(DENSE_GRID)),
     )

@@ -1,4 +1,4 @@
-"""Hyperparameter search over the seed's grid with Keras Tuner, alone or distributed.
+"""Hyperparameter search over the tuning grid with Keras Tuner, alone or distributed.
 
 Taught in ``notebooks/04_hyperparameter_tuning.ipynb``.
 
@@ -188,7 +188,7 @@ def tune(
     hypermodel=None,
     verbose: int = 0,
 ) -> list[dict]:
-    """Random search over the seed's grid; the table of trials, best first.
+    """Random search over the tuning grid; the table of trials, best first.
 
     Results go to ``directory/project_name``, replaced when ``overwrite`` is
     true (Keras Tuner otherwise silently reuses old trials). ``max_trials``,
@@ -454,7 +454,7 @@ def _wait_all(processes: dict, timeout: float) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m digitlab.tune",
-        description="Random search over the seed's grid. Under KERASTUNER_TUNER_ID, "
+        description="Random search over the tuning grid. Under KERASTUNER_TUNER_ID, "
         "KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT, run the same command once as "
         "the chief and once per worker.",
     )

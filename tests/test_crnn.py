@@ -338,7 +338,7 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
 
     assert main(["train", "--model", "crnn", "--overlapping", "0.5", "--as-written", "0.7", "--quick"]) == 2
     assert "plain_fraction <= overlapping_fraction" in capsys.readouterr().err
-    assert main(["train", "--model", "seed_cnn", "--as-written", "0.7", "--quick"]) == 2
+    assert main(["train", "--model", "baseline_cnn", "--as-written", "0.7", "--quick"]) == 2
     assert "for --model crnn" in capsys.readouterr().err
 
 

@@ -56,7 +56,7 @@ def test_every_notebook_has_exercises():
 def test_answers_agree_with_the_code():
     import keras
 
-    from digitlab.model import FILTERS_GRID, DENSE_GRID, LEARNING_RATE_GRID, seed_cnn
+    from digitlab.model import FILTERS_GRID, DENSE_GRID, LEARNING_RATE_GRID, baseline_cnn
 
     answer = {key: exercise.answer for key, exercise in exercises.EXERCISES.items()}
     assert answer["02.output_size"] == convolution.keras_output_size(28, 5, 2, "valid")
@@ -64,7 +64,7 @@ def test_answers_agree_with_the_code():
     assert answer["02.flatten"] == keras.layers.Flatten()(keras.Input((7, 7, 64))).shape[-1]
     assert answer["02.conv_parameters"] == convolution.conv_parameters(3, 1, 32)
     assert answer["02.max_pool"] == convolution.pool([[1, 3], [4, 2]])[0, 0]
-    assert answer["03.seed_parameters"] == seed_cnn().count_params()
+    assert answer["03.baseline_parameters"] == baseline_cnn().count_params()
     assert answer["03.steps_per_epoch"] == -(-55_000 // 128)
     assert answer["04.grid_size"] == len(FILTERS_GRID) * len(DENSE_GRID) * len(LEARNING_RATE_GRID)
     assert answer["05.errors"] == round((1 - 0.9942) * 10_000)

@@ -16,7 +16,7 @@ from digitlab.model import (  # noqa: E402
     digit_cnn,
     load_default,
     load_model,
-    seed_cnn,
+    baseline_cnn,
     warm_start,
 )
 
@@ -37,7 +37,7 @@ def _ink(images, threshold: float = 0.5) -> np.ndarray:
 # --- Architectures --------------------------------------------------------
 
 
-@pytest.mark.parametrize("builder", [seed_cnn, digit_cnn])
+@pytest.mark.parametrize("builder", [baseline_cnn, digit_cnn])
 def test_models_map_digits_to_ten_probabilities(builder):
     model = builder()
     assert model.input_shape == (None, 28, 28, 1)
@@ -47,8 +47,8 @@ def test_models_map_digits_to_ten_probabilities(builder):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_seed_cnn_takes_its_width_from_the_arguments():
-    model = seed_cnn(filters=64, dense_units=32)
+def test_baseline_cnn_takes_its_width_from_the_arguments():
+    model = baseline_cnn(filters=64, dense_units=32)
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [layer.filters for layer in convolutions] == [64, 128]
     assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [32, 10]
@@ -169,12 +169,12 @@ def test_a_saved_model_predicts_the_same_after_loading(tmp_path, rng):
 
 def test_warm_start_copies_the_layers_that_fit_and_names_the_others(rng):
     images = rng.random((3, 28, 28, 1), dtype=np.float32)
-    trained = seed_cnn(filters=32, dense_units=128)
-    same = seed_cnn(filters=32, dense_units=128)
+    trained = baseline_cnn(filters=32, dense_units=128)
+    same = baseline_cnn(filters=32, dense_units=128)
     assert warm_start(same, trained) == []
     np.testing.assert_allclose(same(images, training=False), trained(images, training=False), atol=1e-6)
 
-    narrower = seed_cnn(filters=32, dense_units=64)
+    narrower = baseline_cnn(filters=32, dense_units=64)
     fresh = warm_start(narrower, trained)
     dense = [layer.name for layer in narrower.layers if isinstance(layer, keras.layers.Dense)]
     assert fresh == dense  # both dense layers changed shape; the convolutions were copied
@@ -187,7 +187,7 @@ def test_warm_start_refuses_an_unrelated_model():
     from digitlab.crnn import crnn
 
     with pytest.raises(ValueError, match="different models"):
-        warm_start(seed_cnn(), crnn())
+        warm_start(baseline_cnn(), crnn())
 
 
 # --- THE shipped model ----------------------------------------------------

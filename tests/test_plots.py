@@ -92,7 +92,7 @@ def test_matrix_numbers_rows_and_columns_when_labelled():
     assert [text.get_text() for text in ax.texts][:3] == ["7", "0", "0"]
 
 
-@pytest.mark.parametrize("builder", ["seed_cnn", "digit_cnn"])
+@pytest.mark.parametrize("builder", ["baseline_cnn", "digit_cnn"])
 def test_diagram_and_table_cover_every_layer(builder):
     from digitlab import model as models
 
@@ -105,15 +105,15 @@ def test_diagram_and_table_cover_every_layer(builder):
 
 
 def test_model_diagram_of_the_seed():
-    from digitlab.model import seed_cnn
+    from digitlab.model import baseline_cnn
 
-    model = seed_cnn()
+    model = baseline_cnn()
     figure = plots.model_diagram(model)
     labels = [text.get_text() for text in figure.axes[0].texts if text.get_text()]
     assert len(labels) == len(model.layers) + 1  # plus the input
     assert labels[1] == "Conv2D  →  26x26x32   (320 params)"
     assert any(label.startswith("Flatten  →  1600") for label in labels)
-    assert figure.axes[0].get_title() == "seed_cnn_32_128: 225,034 parameters"
+    assert figure.axes[0].get_title() == "baseline_cnn_32_128: 225,034 parameters"
 
 
 def test_boxes_draws_one_rectangle_and_label_each(digits):

@@ -129,8 +129,8 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
     from digitlab.cli import main
 
     first, second = tmp_path / "first.keras", tmp_path / "second.keras"
-    assert main(["train", "--model", "seed_cnn", "--quick", "--out", str(first)]) == 0
-    assert main(["train", "--model", "seed_cnn", "--quick", "--init", str(first), "--out", str(second)]) == 0
+    assert main(["train", "--model", "baseline_cnn", "--quick", "--out", str(first)]) == 0
+    assert main(["train", "--model", "baseline_cnn", "--quick", "--init", str(first), "--out", str(second)]) == 0
     card = read_card(second)
     assert card["initialised_from"] == read_card(first)
     assert card["total_epochs"] == card["epochs"] + read_card(first)["epochs"]
@@ -146,7 +146,7 @@ def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
     from digitlab.cli import main
 
     out = tmp_path / "styled.keras"
-    assert main(["train", "--model", "seed_cnn", "--quick", "--styles", "0.3", "--out", str(out)]) == 0
+    assert main(["train", "--model", "baseline_cnn", "--quick", "--styles", "0.3", "--out", str(out)]) == 0
     assert read_card(out)["styles"].startswith("30% of training digits restyled")
     assert json.loads(out.with_suffix(".history.json").read_text())["styles"] == 0.3
 
@@ -176,7 +176,7 @@ def test_train_command_names_a_missing_init_model(tmp_path, capsys):
     from digitlab.cli import main
 
     out = tmp_path / "model.keras"
-    assert main(["train", "--model", "seed_cnn", "--quick", "--init", str(tmp_path / "none.keras"),
+    assert main(["train", "--model", "baseline_cnn", "--quick", "--init", str(tmp_path / "none.keras"),
                  "--out", str(out)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("digitlab train: --init") and "none.keras" in error and "Traceback" not in error
@@ -190,7 +190,7 @@ def test_quick_training_without_out_never_replaces_the_shipped_weights(tmp_path,
 
     shipped = {path.name: path.read_bytes() for path in MODELS_DIR.glob("*.keras")}
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--model", "seed_cnn", "--quick"]) == 0
-    assert (tmp_path / "runs" / "seed_cnn_quick.keras").exists()
-    assert read_card(tmp_path / "runs" / "seed_cnn_quick.keras")["quick"] is True
+    assert main(["train", "--model", "baseline_cnn", "--quick"]) == 0
+    assert (tmp_path / "runs" / "baseline_cnn_quick.keras").exists()
+    assert read_card(tmp_path / "runs" / "baseline_cnn_quick.keras")["quick"] is True
     assert {path.name: path.read_bytes() for path in MODELS_DIR.glob("*.keras")} == shipped
