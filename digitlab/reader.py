@@ -43,11 +43,6 @@ from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 
 METHODS = ("contours", "crnn", "auto")
-#: Crops are classified in batches padded to one of these sizes, so the
-#: compiled model is traced once per size, not once per digit count:
-#: multiples of 8 up to 128 (a line of 8 digits and its shifted copies, 40
-#: crops, runs as 40, not 64), then powers of two.
-BATCH_BUCKETS = tuple(range(8, 129, 8)) + (256, 512, 1024)
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 #: ``average_shifts`` classifies the shifted copies only of crops read below this confidence on their own.
@@ -88,7 +83,6 @@ class Reader:
         self._candidate_model = candidate_model
         self.digit_cost = decode.DIGIT_COST if digit_cost is None else digit_cost
         self.skip_cost = decode.SKIP_COST if skip_cost is None else skip_cost
-        self._compiled = {}
 
     @property
     def crnn_model(self):
@@ -213,8 +207,7 @@ class Reader:
         With ``average_shifts``, one more call classifies the shifted copies
         of the crops read below :data:`SHIFTS_BELOW` (sure crops, most of
         them, cost nothing more), and their five predictions are averaged.
-        Each batch is padded to the next of :data:`BATCH_BUCKETS`, and the
-        model runs as one compiled ``tf.function``.
+        The model runs as one compiled ``tf.function`` (:func:`digitlab.model.compiled_forward`).
         """
         crops = np.asarray(crops, dtype=np.float32).reshape(-1, 28, 28)
         model = self.model if model is None else model
@@ -227,18 +220,10 @@ class Reader:
         return probabilities
 
     def _predict(self, crops: np.ndarray, model) -> np.ndarray:
-        """``model``'s probabilities for (N, 28, 28) crops: one call, padded to a batch bucket."""
-        size = next((bucket for bucket in BATCH_BUCKETS if bucket >= len(crops)), len(crops))
-        batch = np.zeros((size, 28, 28, 1), dtype=np.float32)
-        batch[:len(crops), ..., 0] = crops
-        return np.array(self._compiled_model(model)(batch))[:len(crops)]
+        """``model``'s probabilities for (N, 28, 28) crops, in one call of its compiled forward pass."""
+        from digitlab.model import INPUT_SHAPE, compiled_forward  # Keras is loaded already: a model was given
 
-    def _compiled_model(self, model):
-        if id(model) not in self._compiled:
-            import tensorflow as tf
-
-            self._compiled[id(model)] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        return self._compiled[id(model)]
+        return np.array(compiled_forward(model, INPUT_SHAPE)(crops[..., np.newaxis]))
 
     # --- Steps ------------------------------------------------------------
 

@@ -7,16 +7,10 @@ from keras import layers
 
 from digitlab.crnn.ctc import NUM_CLASSES
 from digitlab.crnn.strips import STRIP_HEIGHT, SUBFRAMES
+from digitlab.model import conv_bn
 
 
 # --- The model ------------------------------------------------------------
-
-
-def _conv_bn(x, filters: int, kernel_size, conv=layers.Conv2D):
-    """Convolution (no bias: batch norm has one) -> batch norm -> ReLU."""
-    x = conv(filters, kernel_size, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    return layers.ReLU()(x)
 
 
 def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
@@ -35,13 +29,13 @@ def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
       overlapping "1"s had no room for the blank that must separate them.
     """
     inputs = keras.Input((STRIP_HEIGHT, None, 1), name="strip")
-    x = _conv_bn(inputs, width, 3)
+    x = conv_bn(inputs, width, 3)
     x = layers.MaxPooling2D(2)(x)                          # 16 x W/2
-    x = _conv_bn(x, 2 * width, 3)
+    x = conv_bn(x, 2 * width, 3)
     x = layers.MaxPooling2D(2)(x)                          # 8 x W/4
-    x = _conv_bn(x, 4 * width, 3)
+    x = conv_bn(x, 4 * width, 3)
     x = layers.MaxPooling2D((2, 1))(x)                     # 4 x W/4
-    x = _conv_bn(x, 4 * width, 3)
+    x = conv_bn(x, 4 * width, 3)
     # (batch, rows, frames, channels) -> (batch, frames, rows * channels)
     x = layers.Permute((2, 1, 3))(x)
     x = layers.Reshape((-1, (STRIP_HEIGHT // 8) * 4 * width))(x)
@@ -49,7 +43,7 @@ def crnn(width: int = 16, sequence_units: int = 128, sequence_layers: int = 2,
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     for _ in range(sequence_layers):
-        context = _conv_bn(layers.Dropout(dropout)(x), sequence_units, kernel_size, conv=layers.Conv1D)
+        context = conv_bn(layers.Dropout(dropout)(x), sequence_units, kernel_size, conv=layers.Conv1D)
         x = layers.Add()([x, context])
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(SUBFRAMES * NUM_CLASSES, name="frame_scores")(x)

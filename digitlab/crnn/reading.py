@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 
 from digitlab.crnn.ctc import NUM_CLASSES, Decoded, ctc_log_likelihoods, greedy_decode, softmax
 from digitlab.crnn.strips import FRAME_WIDTH, INK_HEIGHT, SIDE_MARGIN, STRIDE, STRIP_HEIGHT, Box, Strip, stack_strips, to_strip
-from digitlab.model import MODELS_DIR, ModelFileError, load_model as _load_keras_model
+from digitlab.model import MODELS_DIR, compiled_forward, load_model as _load_keras_model
 
 #: Lines are read at this many column phases (moved right 0 to 3 columns), see :func:`read_lines`.
 READ_PHASES = STRIDE
@@ -122,37 +121,12 @@ def is_hard(probabilities: np.ndarray, unsure_below: float = HARD_BELOW) -> bool
     return any(confidence < unsure_below for confidence in decodings[0].confidences)
 
 
-_COMPILED = weakref.WeakKeyDictionary()
-
-
-def _forward(model):
-    """``model(x, training=False)`` compiled once per model, for any batch size and strip width.
-
-    Calling a Keras model eagerly runs its ~25 layers one by one (about
-    25 ms a line here); the compiled graph reads a line in a few ms. Other
-    callables (test doubles) are called as they are.
-    """
-    if not isinstance(model, keras.Model):
-        return model
-    if model not in _COMPILED:
-        import tensorflow as tf
-
-        signature = [tf.TensorSpec((None, STRIP_HEIGHT, None, 1), tf.float32)]
-        reference = weakref.ref(model)  # the cache must not keep the model alive
-
-        def forward(batch):
-            return reference()(batch, training=False)
-
-        _COMPILED[model] = tf.function(forward, input_signature=signature)
-    return _COMPILED[model]
-
-
 def frame_probabilities(model: keras.Model, strips) -> list[np.ndarray]:
     """Per-frame class probabilities (frames, 11) for each :class:`Strip`, in one batched model call."""
     if not strips:
         return []
     batch = stack_strips([strip.pixels for strip in strips])
-    probabilities = softmax(np.asarray(_forward(model)(batch)))
+    probabilities = softmax(np.asarray(compiled_forward(model, (STRIP_HEIGHT, None, 1))(batch)))
     return [probabilities[index, :strip.frames] for index, strip in enumerate(strips)]
 
 
@@ -249,12 +223,7 @@ def plot_alignment(strip: Strip, probabilities: np.ndarray, ax=None):
 
 def load_model(path: str | Path) -> keras.Model:
     """Load a CRNN ``.keras`` file (:class:`digitlab.model.ModelFileError` if missing or damaged)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(
-            f"CRNN model file not found: {path}. Train one with `digitlab train --model crnn --out {path}`."
-        )
-    return _load_keras_model(path)
+    return _load_keras_model(path, "--model crnn ")
 
 
 def load_default() -> keras.Model:
