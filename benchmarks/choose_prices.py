@@ -25,11 +25,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from digitlab import crnn, decode, unipen
+from digitlab import decode, unipen
 from digitlab.data import DataError, load_mnist, test_half
 from digitlab.model import load_model
 from digitlab.reader import Reader
-from digitlab.synth import make_dataset
+from digitlab.synth import BENCHMARK_STRINGS, benchmark_strings
 
 DIGIT_COSTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 SKIP_COSTS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -74,9 +74,7 @@ def main() -> int:
 
     lines = unipen.strings(digits, args.n)
     mnist = test_half(load_mnist(), "development")
-    gaps = make_dataset(args.n, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1)
-    broken = make_dataset(args.n, length=5, seed=1, mnist=mnist, gap=(0.2, 0.6), broken=True, specks=6)
-    touching = crnn.touching_strings(args.n, mnist=mnist)
+    gaps, broken, touching = (benchmark_strings(name, args.n, mnist=mnist) for name in BENCHMARK_STRINGS)
     sets = {
         "isolated, pad": (unipen.isolated(digits), from_strokes, [str(d.label) for d in digits]),
         "strings, pad": (lines, from_strokes, [line.text for line in lines]),

@@ -38,7 +38,7 @@ from digitlab.model import ModelFileError, load_model
 from digitlab.preprocess import normalize_digit, prepare
 from digitlab.reader import METHODS, Reader
 from digitlab.segment import segment, segment_ink
-from digitlab.synth import make_dataset
+from digitlab.synth import BENCHMARK_STRINGS, benchmark_strings, make_dataset
 
 def accuracy(reader: Reader, dataset) -> tuple[float, float]:
     """String accuracy, and digit accuracy (position by position; a wrong count misses them all)."""
@@ -103,12 +103,7 @@ def main() -> None:
     methods = args.methods
     readers = {method: Reader(cnn, method=method, crnn_model=crnn_model, candidate_model=candidate_model,
                               digit_cost=args.digit_cost) for method in methods}
-    sets = {
-        "5 digits, gaps": make_dataset(n, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1),
-        "broken strokes + specks": make_dataset(n, length=5, seed=1, mnist=mnist, gap=(0.2, 0.6),
-                                                broken=True, specks=6),
-        "touching 4-8, 10-40 %": crnn.touching_strings(n, mnist=mnist),
-    }
+    sets = {name: benchmark_strings(name, n, mnist=mnist) for name in BENCHMARK_STRINGS}
     source = f"the {args.digits} half of MNIST's test digits"
     if args.crnn:
         source += f", CRNN {args.crnn}"

@@ -315,6 +315,27 @@ def make_dataset(
     return dataset
 
 
+# --- The reading benchmark's strings ---------------------------------------
+
+#: The three kinds of strings every reader is measured on (``benchmarks/read_bench.py``,
+#: the reader's accuracy floors, the CRNN's card): name -> :func:`make_dataset` options.
+BENCHMARK_STRINGS = {
+    "5 digits, gaps": {"length": 5, "seed": 0, "gap": (0.2, 0.6), "jitter": 0.1},
+    "broken strokes + specks": {"length": 5, "seed": 1, "gap": (0.2, 0.6), "broken": True, "specks": 6},
+    "touching 4-8, 10-40 %": {"length": (4, 8), "seed": 7, "overlap": (0.1, 0.4)},
+}
+
+
+def benchmark_strings(name: str, n: int, mnist=None, **changes) -> StringDataset:
+    """``n`` strings of the benchmark set ``name`` (:data:`BENCHMARK_STRINGS`) from MNIST's test digits.
+
+    ``changes`` override the set's options (e.g. another ``seed`` for fresh strings of the same kind).
+    """
+    if name not in BENCHMARK_STRINGS:
+        raise ValueError(f"name must be one of {list(BENCHMARK_STRINGS)}, got {name!r}.")
+    return make_dataset(n, split="test", mnist=mnist, **{**BENCHMARK_STRINGS[name], **changes})
+
+
 # --- The sample images in data/samples/ -----------------------------------
 
 #: name -> (lines of text, make_sequence options, description)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from digitlab.preprocess import ImageError
 from digitlab.reader import SHIFTS, SHIFTS_BELOW, Digit, Reader, Reading
-from digitlab.synth import make_dataset, make_sequence
+from digitlab.synth import benchmark_strings, make_dataset, make_sequence
 
 
 @pytest.fixture(scope="session")
@@ -236,7 +236,7 @@ def test_random_arrays_read_or_raise_documented_errors(reader, image):
 @pytest.mark.parametrize("method", ["contours", "auto"])
 def test_shipped_model_reads_95_percent_of_strings(mnist, method):
     reader = Reader.default(method=method)
-    dataset = make_dataset(200, length=5, seed=0, mnist=mnist, gap=(0.2, 0.6), jitter=0.1)
+    dataset = benchmark_strings("5 digits, gaps", 200, mnist=mnist)
     correct = sum(reader.read(sequence.image).text == sequence.text for sequence in dataset)
     assert correct / len(dataset) >= 0.95, f"{method}: {correct}/200 strings read right"
 

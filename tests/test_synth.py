@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitlab.synth import add_specks, break_strokes, make_dataset, make_samples, make_sequence
+from digitlab.synth import add_specks, benchmark_strings, break_strokes, make_dataset, make_samples, make_sequence
 
 
 def square_digit(width=10, height=20):
@@ -131,3 +131,21 @@ def test_make_dataset_fixed_height_and_damage(mnist):
     damaged = make_dataset(10, length=4, seed=5, mnist=mnist, gap=0.5, broken=True, specks=5)
     assert damaged.texts == clean.texts
     assert sum(components(d.image) > components(c.image) for d, c in zip(damaged, clean)) >= 8
+
+
+def test_benchmark_strings_are_the_kinds_they_are_named_after(mnist):
+    gaps = benchmark_strings("5 digits, gaps", 20, mnist=mnist)
+    assert all(len(sequence.text) == 5 for sequence in gaps)
+    # Spaced digits stand apart: each digit's box ends before the next one starts.
+    assert all(a[0] + a[2] <= b[0] for sequence in gaps for a, b in zip(sequence.boxes, sequence.boxes[1:]))
+    touching = benchmark_strings("touching 4-8, 10-40 %", 20, mnist=mnist)
+    assert all(4 <= len(sequence.text) <= 8 for sequence in touching)
+    assert all(a[0] + a[2] > b[0] for sequence in touching for a, b in zip(sequence.boxes, sequence.boxes[1:]))
+    # The same name gives the same strings; another seed, others of the same kind.
+    assert benchmark_strings("5 digits, gaps", 3, mnist=mnist).texts == gaps.texts[:3]
+    assert benchmark_strings("5 digits, gaps", 3, mnist=mnist, seed=9).texts != gaps.texts[:3]
+
+
+def test_benchmark_strings_name_their_kinds_when_asked_for_another(mnist):
+    with pytest.raises(ValueError, match="touching"):
+        benchmark_strings("smudged", 1, mnist=mnist)

@@ -93,8 +93,9 @@ def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION
 
 
 def touching_strings(n: int = 200, seed: int = 7, mnist=None):
-    """The benchmark's strings: 4-8 MNIST *test* digits, 10-40 % overlap, seeded."""
-    return synth.make_dataset(n, length=(4, 8), split="test", seed=seed, mnist=mnist, overlap=(0.1, 0.4))
+    """The benchmark's touching strings (:data:`digitlab.synth.BENCHMARK_STRINGS`): 4-8 MNIST *test* digits,
+    10-40 % overlap, seeded."""
+    return synth.benchmark_strings("touching 4-8, 10-40 %", n, mnist=mnist, seed=seed)
 
 
 def spaced_strings(n: int = 200, seed: int = 8, mnist=None):
