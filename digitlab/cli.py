@@ -98,10 +98,12 @@ def _start_from(path: str, model) -> tuple[dict, list[str]]:
 
 def _training_option_problem(args) -> str | None:
     """What is wrong with ``digitlab train``'s options, checked before any data or model is loaded."""
-    if args.epochs < 1:
-        return f"--epochs must be at least 1, got {args.epochs}"
-    if not 0 < args.learning_rate < float("inf"):
-        return f"--learning-rate must be a positive number, got {args.learning_rate}"
+    from digitlab.train import check_schedule
+
+    try:
+        check_schedule(args.epochs, args.learning_rate)
+    except ValueError as error:
+        return f"--epochs/--learning-rate: {error}"
     if not 0 <= args.styles <= 1:
         return f"--styles must be a fraction in [0, 1], got {args.styles}"
     if args.model != "crnn":

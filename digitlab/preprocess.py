@@ -247,14 +247,19 @@ def is_dark_on_light(gray: np.ndarray) -> bool:
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 
 
+def check_polarity(polarity: str) -> None:
+    """Raise ``ValueError`` unless ``polarity`` is one of :data:`POLARITIES`."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
+
+
 def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
 
     ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
     (a scan: inverted) or "light_on_dark" (a canvas or MNIST: kept).
     """
-    if polarity not in POLARITIES:
-        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
+    check_polarity(polarity)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     return (1.0 - gray) if invert else gray
 
@@ -264,6 +269,12 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
 
 #: Threshold methods of :func:`binarize`: one global threshold (Otsu's), or a local one.
 THRESHOLDS = ("otsu", "adaptive")
+
+
+def check_threshold(method: str) -> None:
+    """Raise ``ValueError`` unless ``method`` is one of :data:`THRESHOLDS`."""
+    if method not in THRESHOLDS:
+        raise ValueError(f"threshold must be one of {THRESHOLDS}, got {method!r}.")
 
 
 def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
@@ -277,8 +288,7 @@ def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
     fainter ink counts when it touches clearly dark ink, so the light end of
     a stroke stays part of its digit instead of breaking it in two.
     """
-    if method not in THRESHOLDS:
-        raise ValueError(f"method must be one of {THRESHOLDS}, got {method!r}.")
+    check_threshold(method)
     pixels = np.clip(ink * 255.0, 0, 255).astype(np.uint8)
     paper = float(np.percentile(pixels[::3, ::3], 10))
     floor = paper + MIN_CONTRAST * 255.0

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import decode
-from digitlab.preprocess import POLARITIES, THRESHOLDS, ImageError, Page, normalize_digit, prepare
+from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 
@@ -69,10 +69,8 @@ class Reader:
                  digit_cost: float | None = None, skip_cost: float | None = None):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        if polarity not in POLARITIES:
-            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
-        if threshold not in THRESHOLDS:
-            raise ValueError(f"threshold must be one of {THRESHOLDS}, got {threshold!r}.")
+        check_polarity(polarity)
+        check_threshold(threshold)
         _check_digit_classifier(model)
         self.model = model
         self.method = method

@@ -57,10 +57,20 @@ def split_validation(x, y, validation_size: int = 5000, seed: int = 0):
     return (x[fit], y[fit]), (x[val], y[val])
 
 
+def check_schedule(epochs: int, learning_rate: float) -> None:
+    """Raise ``ValueError`` unless ``epochs`` is at least 1 and ``learning_rate`` a positive number.
+
+    Every training (:func:`train`, :func:`digitlab.crnn.train`, ``digitlab train``) checks this before
+    it loads anything.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if not 0 < learning_rate < float("inf"):
+        raise ValueError(f"the learning rate must be a positive number, got {learning_rate}.")
+
+
 def warmup_cosine(steps: int, peak_learning_rate: float, warmup_fraction: float = 0.1):
     """Linear warm-up to ``peak_learning_rate``, then cosine decay to ~0."""
-    if not 0 < peak_learning_rate < float("inf"):
-        raise ValueError(f"the learning rate must be a positive number, got {peak_learning_rate}.")
     warmup_steps = max(1, int(steps * warmup_fraction))
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak_learning_rate / 20,
@@ -144,8 +154,7 @@ def train(
     (:func:`digitlab.non_digits.with_non_digits`).
     ``history_path`` saves the history as JSON.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    check_schedule(epochs, learning_rate)
     x, y = training_set(x, y)
     keras.utils.set_random_seed(seed)
 

@@ -106,7 +106,7 @@ def test_otsu_and_adaptive_find_the_stroke_under_uneven_light():
         assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
         assert mask[12:28, 21:23].all(), method
     assert not binarize(ink, "adaptive")[:, 40:].any()
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="threshold must be one of"):
         binarize(ink, "magic")
 
 

@@ -51,9 +51,10 @@ def test_warmup_cosine_rises_to_the_peak_then_decays():
 
 
 @pytest.mark.parametrize("peak", [0.0, -1e-3, math.inf, math.nan])
-def test_warmup_cosine_refuses_a_learning_rate_that_is_not_positive(peak):
+def test_training_refuses_a_learning_rate_that_is_not_positive_before_loading_data(peak, monkeypatch):
+    monkeypatch.setattr("digitlab.train.training_set", lambda *args: pytest.fail("data loaded"))
     with pytest.raises(ValueError, match="positive"):
-        warmup_cosine(steps=100, peak_learning_rate=peak)
+        train(digit_cnn(), learning_rate=peak)
 
 
 # --- Argument checks (no training) ----------------------------------------
@@ -155,10 +156,10 @@ def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
-    (["--model", "crnn", "--epochs", "-3"], "--epochs must be at least 1, got -3"),
-    (["--learning-rate", "-1"], "--learning-rate must be a positive number"),
-    (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
+    (["--epochs", "0"], "epochs must be at least 1, got 0"),
+    (["--model", "crnn", "--epochs", "-3"], "epochs must be at least 1, got -3"),
+    (["--learning-rate", "-1"], "learning rate must be a positive number, got -1"),
+    (["--learning-rate", "nan"], "learning rate must be a positive number, got nan"),
     (["--styles", "1.5"], "--styles must be a fraction in [0, 1], got 1.5"),
     (["--styles", "nan"], "--styles must be a fraction in [0, 1]"),
     (["--model", "crnn", "--styles", "0.3"], "--styles is for the digit CNNs"),

@@ -86,11 +86,11 @@ def train(
     """
     from digitlab.data import load_mnist
     from digitlab.train import (
-        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, split_validation, warmup_cosine,
+        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, check_schedule, split_validation,
+        warmup_cosine,
     )
 
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    check_schedule(epochs, learning_rate)
     check_fractions(overlapping_fraction, plain_fraction)  # before loading anything
     if mnist is None:
         mnist = load_mnist()
