@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from digitlab.files import replaced_atomically, write_json
+
 LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "opencv-python-headless", "digitlab")
 
 
@@ -54,7 +56,7 @@ def validation_split() -> str:
 
 
 def write_card(card: dict, model_path: str | Path) -> dict:
-    card_path(model_path).write_text(json.dumps(card, indent=2) + "\n")
+    write_json(card, card_path(model_path))
     return card
 
 
@@ -69,8 +71,5 @@ def read_card(model_path: str | Path) -> dict:
 
 def save_model(model, path: str | Path) -> None:
     """Save atomically: a temporary file renamed into place, never a half-written model."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    tmp.replace(path)
+    with replaced_atomically(path) as temporary:
+        model.save(temporary)

@@ -214,21 +214,17 @@ def _annotate_problem(annotate: str, image: str) -> str | None:
 
 
 def _save_annotated(reading, path: Path) -> str | None:
-    """Write the annotated image to a temporary file beside ``path``, then rename it into place, so a failed
-    write never destroys an existing file. Returns what went wrong, or None."""
+    """Write the annotated image (:func:`digitlab.files.replaced_atomically`: a failed write never destroys an
+    existing file). Returns what went wrong, or None."""
     from PIL import Image
 
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")  # as card.save_model writes models
+    from digitlab.files import replaced_atomically
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(reading.annotated()).save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
-        temporary.replace(path)
+        with replaced_atomically(path) as temporary:
+            Image.fromarray(reading.annotated()).save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
         return None
     except (OSError, ValueError) as error:  # no folder, no space, no permission, a format without RGB
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:  # its folder cannot be made or read: there is nothing to remove
-            pass
         return f"cannot write it: {error}"
 
 

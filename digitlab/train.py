@@ -6,7 +6,6 @@ Taught in ``notebooks/03_training_the_cnn.ipynb``. ``digitlab train`` calls
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from digitlab.files import write_json
 from digitlab.model import augmentation, compile_model
 from digitlab.preprocess import to_model_input
 
@@ -194,14 +194,15 @@ def train(
             verbose=verbose,
             callbacks=list(callbacks),
         )
-    result = {key: [float(v) for v in values] for key, values in history.history.items()}
-    result["epochs"] = epochs
-    result["train_size"] = int(len(x_fit))
-    result["validation_size"] = int(len(x_val))
-    result["styles"] = styles
-    result["non_digits"] = non_digits
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    if history_path is not None:
-        Path(history_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(history_path).write_text(json.dumps(result, indent=1))
-    return result
+    return history_record(history, history_path, epochs=epochs, train_size=int(len(x_fit)),
+                          validation_size=int(len(x_val)), styles=styles, non_digits=non_digits,
+                          seconds=round(time.perf_counter() - started, 1))
+
+
+def history_record(history: keras.callbacks.History, path=None, **fields) -> dict:
+    """A Keras ``History`` as plain numbers (a list per metric) with ``fields`` added; written as JSON to
+    ``path`` (beside the model) unless it is None."""
+    record = {key: [float(value) for value in values] for key, values in history.history.items()} | fields
+    if path is not None:
+        write_json(record, path, indent=1)
+    return record

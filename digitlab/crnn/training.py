@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 
@@ -86,8 +85,8 @@ def train(
     """
     from digitlab.data import load_mnist
     from digitlab.train import (
-        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, check_schedule, split_validation,
-        warmup_cosine,
+        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, check_schedule, history_record,
+        split_validation, warmup_cosine,
     )
 
     check_schedule(epochs, learning_rate)
@@ -115,10 +114,5 @@ def train(
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else contextlib.nullcontext():
         history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
                             shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
-    result = {key: [float(value) for value in values] for key, values in history.history.items()}
-    result.update(epochs=epochs, train_strings_per_epoch=strings, validation_strings=len(val_lines),
-                  seconds=round(time.perf_counter() - started, 1))
-    if history_path is not None:
-        Path(history_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(history_path).write_text(json.dumps(result, indent=1))
-    return result
+    return history_record(history, history_path, epochs=epochs, train_strings_per_epoch=strings,
+                          validation_strings=len(val_lines), seconds=round(time.perf_counter() - started, 1))
