@@ -1,4 +1,5 @@
-"""The hyperparameter search (digitlab.tune): a real 2-trial search, its table and plots."""
+"""The hyperparameter search (digitlab.tune): a real 2-trial search, its table of trials (digitlab.trials)
+and plot, the distributed roles (digitlab.distributed_tuning) and the command line."""
 
 from __future__ import annotations
 
@@ -9,19 +10,11 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from digitlab import distributed_tuning, trials  # noqa: E402
+from digitlab.distributed_tuning import distributed_environment, distributed_role  # noqa: E402
 from digitlab.model import DENSE_GRID, FILTERS_GRID, LEARNING_RATE_GRID  # noqa: E402
-from digitlab.tune import (  # noqa: E402
-    PROJECT_NAME,
-    TuningError,
-    check_completed,
-    distributed_environment,
-    distributed_role,
-    format_trials,
-    plot_trials,
-    search_data,
-    sort_trials,
-    tune,
-)
+from digitlab.trials import TuningError, check_completed, format_trials, plot_trials, sort_trials  # noqa: E402
+from digitlab.tune import PROJECT_NAME, search_data, tune  # noqa: E402
 
 
 def _row(trial_id, score, status="COMPLETED", filters=32, dense_units=64, learning_rate=1e-3):
@@ -176,6 +169,16 @@ def test_tune_rejects_an_empty_search(tmp_path, rng):
     images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
     with pytest.raises(ValueError, match="max_trials and epochs"):
         tune(images, np.zeros(40), directory=tmp_path, max_trials=0)
+
+
+def test_tune_offers_the_table_and_the_distributed_search():
+    """Notebook 04 and the command line reach them all through ``digitlab.tune``."""
+    import digitlab.tune
+
+    for name in ("TuningError", "format_trials", "plot_trials", "trials_table", "check_completed"):
+        assert getattr(digitlab.tune, name) is getattr(trials, name)
+    for name in ("distributed_role", "distributed_environment", "distributed_search"):
+        assert getattr(digitlab.tune, name) is getattr(distributed_tuning, name)
 
 
 def test_tune_command_refuses_an_empty_search_in_one_line(tmp_path, capsys):
