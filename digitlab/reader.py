@@ -43,6 +43,8 @@ from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 
 METHODS = ("contours", "crnn", "auto")
+#: One way to read a segment (method "contours"): its pieces, each a (28x28 crop, box) pair.
+Option = list[tuple[np.ndarray, tuple]]
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 #: ``average_shifts`` classifies the shifted copies only of crops read below this confidence on their own.
@@ -231,34 +233,14 @@ class Reader:
         return page, segment(page.mask)
 
     @staticmethod
-    def crops(page: Page, segmentation: Segmentation) -> list[list[list[tuple[np.ndarray, tuple]]]]:
-        """Step 2: per segment, its candidate readings, each a list of (28x28 crop, box) pieces.
+    def crops(page: Page, segmentation: Segmentation) -> list[list[Option]]:
+        """Step 2: per segment, its candidate readings (:data:`Option`: pieces of (28x28 crop, box)).
 
         A segment has one candidate (itself, one piece), or one per candidate
         cut when it is probably touching digits. Each crop holds only the
         segment's own ink (plus a pixel of soft edge), normalised as MNIST.
         """
-        smallest = SMALL_SIZE * segmentation.digit_height
-        candidates = []
-        for seg in segmentation.segments:
-            options = []
-            for cuts in seg.cuts if seg.touching else [()]:
-                pieces = []
-                for x0, x1 in zip((None,) + cuts, cuts + (None,)):
-                    own, region, box = segment_ink(segmentation.components, seg, x0, x1, grow=1,
-                                                   claimed=segmentation.claimed)
-                    if own is None or (cuts and max(box[2:]) < smallest):
-                        break  # a cut that leaves an empty or speck-sized piece is no option
-                    x, y, w, h = region
-                    pieces.append((normalize_digit(page.ink[y:y + h, x:x + w] * own), box))
-                else:
-                    options.append(pieces)
-            if not options:  # no cut worked: read the segment whole
-                own, (x, y, w, h), box = segment_ink(segmentation.components, seg, grow=1,
-                                                     claimed=segmentation.claimed)
-                options.append([(normalize_digit(page.ink[y:y + h, x:x + w] * own), box)])
-            candidates.append(options)
-        return candidates
+        return [_segment_options(page, segmentation, seg) for seg in segmentation.segments]
 
     def assemble(self, page: Page, segmentation: Segmentation, candidates, probabilities) -> Reading:
         """Step 4: keep each segment's most confident candidate; build the :class:`Reading`.
@@ -290,6 +272,27 @@ class Reader:
                     blobs=len(seg.labels),
                 ))
         return reading_of(digits, page)
+
+
+def _segment_options(page: Page, segmentation: Segmentation, seg) -> list[Option]:
+    """One option per candidate cut of a touching segment whose pieces all hold ink of a digit's size;
+    the segment whole when it is not touching, or when no cut gives such pieces."""
+    smallest = SMALL_SIZE * segmentation.digit_height
+    options = []
+    for cuts in seg.cuts if seg.touching else [()]:
+        pieces = [_piece(page, segmentation, seg, x0, x1) for x0, x1 in zip((None,) + cuts, cuts + (None,))]
+        if all(piece is not None and (not cuts or max(piece[1][2:]) >= smallest) for piece in pieces):
+            options.append(pieces)
+    return options or [[_piece(page, segmentation, seg)]]
+
+
+def _piece(page: Page, segmentation: Segmentation, seg, x0=None, x1=None) -> tuple[np.ndarray, tuple] | None:
+    """The 28x28 crop and box of ``seg``'s own ink between columns ``x0`` and ``x1``; None without ink."""
+    own, region, box = segment_ink(segmentation.components, seg, x0, x1, grow=1, claimed=segmentation.claimed)
+    if own is None:
+        return None
+    x, y, w, h = region
+    return normalize_digit(page.ink[y:y + h, x:x + w] * own), box
 
 
 def _check_digit_classifier(model) -> None:
