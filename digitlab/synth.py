@@ -121,8 +121,19 @@ def make_sequence(
         raise ValueError(f"scale must be positive, got {scale}.")
     rng = np.random.default_rng(rng)
     digits = [_shape_digit(np.asarray(image, dtype=np.uint8), scale, slant, stroke) for image in digit_images]
+    canvas, boxes = _lay_out(digits, gap, overlap, jitter, margin, rng)
+    if height is not None:
+        factor = height / canvas.shape[0]
+        canvas = cv2.resize(canvas, (max(1, round(canvas.shape[1] * factor)), height),
+                            interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        boxes = [_scale_box(box, factor) for box in boxes]
+    return DigitString(_on_paper(canvas, noise, invert, rng), boxes, labels, bool(invert))
 
-    # --- Layout: left to right, each digit vertically centred on one baseline.
+
+def _lay_out(digits: list[np.ndarray], gap: float, overlap: float, jitter: float, margin: float,
+             rng) -> tuple[np.ndarray, list[Box]]:
+    """The digits left to right on a black canvas, each centred vertically on one line (then jittered),
+    combined by pixel-wise maximum where they overlap; and each digit's ink box."""
     digit_height = max(digit.shape[0] for digit in digits)
     border = max(2, round(margin * digit_height))
     shift = round(jitter * digit_height)
@@ -145,20 +156,17 @@ def make_sequence(
         region = canvas[top:top + digit.shape[0], left:left + digit.shape[1]]
         np.maximum(region, digit, out=region)
         boxes.append((left, top, digit.shape[1], digit.shape[0]))
+    return canvas, boxes
 
-    # --- Output size, paper and noise.
-    if height is not None:
-        factor = height / canvas.shape[0]
-        canvas = cv2.resize(canvas, (max(1, round(canvas.shape[1] * factor)), height),
-                            interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        boxes = [_scale_box(box, factor) for box in boxes]
+
+def _on_paper(canvas: np.ndarray, noise: float, invert: bool, rng) -> np.ndarray:
+    """The uint8 image of a composed canvas, with Gaussian noise and, for ``invert``, dark ink on light paper."""
     image = canvas.astype(np.float32)
     if noise:
         image += rng.normal(0.0, noise * 255.0, image.shape)
     if invert:
         image = 255.0 - image
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    return DigitString(image, boxes, labels, bool(invert))
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def _scale_box(box: Box, factor: float) -> Box:
