@@ -121,6 +121,33 @@ def _dataset(x, y, batch_size: int, augment, seed: int):
     return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _fit_and_validation(x, y, validation_size: int, quick: bool, styles: float, non_digits: float, seed: int):
+    """The digits :func:`train` fits and validates on: split, restyled, with non-digits added, as model input.
+
+    Training digits stay uint8 until a batch is scaled (see :func:`_dataset`): a quarter of the memory.
+    """
+    if quick:
+        validation_size = min(validation_size, QUICK_VALIDATION_SIZE)
+    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, VALIDATION_SEED)
+    if quick:
+        x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
+    if styles:
+        from digitlab.styles import add_styles
+
+        x_fit = add_styles(x_fit, y_fit, styles, seed)
+    if non_digits:
+        from digitlab.non_digits import with_non_digits
+
+        x_fit, y_fit = with_non_digits(x_fit, y_fit, non_digits, seed)
+        x_val, y_val = with_non_digits(x_val, y_val, non_digits, VALIDATION_SEED + 1)
+    if np.asarray(x_fit).dtype == np.uint8 and np.ndim(x_fit) == 3:
+        x_fit = np.asarray(x_fit)[..., None]
+    else:
+        x_fit = to_model_input(x_fit)
+    return ((x_fit, np.asarray(y_fit, dtype=np.int64)),
+            (to_model_input(x_val), np.asarray(y_val, dtype=np.int64)))
+
+
 def train(
     model: keras.Model,
     x=None,
@@ -159,27 +186,8 @@ def train(
     keras.utils.set_random_seed(seed)
 
     if quick:
-        validation_size = min(validation_size, QUICK_VALIDATION_SIZE)
-        epochs = min(epochs, QUICK_EPOCHS)
-        batch_size = min(batch_size, QUICK_BATCH_SIZE)
-    (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_size, VALIDATION_SEED)
-    if quick:
-        x_fit, y_fit = x_fit[:QUICK_TRAIN_SIZE], y_fit[:QUICK_TRAIN_SIZE]
-    if styles:
-        from digitlab.styles import add_styles
-
-        x_fit = add_styles(x_fit, y_fit, styles, seed)
-    if non_digits:
-        from digitlab.non_digits import with_non_digits
-
-        x_fit, y_fit = with_non_digits(x_fit, y_fit, non_digits, seed)
-        x_val, y_val = with_non_digits(x_val, y_val, non_digits, VALIDATION_SEED + 1)
-    if np.asarray(x_fit).dtype == np.uint8 and np.ndim(x_fit) == 3:
-        x_fit = np.asarray(x_fit)[..., None]  # stays uint8 until a batch is scaled (see _dataset)
-    else:
-        x_fit = to_model_input(x_fit)
-    x_val = to_model_input(x_val)
-    y_fit, y_val = np.asarray(y_fit, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
+        epochs, batch_size = min(epochs, QUICK_EPOCHS), min(batch_size, QUICK_BATCH_SIZE)
+    (x_fit, y_fit), (x_val, y_val) = _fit_and_validation(x, y, validation_size, quick, styles, non_digits, seed)
 
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
     compile_model(model, warmup_cosine(steps, learning_rate))

@@ -53,6 +53,24 @@ def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
     return model
 
 
+def _training_lines(mnist, strings: int, validation_strings: int, batch_size: int, seed: int,
+                    overlapping_fraction: float, plain_fraction: float):
+    """:func:`train`'s batches of fresh training lines (``strings`` a pass) and its fixed validation lines,
+    from the two sides of the CNN's validation split of MNIST's training digits."""
+    from digitlab.train import VALIDATION_SEED, split_validation
+
+    (x_train, y_train), _ = mnist
+    fit_digits, val_digits = split_validation(x_train, y_train, 5000, VALIDATION_SEED)
+
+    def fresh_lines(count: int, pass_index: int, chunk_index: int):
+        chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
+        return training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits),
+                                overlapping_fraction=overlapping_fraction, plain_fraction=plain_fraction)
+
+    val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
+    return StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE), val_lines
+
+
 def train(
     model: keras.Model,
     mnist=None,
@@ -85,8 +103,7 @@ def train(
     """
     from digitlab.data import load_mnist
     from digitlab.train import (
-        QUICK_BATCH_NORM_MOMENTUM, VALIDATION_SEED, batch_norm_momentum, check_schedule, history_record,
-        split_validation, warmup_cosine,
+        QUICK_BATCH_NORM_MOMENTUM, batch_norm_momentum, check_schedule, history_record, warmup_cosine,
     )
 
     check_schedule(epochs, learning_rate)
@@ -97,16 +114,8 @@ def train(
     if quick:
         strings, epochs = min(strings, QUICK_STRINGS), min(epochs, QUICK_EPOCHS)
         validation_strings = min(validation_strings, QUICK_STRINGS // 4)
-    (x_train, y_train), _ = mnist
-    fit_digits, val_digits = split_validation(x_train, y_train, 5000, VALIDATION_SEED)
-
-    def fresh_lines(count: int, pass_index: int, chunk_index: int):
-        chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
-        return training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits),
-                                overlapping_fraction=overlapping_fraction, plain_fraction=plain_fraction)
-
-    val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
-    fit_data = StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE)
+    fit_data, val_lines = _training_lines(mnist, strings, validation_strings, batch_size, seed,
+                                          overlapping_fraction, plain_fraction)
     val_data = StripBatches(val_lines, batch_size, shuffle=False)
 
     compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
