@@ -184,44 +184,57 @@ def download_mnist(
     Mirrors (default :data:`MIRRORS`) are tried in turn; if none works,
     :class:`DataError` lists them. ``folder`` defaults to ``data/mnist/``.
     """
-    from tqdm.auto import tqdm
-
     folder = Path(folder) if folder is not None else DEFAULT_DIR
     mirrors = mirrors if mirrors is not None else MIRRORS
     folder.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         target = folder / f"{name}.gz"
-        if target.is_file():
-            try:
-                verify_file(target, name)
-                continue
-            except DataError:
-                target.unlink()
+        if _is_verified(target, name):
+            continue
         errors = []
         for mirror in mirrors:
             url = mirror + f"{name}.gz"
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
-            tmp = Path(tmp_name)
             try:
-                with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
-                        while chunk := response.read(1 << 16):
-                            out.write(chunk)
-                            bar.update(len(chunk))
-                verify_file(tmp, name)
-                tmp.replace(target)
+                _fetch(url, target, name, timeout, progress)
                 break
             except (OSError, urllib.error.URLError, DataError) as error:
                 errors.append(f"{url}: {error}")
-            finally:
-                tmp.unlink(missing_ok=True)
         else:
             raise DataError(
                 f"could not download {name}.gz from any of {len(mirrors)} mirrors ({'; '.join(errors)}). "
                 f"Without a network, copy the four MNIST files into a folder and set ${ENV_VAR} to it."
             )
     return folder
+
+
+def _is_verified(target: Path, name: str) -> bool:
+    """Whether ``target`` holds MNIST file ``name`` already; a damaged copy is removed."""
+    if not target.is_file():
+        return False
+    try:
+        verify_file(target, name)
+        return True
+    except DataError:
+        target.unlink()
+        return False
+
+
+def _fetch(url: str, target: Path, name: str, timeout: float, progress: bool) -> None:
+    """Download ``url`` to a temporary file beside ``target``, verify it as ``name``, rename it into place."""
+    from tqdm.auto import tqdm
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        verify_file(Path(temporary), name)
+        Path(temporary).replace(target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 # --- Loading --------------------------------------------------------------
