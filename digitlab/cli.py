@@ -235,20 +235,7 @@ def _is_image_name(path: str) -> bool:
     return Image.registered_extensions().get(Path(path).suffix.lower()) in Image.SAVE
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from digitlab import __version__
-    from digitlab.reader import METHODS
-
-    parser = argparse.ArgumentParser(prog="digitlab", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"digitlab {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    data = commands.add_parser("data", help="find and verify MNIST, or download it")
-    data.add_argument("action", nargs="?", choices=["check", "download"], default="check")
-    data.add_argument("--path", help="folder to check instead of the usual search order")
-    data.add_argument("--to", help="download into this folder (default: data/mnist)")
-    data.set_defaults(run=_data)
-
+def _add_train_command(commands) -> None:
     train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
     train.add_argument("--model", choices=["digit_cnn", "baseline_cnn", "candidate_cnn", "crnn"], default="digit_cnn")
     train.add_argument("--epochs", type=int, default=20)
@@ -271,15 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)
 
-    ensemble = commands.add_parser("ensemble", help="average trained digit CNNs into one model with its card")
-    ensemble.add_argument("members", nargs="+", help=".keras files written by `digitlab train` (with cards)")
-    ensemble.add_argument("--out", help="where to write it (default: digitlab/models/digit_cnn.keras)")
-    ensemble.set_defaults(run=_ensemble)
 
-
-    evaluate = commands.add_parser("evaluate", help="test accuracy and classification report")
-    evaluate.add_argument("--model", help="a .keras file (default: the shipped model)")
-    evaluate.set_defaults(run=_evaluate)
+def _add_read_command(commands) -> None:
+    from digitlab.reader import METHODS
 
     read = commands.add_parser("read", help="read the digit string in an image")
     read.add_argument("image", help="an image file (PNG, JPEG, ...)")
@@ -291,6 +272,33 @@ def build_parser() -> argparse.ArgumentParser:
                            "CRNN) reads best; contours: segments and reads each digit with the CNN; crnn: reads each "
                            "line whole with the CRNN")
     read.set_defaults(run=_read)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from digitlab import __version__
+
+    parser = argparse.ArgumentParser(prog="digitlab", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"digitlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="find and verify MNIST, or download it")
+    data.add_argument("action", nargs="?", choices=["check", "download"], default="check")
+    data.add_argument("--path", help="folder to check instead of the usual search order")
+    data.add_argument("--to", help="download into this folder (default: data/mnist)")
+    data.set_defaults(run=_data)
+
+    _add_train_command(commands)
+
+    ensemble = commands.add_parser("ensemble", help="average trained digit CNNs into one model with its card")
+    ensemble.add_argument("members", nargs="+", help=".keras files written by `digitlab train` (with cards)")
+    ensemble.add_argument("--out", help="where to write it (default: digitlab/models/digit_cnn.keras)")
+    ensemble.set_defaults(run=_ensemble)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy and classification report")
+    evaluate.add_argument("--model", help="a .keras file (default: the shipped model)")
+    evaluate.set_defaults(run=_evaluate)
+
+    _add_read_command(commands)
     return parser
 
 
