@@ -335,13 +335,30 @@ def segmentation_graph(ink, lattice, ax=None, spans: int = 12):
     digit is 0). The ``spans`` best runs are drawn, and the best path in
     green. Taught in ``notebooks/06_segmenting_sequences.ipynb``.
     """
-    from matplotlib.patches import Arc, Rectangle
-
-    pieces, path = lattice.pieces, lattice.path
+    pieces = lattice.pieces
     if not pieces:
         raise ValueError("the lattice has no pieces to draw.")
     figure, ax = _axes(ax, size=(9, 5))
-    ink = _as_image(ink)
+    left, top, right, bottom = _draw_pieces(ax, _as_image(ink), pieces)
+    height = bottom - top
+    # Boundary i sits between piece i-1 and piece i (at the line's ends, at its edges).
+    centres = [piece.box[0] + piece.box[2] / 2 for piece in pieces]
+    nodes = [left] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [right]
+    base = bottom + 0.2 * height
+    deepest = _draw_runs(ax, lattice, nodes, base, height, spans)
+    ax.plot(nodes, [base] * len(nodes), "o", color="black", markersize=4)
+    ax.set_xlim(left - 0.1 * height, right + 0.1 * height)
+    ax.set_ylim(base + 0.3 * height * deepest + 0.3 * height, top - 0.15 * height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Best path {lattice.text!r} in green; grey: other runs of pieces, the most probable")
+    return figure
+
+
+def _draw_pieces(ax, ink, pieces) -> tuple[int, int, int, int]:
+    """The ink under the pieces, each piece's box and number; returns their extent (left, top, right, bottom)."""
+    from matplotlib.patches import Rectangle
+
     from digitlab.decode import union_box
 
     left, top, width, height = union_box([piece.box for piece in pieces])
@@ -351,17 +368,21 @@ def segmentation_graph(ink, lattice, ax=None, spans: int = 12):
         x, y, w, h = piece.box
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="tab:orange", linewidth=1))
         ax.text(x + w / 2, y, str(index), color="tab:orange", ha="center", va="bottom", fontsize=8)
+    return left, top, right, bottom
 
-    # Boundary i sits between piece i-1 and piece i (at the line's ends, at its edges).
-    centres = [piece.box[0] + piece.box[2] / 2 for piece in pieces]
-    nodes = [left] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [right]
+
+def _draw_runs(ax, lattice, nodes, base: float, height: float, spans: int) -> int:
+    """Arcs over the ``spans`` most probable runs of pieces and the best path's (green, on top), labelled
+    with their readings; returns the most pieces one drawn arc spans."""
+    from matplotlib.patches import Arc
+
     by_span: dict[tuple[int, int], list] = {}
     for edge in sorted(lattice.edges, key=lambda edge: edge.cost):
         by_span.setdefault((edge.start, edge.end), []).append(edge)
-    chosen = {(edge.start, edge.end) for edge in path}
+    chosen = {(edge.start, edge.end) for edge in lattice.path}
     shown = sorted(by_span, key=lambda span: by_span[span][0].cost)[:spans]
     shown += [span for span in chosen if span not in shown]
-    base, deepest = bottom + 0.2 * height, 1
+    deepest = 1
     for span in sorted(shown, key=lambda span: span in chosen):  # the best path is drawn last, on top
         start, end = nodes[span[0]], nodes[span[1]]
         depth = span[1] - span[0]
@@ -374,10 +395,4 @@ def segmentation_graph(ink, lattice, ax=None, spans: int = 12):
         label = "\n".join(f"{''.join(map(str, edge.values)) or '-'} {np.exp(-edge.cost):.2f}" for edge in readings)
         ax.text((start + end) / 2, base + lift, label, color=colour, ha="center", va="top", fontsize=7,
                 fontweight="bold" if span in chosen else "normal")
-    ax.plot(nodes, [base] * len(nodes), "o", color="black", markersize=4)
-    ax.set_xlim(left - 0.1 * height, right + 0.1 * height)
-    ax.set_ylim(base + 0.3 * height * deepest + 0.3 * height, top - 0.15 * height)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"Best path {lattice.text!r} in green; grey: other runs of pieces, the most probable")
-    return figure
+    return deepest
