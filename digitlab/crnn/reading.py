@@ -152,13 +152,10 @@ def read_lines(model: keras.Model, images, phases: int = READ_PHASES,
     all lines in one call. Hard lines (:func:`is_hard`) are read again, in a
     second call, with their ink scaled to each of ``extra_ink_heights`` rows
     (at ``extra_phases`` phases), and :func:`combine_views` keeps the text CTC
-    finds most likely over all readings. On 4,000 touching strings of the
-    development half of the test digits (:func:`digitlab.data.test_half`),
-    the shipped CRNN reads 93.05 % of the lines right with one phase,
-    94.30 % with four, 94.55 % with the extra heights too (extra heights
-    are read at one phase each: as good as four, and faster). About a fifth of
-    such lines are hard. ``phases=1`` with no extra heights is the plain
-    greedy reading. Lines without ink read as "" without reaching the model.
+    finds most likely over all readings: each view mends some lines another
+    misreads (what each adds: ``docs/EXPERIMENTS.md``). ``phases=1`` with no
+    extra heights is the plain greedy reading. Lines without ink read as ""
+    without reaching the model.
     """
     strips = [to_strip(image) for image in images]
     inked = [index for index, strip in enumerate(strips) if strip is not None]
