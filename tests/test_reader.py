@@ -320,6 +320,50 @@ def test_crnn_method_reads_every_line_without_cutting_digits(mnist):
 
 
 @pytest.mark.slow
+def test_crnn_method_reads_a_downscaled_huge_image_with_boxes_in_input_pixels(mnist):
+    (_, _), (x_test, y_test) = mnist
+    sequence = make_sequence(x_test[:5], y_test[:5], overlap=0.25, height=2400, rng=0)
+    huge = np.zeros((5000, 6000), np.uint8)
+    huge[:2400, :sequence.image.shape[1]] = sequence.image
+    reading = Reader.default(method="crnn").read(huge)
+    assert reading.scale < 1 and reading.text == sequence.text
+    # CRNN boxes come from the alignment: approximate, but each digit's centre lies in its own ink box.
+    for digit, (x, y, w, h) in zip(reading.digits, sequence.boxes):
+        centre_x, centre_y = digit.box[0] + digit.box[2] / 2, digit.box[1] + digit.box[3] / 2
+        assert x <= centre_x <= x + w and y <= centre_y <= y + h
+
+
+@pytest.mark.slow
+def test_auto_reads_a_line_of_separate_digits_above_a_line_of_touching_ones(mnist, auto_reader):
+    (_, _), (x_test, y_test) = mnist
+    right, by_crnn = 0, 0
+    for start in range(10, 64, 6):
+        top = make_sequence(x_test[start:start + 4], y_test[start:start + 4], gap=0.5, scale=2.0, rng=0)
+        bottom = make_sequence(x_test[start + 4:start + 8], y_test[start + 4:start + 8], overlap=0.3, scale=2.0,
+                               rng=0)
+        page = np.zeros((top.image.shape[0] + bottom.image.shape[0], max(top.image.shape[1], bottom.image.shape[1])),
+                        np.uint8)
+        page[:top.image.shape[0], :top.image.shape[1]] = top.image
+        page[top.image.shape[0]:, :bottom.image.shape[1]] = bottom.image
+        reading = auto_reader.read(page)
+        right += reading.lines == [top.text, bottom.text]
+        by_crnn += any(digit.method == "crnn" for digit in reading.digits if digit.line == 1)
+    assert right >= 8, f"{right} of 9 pages read right"
+    assert by_crnn >= 5, "blobs of touching digits are read whole by the CRNN too"
+
+
+def test_every_method_reads_dust_as_nothing(quick_model):
+    import cv2
+
+    image = np.zeros((120, 300), np.uint8)
+    for x, y in [(30, 40), (120, 90), (250, 20)]:
+        cv2.circle(image, (x, y), 1, 255, -1)
+    for method in ("contours", "crnn", "auto"):
+        reading = Reader(quick_model, method=method).read(image)
+        assert reading.text == "" and reading.digits == [], method
+
+
+@pytest.mark.slow
 def test_shipped_model_reads_the_samples():
     import json
 
