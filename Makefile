@@ -9,7 +9,7 @@ SAMPLE ?= data/samples/4096.png
 # Jupyter refuses to run as root unless told: containers and many lab machines run as root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: lab test check demo read install install-test benchmarks clean
+.PHONY: lab test check docs demo read install install-test benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: install-test
 # The fast tier, under a minute: no notebooks, browser, shipped-model floors, trainings or distributed tuner.
 check: install-test
 	$(BIN)/python -m pytest tests -m "not slow and not browser and not training" --ignore=tests/test_tune_distributed.py
+
+# The course rendered to HTML, figures included, in quick mode: build/course/index.html (not committed).
+docs: install-test
+	rm -rf build/course
+	DIGITLAB_QUICK=1 $(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=900 \
+		--output-dir build/course notebooks/[0-9]*.ipynb
+	$(BIN)/python tools/course_index.py build/course
 
 demo: install
 	mkdir -p runs

@@ -1,4 +1,4 @@
-"""Maintenance scripts in tools/: the Binder link made from the repository's GitHub remote."""
+"""Maintenance scripts in tools/: the Binder link made from the repository's GitHub remote, the course's index page."""
 
 from __future__ import annotations
 
@@ -38,3 +38,20 @@ def test_binder_link_without_a_github_remote_says_why(tmp_path, remote, message)
                          text=True, timeout=60)
     assert run.returncode == 2 and run.stdout == ""
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_course_index_links_every_rendered_notebook_by_its_title(tmp_path):
+    (tmp_path / "01_mnist_and_preprocessing.html").write_text("<html></html>")
+    (tmp_path / "06_segmenting_sequences.html").write_text("<html></html>")
+    run = subprocess.run([sys.executable, str(TOOLS / "course_index.py"), str(tmp_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    index = (tmp_path / "index.html").read_text()
+    assert index.index('href="01_mnist_and_preprocessing.html"') < index.index('href="06_segmenting_sequences.html"')
+    assert ">01 · " in index and ">06 · " in index  # the notebooks' own titles, not their file names
+
+
+def test_course_index_without_rendered_notebooks_says_what_to_run(tmp_path):
+    run = subprocess.run([sys.executable, str(TOOLS / "course_index.py"), str(tmp_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "make docs" in run.stderr and len(run.stderr.strip().splitlines()) == 1
