@@ -136,6 +136,25 @@ def test_the_pen_slider_sets_the_width_of_new_strokes(pad):
     assert thin < thick
 
 
+def test_each_stroke_keeps_its_own_pen_width(pad):
+    import dataclasses
+
+    from digitlab.ink_canvas import Stroke
+
+    pad.pen.value = 6
+    mouse_stroke(pad, [(20, 30), (120, 30)])
+    pad.pen.value = 30
+    send(pad, "mouse_down", x=60, y=90)
+    pad.pen.value = 8  # the width when the pen lifts is the stroke's
+    send(pad, "mouse_up", x=60, y=90)
+    assert pad.canvas.strokes == [Stroke(((20, 30), (120, 30)), 6), Stroke(((60, 90),), 8)]
+    assert (pad.strokes, pad.pen_widths) == ([[(20, 30), (120, 30)], [(60, 90)]], [6, 8])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pad.canvas.strokes[0].pen_width = 2
+    pad.undo()
+    assert pad.pen_widths == [6]
+
+
 def test_undo_and_clear_buttons(pad):
     mouse_stroke(pad, [(10, 20), (30, 40)])
     mouse_stroke(pad, [(60, 20), (60, 80)])
@@ -321,13 +340,13 @@ def test_clear_and_undo_leave_no_old_boxes_or_timings(shipped_reader, shown):
     pad = DigitPad(reader=shipped_reader, auto_read=False)
     draw_text(pad, "17")
     pad.read()
-    assert "strokeRect" in shown(pad.overlay) and "Read in" in pad.message.value
+    assert "strokeRect" in shown(pad.canvas.overlay) and "Read in" in pad.message.value
     pad.undo_button.click()
-    assert shown(pad.overlay) == [] and shown_text(pad.message) == ""  # the 7's box is gone with the 7
-    assert "strokeLines" in shown(pad.ink)
+    assert shown(pad.canvas.overlay) == [] and shown_text(pad.message) == ""  # the 7's box is gone with the 7
+    assert "strokeLines" in shown(pad.canvas.ink)
     pad.read()
     pad.clear_button.click()
-    assert shown(pad.overlay) == [] and shown(pad.ink) == []
+    assert shown(pad.canvas.overlay) == [] and shown(pad.canvas.ink) == []
     assert pad.reading is None and shown_text(pad.message) == ""
 
 
@@ -351,6 +370,56 @@ def test_a_bad_upload_after_a_photo_leaves_nothing_of_the_photo(shipped_reader):
     upload(pad, "notes.txt", b"not a photo", "text/plain")
     assert "305" not in shown_text(pad.text) and pad.reading is None
     assert pad.photo.layout.display == "none" and "notes.txt is not an image" in pad.message.value
+
+
+class OneBoxPerStroke:
+    """A reader without a model: each stroke is a 1, 90 % sure."""
+
+    def read_strokes(self, strokes, size, pen_width):
+        from digitlab.reader import Digit, Reading
+
+        digits = []
+        for stroke in strokes:
+            (left, top), (right, bottom) = np.min(stroke, axis=0), np.max(stroke, axis=0)
+            box = (int(left), int(top), int(right - left) + 1, int(bottom - top) + 1)
+            digits.append(Digit(1, 0.9, box, np.zeros((28, 28), np.float32)))
+        return Reading(digits, np.zeros(size + (3,), np.uint8))
+
+    def read(self, image):
+        from digitlab.reader import Reading
+
+        return Reading([], np.zeros((40, 60, 3), np.uint8))
+
+
+def test_a_new_browser_view_gets_the_drawing_and_its_boxes_again(shown):
+    pad = DigitPad(reader=OneBoxPerStroke(), auto_read=True)
+    mouse_stroke(pad, [(20, 40), (20, 160)])
+    assert pad.reading.text == "1"
+    for layer in pad.canvas._canvases:
+        layer.clear()  # what a new view starts with
+    send(pad, "client_ready")
+    assert "fillRect" in shown(pad.canvas.paper) and "strokeLines" in shown(pad.canvas.ink)
+    assert "strokeRect" in shown(pad.canvas.overlay) and "fillText" in shown(pad.canvas.overlay)
+    pad.read_photo(_scan_jpeg("1"), "scan.jpg")  # the reading is of the photo now: no boxes on the drawing
+    send(pad, "client_ready")
+    assert "strokeLines" in shown(pad.canvas.ink) and shown(pad.canvas.overlay) == []
+
+
+def test_the_html_under_the_canvas():
+    from digitlab.colours import ERROR, UNSURE
+    from digitlab.reader import Digit, Reading
+    from digitlab.reading_html import message_html, reading_html
+
+    hint, no_crops = reading_html(None, 0.8)
+    assert "press Read" in hint and no_crops == ""
+    text, crops = reading_html(Reading([], np.zeros((9, 9, 3), np.uint8)), 0.8)
+    assert "no digits" in text and crops == ""
+    assert message_html("<b>5</b>", error=True) == f'<span style="color:{ERROR}">&lt;b&gt;5&lt;/b&gt;</span>'
+    crop = np.zeros((28, 28), np.float32)
+    text, crops = reading_html(Reading([Digit(4, 0.5, (0, 0, 9, 9), crop), Digit(2, 0.99, (20, 0, 9, 9), crop)],
+                                       np.zeros((9, 40, 3), np.uint8)), 0.8)
+    assert f'color:{UNSURE}" title="unsure: 50%">4?</span>2' in text and "1 digit below 80% confidence" in text
+    assert crops.count("<img") == 2
 
 
 def test_crops_read_by_the_crnn_are_not_called_what_the_cnn_sees(pad):

@@ -1,0 +1,251 @@
+"""The canvas of the draw-and-read pad: strokes drawn with the mouse or by touch, kept in Python.
+
+Taught in ``notebooks/07_draw_and_read.ipynb``.
+
+:class:`InkCanvas` is an ipycanvas ``MultiCanvas`` of three layers: the
+paper, the committed ink and a live overlay (the stroke being drawn, then the
+reader's boxes). Each stroke is kept as a :class:`Stroke`, its points and the
+pen width it was drawn with, so reading never needs pixels back from the
+browser. Each change is drawn inside ``hold_canvas()``, which sends its
+commands to the browser in one message.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ipycanvas import MultiCanvas, hold_canvas
+
+from digitlab.colours import BORDER, INK, LIVE_INK, PAPER
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """What the pen drew between going down and coming up: ``(x, y)`` canvas pixels, and the pen's width."""
+
+    points: tuple[Point, ...]
+    pen_width: int
+
+
+@dataclass(frozen=True)
+class BoxLabel:
+    """A box ``(x, y, width, height)`` on the overlay, in ``colour``, with ``text`` above it (below, near the top)."""
+
+    box: tuple[float, float, float, float]
+    text: str
+    colour: str
+
+
+def reports_errors(callback):
+    """Wrap a widget callback so that its exceptions go to ``self._report_error``, not to the kernel log.
+
+    A callback has nobody above it to catch: what it raises would otherwise never reach the student.
+    """
+
+    @functools.wraps(callback)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return callback(self, *args, **kwargs)
+        except Exception as error:
+            self._report_error(error)
+            return None
+
+    return wrapper
+
+
+def _draw_points(layer, points: Sequence[Point], pen_width, colour: str) -> None:
+    """One stroke with round caps and joins (a dot when it has one point)."""
+    if len(points) == 1:
+        layer.fill_style = colour
+        layer.fill_circle(points[0][0], points[0][1], pen_width / 2)
+    else:
+        layer.stroke_style = colour
+        layer.line_width = pen_width
+        layer.stroke_lines(list(points))  # ipycanvas sends a list as one binary array
+
+
+class InkCanvas(MultiCanvas):
+    """Three layers (paper, ink, overlay) of a size fixed in px, to draw on with the mouse or by touch.
+
+    A stroke ends when the pen lifts or leaves the canvas. ``pen_width()``
+    gives the pen's width now; ``on_stroke()`` is called after each stroke
+    drawn; ``on_error(error)`` gets what the mouse and touch handlers raise;
+    ``labels()`` gives the boxes the overlay shows (:meth:`show_labels`, and
+    :meth:`redraw` when a new browser view opens).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        pen_width: Callable[[], int],
+        on_stroke: Callable[[], None],
+        on_error: Callable[[Exception], None],
+        labels: Callable[[], Sequence[BoxLabel]] = tuple,
+    ):
+        super().__init__(3, width=width, height=height)
+        self.layout.width = f"{width}px"
+        self.layout.height = f"{height}px"
+        self.paper, self.ink, self.overlay = self[0], self[1], self[2]
+        for layer in (self.ink, self.overlay):
+            layer.line_cap = "round"
+            layer.line_join = "round"
+        self._pen_width, self._on_stroke, self._on_error, self._labels = pen_width, on_stroke, on_error, labels
+        self._strokes: list[Stroke] = []
+        self._current: list[Point] | None = None  # the stroke being drawn
+        self.on_mouse_down(self._on_mouse_down)
+        self.on_mouse_move(self._on_mouse_move)
+        self.on_mouse_up(self._on_mouse_up)
+        self.on_mouse_out(self._on_mouse_out)
+        # Touch never turns into mouse events here: tablets and phones need these.
+        self.on_touch_start(self._on_touch_start)
+        self.on_touch_move(self._on_touch_move)
+        self.on_touch_end(self._on_touch_end)
+        self.on_touch_cancel(self._on_touch_cancel)
+        # A new browser view starts blank: draw everything again for it.
+        self.on_client_ready(self.redraw)
+        self._draw_paper()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The canvas ``(height, width)`` in pixels, as :func:`digitlab.strokes.rasterize` takes it."""
+        return int(self.height), int(self.width)
+
+    # --- Strokes ----------------------------------------------------------
+
+    @property
+    def strokes(self) -> list[Stroke]:
+        """The committed strokes, oldest first (a copy)."""
+        return list(self._strokes)
+
+    def set_strokes(self, strokes: Sequence[Stroke]) -> None:
+        """Replace the strokes, and drop any stroke being drawn. Draws nothing: :meth:`redraw` does."""
+        self._current = None
+        self._strokes = list(strokes)
+
+    def pop_stroke(self) -> Stroke | None:
+        """Remove the last stroke and return it (``None`` when there is none). Draws nothing."""
+        return self._strokes.pop() if self._strokes else None
+
+    # --- Drawing ----------------------------------------------------------
+
+    def redraw(self) -> None:
+        """Paper, every committed stroke, and the boxes of :attr:`labels`."""
+        self._draw_paper()
+        with hold_canvas():
+            self.ink.clear()
+            for stroke in self._strokes:
+                _draw_points(self.ink, stroke.points, stroke.pen_width, INK)
+            self.overlay.clear()
+            self._draw_labels()
+
+    def show_labels(self) -> None:
+        """Draw the overlay again: the boxes ``labels()`` gives now, and nothing else."""
+        with hold_canvas():
+            self.overlay.clear()
+            self._draw_labels()
+
+    def _draw_paper(self) -> None:
+        height, width = self.size
+        with hold_canvas():
+            self.paper.clear()
+            self.paper.fill_style = PAPER
+            self.paper.fill_rect(0, 0, width, height)
+            self.paper.stroke_style = BORDER
+            self.paper.line_width = 2
+            self.paper.stroke_rect(1, 1, width - 2, height - 2)
+
+    def _draw_labels(self) -> None:
+        """Each box on the overlay, with its text in paper colour on a tab of the box's colour."""
+        labels = self._labels()
+        if not labels:
+            return
+        layer = self.overlay
+        layer.font = "bold 15px sans-serif"
+        layer.line_width = 2
+        for label in labels:
+            x, y, width, height = (float(value) for value in label.box)
+            label_y = y - 20 if y >= 22 else y + height + 2
+            layer.stroke_style = label.colour
+            layer.stroke_rect(x - 3, y - 3, width + 6, height + 6)
+            layer.fill_style = label.colour
+            layer.fill_rect(x - 3, label_y, 9 * len(label.text) + 8, 18)
+            layer.fill_style = PAPER
+            layer.fill_text(label.text, x + 1, label_y + 14)
+
+    # --- Drawing, from mouse and touch events -----------------------------
+
+    def _start_stroke(self, x: float, y: float) -> None:
+        self._current = [(x, y)]
+        with hold_canvas():
+            self.overlay.clear()  # the boxes belong to the drawing before this stroke
+            _draw_points(self.overlay, self._current, self._pen_width(), LIVE_INK)
+
+    def _extend_stroke(self, x: float, y: float) -> None:
+        if self._current is None:
+            return
+        last_x, last_y = self._current[-1]
+        if (x - last_x) ** 2 + (y - last_y) ** 2 < 1.0:
+            return  # sub-pixel jitter adds points, not ink
+        self._current.append((x, y))
+        with hold_canvas():
+            self.overlay.stroke_style = LIVE_INK
+            self.overlay.line_width = self._pen_width()
+            self.overlay.stroke_line(last_x, last_y, x, y)
+
+    def _end_stroke(self) -> None:
+        if self._current is None:
+            return
+        stroke = Stroke(tuple(self._current), int(self._pen_width()))
+        self._current = None
+        self._strokes.append(stroke)
+        with hold_canvas():
+            self.overlay.clear()
+            _draw_points(self.ink, stroke.points, stroke.pen_width, INK)
+        self._on_stroke()
+
+    def _report_error(self, error: Exception) -> None:
+        self._on_error(error)
+
+    @reports_errors
+    def _on_mouse_down(self, x, y):
+        self._start_stroke(x, y)
+
+    @reports_errors
+    def _on_mouse_move(self, x, y):
+        self._extend_stroke(x, y)
+
+    @reports_errors
+    def _on_mouse_up(self, x, y):
+        self._extend_stroke(x, y)
+        self._end_stroke()
+
+    @reports_errors
+    def _on_mouse_out(self, x, y):
+        # A mouse-up outside the canvas never arrives: leaving the canvas ends the stroke.
+        self._end_stroke()
+
+    @reports_errors
+    def _on_touch_start(self, touches):
+        if touches and self._current is None:
+            self._start_stroke(*touches[0])
+
+    @reports_errors
+    def _on_touch_move(self, touches):
+        if touches:
+            self._extend_stroke(*touches[0])
+
+    @reports_errors
+    def _on_touch_end(self, touches):
+        # ``touches`` are the fingers still down: the stroke ends with the last one.
+        if not touches:
+            self._end_stroke()
+
+    @reports_errors
+    def _on_touch_cancel(self, touches):
+        self._end_stroke()
