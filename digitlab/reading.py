@@ -73,15 +73,17 @@ class Reading:
     def annotated(self, low_confidence: float = UNSURE_BELOW) -> np.ndarray:
         """RGB uint8 copy of the image with each digit's box and value drawn (OpenCV).
 
-        Green boxes for confident digits, orange below ``low_confidence``.
+        Boxes in the pad's colours (:mod:`digitlab.colours`): sure digits, and those below ``low_confidence``.
         """
         import cv2
+
+        from digitlab.colours import SURE, UNSURE, rgb
 
         canvas = self.image.copy()
         thickness = max(1, round(max(canvas.shape[:2]) / 400))
         for digit in self.digits:
             x, y, w, h = (round(v * self.scale) for v in digit.box)
-            color = (0, 200, 0) if digit.confidence >= low_confidence else (255, 140, 0)
+            color = rgb(SURE if digit.confidence >= low_confidence else UNSURE)
             cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), color, thickness)
             font_scale = max(0.4, h / 60)
             label_y = y - 3 if y > 14 * font_scale else y + h + round(22 * font_scale)
