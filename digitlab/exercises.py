@@ -8,10 +8,13 @@ Each notebook ends with exercises such as::
     answer = ...                              # replace ... with your answer
     exercises.check("02.output_size", answer)
 
-:func:`check` prints a friendly right/wrong message and returns ``True`` or
-``False``; it never raises for a wrong or missing answer, so a notebook
-holding the ``...`` placeholder still runs from top to bottom. Exercise ids
-start with their notebook's number (``"01."`` is
+:func:`check` prints a friendly message: right, or not right yet with a hint.
+It returns ``True`` or ``False`` for an answer, and ``None`` for the ``...``
+placeholder, so an unanswered exercise shows a reminder and a hint, never a
+bare ``False``; it never raises for a wrong or missing answer, so a notebook
+still runs from top to bottom. Some exercises ask for a prediction: answer
+first, then run the code the notebook gives to see whether and why. Exercise
+ids start with their notebook's number (``"01."`` is
 ``notebooks/01_mnist_and_preprocessing.ipynb``, and so on).
 """
 
@@ -60,6 +63,12 @@ EXERCISES = {
     "02.max_pool": Exercise(
         "2x2 max pooling of [[1, 3], [4, 2]] gives one number: which?",
         4, "Max pooling keeps the largest value of each window."),
+    "02.padding_changes": Exercise(
+        "Predict, then check: if both convolutions of baseline_cnn used 'same' padding, a 7x7x64 map would "
+        "reach Flatten instead of 5x5x64. Whose parameter count changes: the convolutions' ('conv2d'), the "
+        "Dense layer's after Flatten ('dense') or 'both'?",
+        "dense", "A kernel has the same weights wherever it slides, so the input's size does not count; "
+                 "a Dense layer has one weight per input number and unit."),
     # 03_training_the_cnn
     "03.baseline_parameters": Exercise(
         "How many trainable parameters does baseline_cnn() (32 filters, 128 dense units) have?",
@@ -70,6 +79,10 @@ EXERCISES = {
     "03.overfitting": Exercise(
         "Training accuracy 99.9 %, validation accuracy 97 % and falling: 'overfitting' or 'underfitting'?",
         "overfitting", "The model does far better on images it has seen than on new ones."),
+    "03.cure": Exercise(
+        "Your model over-fits, as the run of section 3 does. Which one change should help: 'more epochs', "
+        "'dropout' or 'more dense units'? (Predict, then try it on section 3's over-fitting run.)",
+        "dropout", "Over-fitting is memorising: which change makes memorising harder rather than easier?"),
     # 04_hyperparameter_tuning
     "04.grid_size": Exercise(
         "How many models does a full grid over filters {32, 64, 128}, dense units {32, 64, 128} "
@@ -85,6 +98,11 @@ EXERCISES = {
     "05.precision": Exercise(
         "The model says '9' for 500 test images, of which 490 really are 9s. What is its precision for 9?",
         0.98, "Precision = right predictions of 9 / all predictions of 9.", tolerance=1e-3),
+    "05.most_confused": Exercise(
+        "Predict before section 4, then check with its counts: which single mistake does the shipped CNN "
+        "make most often on the test set? Answer [true digit, digit it is read as], e.g. [4, 9].",
+        [5, 3], "Look for the largest number off the diagonal of the confusion matrix: its row is the true digit, "
+                "its column the digit read."),
     # 06_segmenting_sequences
     "06.margin": Exercise(
         "MNIST fits each digit in a 20x20 box centred in 28x28. How many pixels of margin on each side?",
@@ -93,6 +111,11 @@ EXERCISES = {
         "Contours come in no particular order. Boxes start at x = 90, 10, 50: in which order "
         "(a list of their indices) should they be read?",
         [1, 2, 0], "Sort the boxes by their left edge, x, from small to large."),
+    "06.sample_blobs": Exercise(
+        "Predict, then check: in the sample overlapping_27.png the 7 reaches into the 2's box. How many blobs does "
+        "find_blobs find in it? (Check as in section 1.)",
+        2, "Boxes that overlap are not ink that touches: a blob is ink connected pixel to pixel. "
+           "Look at its threshold image."),
     # 07_draw_and_read
     "07.mnist_box": Exercise(
         "Every crop is fitted into a square before it is padded to 28x28. How many pixels is its side?",
@@ -100,6 +123,19 @@ EXERCISES = {
     "07.pen_at_20px": Exercise(
         "A 140 px tall digit drawn with a 14 px pen is scaled to MNIST's size. How wide is its stroke then, in pixels?",
         2.0, "The crop's longer side becomes 20 px: multiply the pen width by 20 / 140.", tolerance=0.2),
+    # 08_beyond_segmentation
+    "08.collapse": Exercise(
+        "Predict, then check with crnn.greedy_decode (the one_hot helper of section 3): which text does the "
+        "CTC path '__4_44__77_7__' collapse to? (a string of digits, in quotes)",
+        "4477", "First merge runs of the same class, then drop the blanks: a blank between two runs of 4 "
+                "keeps both 4s."),
+    "08.min_frames": Exercise(
+        "At least how many frames must a CTC output have to emit the text '1111'?",
+        7, "One frame per digit, and a blank between two identical neighbours, or they merge into one."),
+    "08.exact_boxes": Exercise(
+        "The digits are well apart and you need each digit's exact box and crop: which method, "
+        "'contours' or 'crnn'?",
+        "contours", "CTC only says in which frames a digit was emitted; segmentation cuts out each digit's own ink."),
     # 09_real_handwriting
     "09.string_accuracy": Exercise(
         "A reader gets 99.3 % of single digits right, each independently of the others. What fraction of "
@@ -149,15 +185,18 @@ def is_right(exercise_id: str, answer) -> bool:
         return False
 
 
-def check(exercise_id: str, answer) -> bool:
-    """Print whether ``answer`` is right, with a hint when it is not; return ``True`` if right.
+def check(exercise_id: str, answer) -> bool | None:
+    """Print whether ``answer`` is right, with a hint when it is not; return ``True`` if right, else ``False``.
 
-    Leave the placeholder ``...`` to be reminded to answer: nothing is raised.
+    The placeholder ``...`` (not answered yet) prints a reminder and the hint
+    and returns ``None``, so a notebook cell ending in ``check(...)`` shows no
+    bare ``False``; nothing is raised.
     """
     exercise = _exercise(exercise_id)
     if answer is ...:
-        print(f"Exercise {exercise_id}: replace ... with your answer, then run this cell again.")
-        return False
+        print(f"Exercise {exercise_id}: not answered yet: replace ... with your answer and run the cell again. "
+              f"Hint: {exercise.hint}")
+        return None
     if is_right(exercise_id, answer):
         print(f"Exercise {exercise_id}: {answer!r} is right. Well done!")
         return True

@@ -352,7 +352,7 @@ SAMPLES = {
     "scan_31415.png": (["31415"], {"scale": 3.0, "invert": True, "noise": 0.04},
                        "dark ink on light paper with noise, like a scan"),
     "two_lines.png": (["1234", "5678"], {"scale": 2.5}, "two lines"),
-    "touching_27.png": (["27"], {"scale": 3.0, "overlap": 0.2}, "a touching pair"),
+    "overlapping_27.png": (["27"], {"scale": 3.0, "overlap": 0.2}, "a pair whose boxes overlap; its ink does not touch"),
 }
 
 

@@ -27,6 +27,8 @@ COURSE = [
     "04_hyperparameter_tuning.ipynb",
     "05_evaluation.ipynb",
     "06_segmenting_sequences.ipynb",
+    "07_draw_and_read.ipynb",
+    "08_beyond_segmentation.ipynb",
     "09_real_handwriting.ipynb",
 ]
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -150,6 +152,15 @@ def test_exercises_exist_and_belong_to_their_notebook(path):
         assert exercise_id.startswith(path.name[:2] + "."), f"{exercise_id!r} belongs to another notebook"
     # The placeholder the student replaces must still let the notebook run (check() does not raise on ...).
     assert re.search(r"^answer = \.\.\.", source, re.MULTILINE)
+
+
+def test_every_exercise_is_asked_in_its_notebook():
+    """An exercise in digitlab.exercises that no notebook checks is one no student sees."""
+    checked = {path.name[:2]: set(re.findall(r"exercises\.check\(\s*[\"']([^\"']+)[\"']",
+                                              "\n".join(cell.source for cell in code_cells(read(path)))))
+               for path in NOTEBOOKS}
+    unasked = [exercise_id for exercise_id in exercises.EXERCISES if exercise_id not in checked.get(exercise_id[:2], ())]
+    assert not unasked, f"exercises no notebook checks: {unasked}"
 
 
 def test_modules_name_notebooks_that_exist():
