@@ -106,7 +106,7 @@ def ensemble(members, name: str = "digit_cnn") -> keras.Model:
 
     Members trained with different seeds make different mistakes, so their
     average is right more often than any one of them. The shipped model is
-    two ``digit_cnn`` averaged (``digitlab ensemble``); its card lists both.
+    three ``digit_cnn`` averaged (``digitlab ensemble``); its card lists them.
     """
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}.")
@@ -265,21 +265,23 @@ def load_candidate_model() -> keras.Model:
 def warm_start(model: keras.Model, source: keras.Model) -> list[str]:
     """Copy ``source``'s weights into ``model`` layer by layer; return the names of the layers left fresh.
 
-    The layers that hold weights are paired in order; a pair whose weights
-    have the same shapes is copied. So a model whose architecture changed
-    in one place (a wider output, say) starts from everything it shares with
-    the trained one (``digitlab train --init``): :func:`candidate_cnn`
-    starts from a trained :func:`digit_cnn`, all but its output layer.
+    The layers that hold weights are paired in order: each of ``model``'s
+    takes the next of ``source``'s if their weights have the same shapes,
+    and starts fresh otherwise (the source's layer then waits for the next
+    one). So a model whose architecture changed in one place (a wider
+    output, a layer added) starts from everything it shares with the
+    trained one (``digitlab train --init``): :func:`candidate_cnn` starts
+    from a trained :func:`digit_cnn`, all but its output layer.
     Raises ``ValueError`` when nothing at all can be copied: the two are
     different models.
     """
     targets = [layer for layer in model.layers if layer.weights]
-    sources = [layer for layer in source.layers if layer.weights]
-    unfit = []
-    for index, target in enumerate(targets):
-        weights = sources[index].get_weights() if index < len(sources) else None
-        if weights is not None and [w.shape for w in weights] == [tuple(w.shape) for w in target.weights]:
-            target.set_weights(weights)
+    sources = iter([layer for layer in source.layers if layer.weights])
+    pending, unfit = next(sources, None), []
+    for target in targets:
+        if pending is not None and [tuple(w.shape) for w in pending.weights] == [tuple(w.shape) for w in target.weights]:
+            target.set_weights(pending.get_weights())
+            pending = next(sources, None)
         else:
             unfit.append(target.name)
     if len(unfit) == len(targets):

@@ -183,6 +183,15 @@ def test_warm_start_copies_the_layers_that_fit_and_names_the_others(rng):
             np.testing.assert_array_equal(copied.get_weights()[0], source.get_weights()[0])
 
 
+def test_warm_start_starts_a_model_with_a_layer_added_from_all_the_others():
+    trained = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), keras.layers.Dense(3)])
+    grown = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), keras.layers.Dense(8, name="added"),
+                              keras.layers.Dense(3)])
+    assert warm_start(grown, trained) == ["added"]
+    np.testing.assert_array_equal(grown.layers[0].get_weights()[0], trained.layers[0].get_weights()[0])
+    np.testing.assert_array_equal(grown.layers[2].get_weights()[0], trained.layers[1].get_weights()[0])
+
+
 def test_warm_start_refuses_an_unrelated_model():
     from digitlab.crnn import crnn
 
