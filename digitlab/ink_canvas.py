@@ -8,6 +8,11 @@ reader's boxes). Each stroke is kept as a :class:`Stroke`, its points and the
 pen width it was drawn with, so reading never needs pixels back from the
 browser. Each change is drawn inside ``hold_canvas()``, which sends its
 commands to the browser in one message.
+
+The canvas is ``width`` x ``height`` pixels, and shown at most that wide: in a
+narrower cell the browser scales it down, keeping its shape. The mouse and
+touch positions arrive in canvas pixels all the same (ipycanvas scales them
+back), so a stroke lands on the same pixels whatever the size on screen.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from ipycanvas import MultiCanvas, hold_canvas
 from digitlab.colours import BORDER, INK, LIVE_INK, PAPER
 
 Point = tuple[float, float]
+Rect = tuple[float, float, float, float]  # x, y, width, height
+
+LABEL_FONT = "bold 15px sans-serif"
+LABEL_HEIGHT = 18  # the height of a label's tab, in canvas pixels
+LABEL_CHAR_WIDTH = 9  # at least the width of a character of LABEL_FONT (digits, "?", "%", space)
+FRAME_MARGIN = 3  # a box is outlined this far outside the digit's ink
 
 
 @dataclass(frozen=True)
@@ -33,11 +44,68 @@ class Stroke:
 
 @dataclass(frozen=True)
 class BoxLabel:
-    """A box ``(x, y, width, height)`` on the overlay, in ``colour``, with ``text`` above it (below, near the top)."""
+    """A box ``(x, y, width, height)`` on the overlay, in ``colour``, labelled ``text`` on a tab.
 
-    box: tuple[float, float, float, float]
+    ``short`` (say the digit alone) replaces ``text`` where the full text has
+    no room; where it is empty, ``text`` is never shortened.
+    """
+
+    box: Rect
     text: str
     colour: str
+    short: str = ""
+
+
+def frame(box: Rect) -> Rect:
+    """The outline drawn around a box: :data:`FRAME_MARGIN` pixels outside it."""
+    x, y, width, height = (float(value) for value in box)
+    return x - FRAME_MARGIN, y - FRAME_MARGIN, width + 2 * FRAME_MARGIN, height + 2 * FRAME_MARGIN
+
+
+def overlap(a: Rect, b: Rect) -> float:
+    """The area two rectangles share (0 when they only touch)."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def _tab_spots(text: str, outline: Rect, size: tuple[int, int], inside: bool = False) -> list[Rect]:
+    """Where a tab with ``text`` may go on a canvas of ``size``: above the outline or below it, flush with
+    its left edge or its right (``inside``: inside its top, over the digit's own ink). On the canvas only."""
+    height, width = size
+    x, y, box_width, box_height = outline
+    tab_width = LABEL_CHAR_WIDTH * len(text) + 8
+    if inside:
+        spots = [(x, y + 1)]
+    else:
+        spots = [(left, top) for left in (x, x + box_width - tab_width) for top in (y - LABEL_HEIGHT, y + box_height)]
+    return [(min(max(left, 0.0), width - tab_width), top, tab_width, LABEL_HEIGHT)
+            for left, top in spots if 0 <= top <= height - LABEL_HEIGHT]
+
+
+def place_labels(labels: Sequence[BoxLabel], size: tuple[int, int]) -> list[tuple[str, Rect]]:
+    """Each label's text and tab ``(x, y, width, height)`` on a canvas of ``size`` = (height, width).
+
+    A tab goes where it covers no other tab and no other label's box (its
+    outline and the ink inside): outside its box with the full text, then
+    with the short one, then inside the top of its box. Where no spot is
+    free (digits packed tight), it goes where it covers the least. Two lines
+    of digits get their tabs in the room above, between or below them, not
+    over each other's.
+    """
+    outlines = [frame(label.box) for label in labels]
+    placed: list[tuple[str, Rect]] = []
+    for index, label in enumerate(labels):
+        others = [outline for other, outline in enumerate(outlines) if other != index]
+        others += [tab for _, tab in placed]
+        texts = list(dict.fromkeys(filter(None, (label.text, label.short))))
+        choices = [(text, spot) for inside in (False, True) for text in texts
+                   for spot in _tab_spots(text, outlines[index], size, inside)]
+        if not choices:  # no room for a tab anywhere: at the box's corner
+            choices = [(label.text, (outlines[index][0], outlines[index][1], 0.0, 0.0))]
+        covered = [sum(overlap(spot, other) for other in others) for _, spot in choices]
+        placed.append(choices[covered.index(min(covered))])  # the first free spot, if any
+    return placed
 
 
 def reports_errors(callback):
@@ -69,7 +137,10 @@ def _draw_points(layer, points: Sequence[Point], pen_width, colour: str) -> None
 
 
 class InkCanvas(MultiCanvas):
-    """Three layers (paper, ink, overlay) of a size fixed in px, to draw on with the mouse or by touch.
+    """Three layers (paper, ink, overlay), ``width`` x ``height`` px, to draw on with the mouse or by touch.
+
+    On screen it follows the width of its cell, up to ``width`` px, keeping
+    its shape.
 
     A stroke ends when the pen lifts or leaves the canvas. ``pen_width()``
     gives the pen's width now; ``on_stroke()`` is called after each stroke
@@ -89,8 +160,10 @@ class InkCanvas(MultiCanvas):
         labels: Callable[[], Sequence[BoxLabel]] = tuple,
     ):
         super().__init__(3, width=width, height=height)
-        self.layout.width = f"{width}px"
-        self.layout.height = f"{height}px"
+        # As wide as the cell allows, never wider than its pixels; the height follows (the canvas' shape).
+        self.layout.width = "100%"
+        self.layout.max_width = f"{width}px"
+        self.layout.height = "auto"
         self.paper, self.ink, self.overlay = self[0], self[1], self[2]
         for layer in (self.ink, self.overlay):
             layer.line_cap = "round"
@@ -161,22 +234,21 @@ class InkCanvas(MultiCanvas):
             self.paper.stroke_rect(1, 1, width - 2, height - 2)
 
     def _draw_labels(self) -> None:
-        """Each box on the overlay, with its text in paper colour on a tab of the box's colour."""
+        """Each box on the overlay, with its text in paper colour on a tab of the box's colour
+        (where :func:`place_labels` puts it)."""
         labels = self._labels()
         if not labels:
             return
         layer = self.overlay
-        layer.font = "bold 15px sans-serif"
+        layer.font = LABEL_FONT
         layer.line_width = 2
-        for label in labels:
-            x, y, width, height = (float(value) for value in label.box)
-            label_y = y - 20 if y >= 22 else y + height + 2
+        for label, (text, (x, y, width, height)) in zip(labels, place_labels(labels, self.size)):
             layer.stroke_style = label.colour
-            layer.stroke_rect(x - 3, y - 3, width + 6, height + 6)
+            layer.stroke_rect(*frame(label.box))
             layer.fill_style = label.colour
-            layer.fill_rect(x - 3, label_y, 9 * len(label.text) + 8, 18)
+            layer.fill_rect(x, y, width, height)
             layer.fill_style = PAPER
-            layer.fill_text(label.text, x + 1, label_y + 14)
+            layer.fill_text(text, x + 4, y + 14, width - 8)  # squeezed in, in a wider font
 
     # --- Drawing, from mouse and touch events -----------------------------
 

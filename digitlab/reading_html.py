@@ -1,9 +1,9 @@
 """The HTML the draw-and-read pad shows under its canvas: the digits read, their crops, messages.
 
 Taught in ``notebooks/07_draw_and_read.ipynb``. A :class:`~digitlab.reading.Reading`
-is shown as its text in large type and a row of the 28x28 crops the CNN saw;
-a digit whose confidence is below ``unsure_below`` is unsure: orange, with a
-"?" after it in the text.
+is shown as its text in large type and a row of its digits' 28x28 crops, titled
+with the model that read them (:func:`crops_title`); a digit whose confidence
+is below ``unsure_below`` is unsure: orange, with a "?" after it in the text.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ import numpy as np
 from digitlab.colours import CAPTION, CROP_FRAME, ERROR, HINT, SURE, UNSURE
 
 CROP_ZOOM = 2  # the 28x28 crops are shown at 56x56 screen pixels
+
+#: The model that read a digit, by the digit's ``method``: the CNN of notebooks 03-05 ("contours"), the candidate
+#: CNN with its class "not one digit" (method "auto", notebook 06), or the CRNN (notebook 08), which reads a line.
+READ_BY = {"contours": "the CNN", "auto": "the candidate CNN", "crnn": "the CRNN, from the whole line"}
 
 HINT_HTML = (f'<span style="font-size:1.1em;color:{HINT}">'
              "Write digits above with the mouse or a finger, then press Read.</span>")
@@ -71,11 +75,27 @@ def text_html(reading, unsure_below: float) -> str:
     )
 
 
-def crops_html(reading, unsure_below: float) -> str:
-    """The digits' 28x28 crops, enlarged, each captioned with its digit and confidence.
+def crops_title(digits) -> str:
+    """The title of the crops row, naming the model that read them (:data:`READ_BY`).
 
-    The CNN read the crops of "contours" digits; a "crnn" digit was read from its whole line,
-    and its crop (cut from the CTC alignment) is only shown."""
+    A CNN read the crops of "contours" and "auto" digits: "What the CNN sees"
+    (or the candidate CNN). A "crnn" digit was read from its whole line, and
+    its crop (cut from the CTC alignment) is only shown: the title counts
+    the digits each model read."""
+    counts: dict[str, int] = {}
+    for digit in digits:
+        counts[digit.method] = counts.get(digit.method, 0) + 1
+    readers = {method: READ_BY.get(method, f"method {method!r}") for method in counts}
+    if len(counts) == 1 and "crnn" not in counts:
+        return f"What {readers[next(iter(counts))]} sees (28x28):"
+    parts = [f"{'all' if count == len(digits) else count} read by {readers[method]}"
+             for method, count in counts.items()]
+    return f"The digits at 28x28 ({'; '.join(parts)}):"
+
+
+def crops_html(reading, unsure_below: float) -> str:
+    """The digits' 28x28 crops, enlarged, each captioned with its digit and confidence, under
+    :func:`crops_title`."""
     size = 28 * CROP_ZOOM
     tiles = []
     for digit in reading.digits:
@@ -86,12 +106,8 @@ def crops_html(reading, unsure_below: float) -> str:
             f'<figcaption style="color:{digit_colour(digit, unsure_below)};font-size:0.85em">'
             f"{digit.value} {digit.confidence:.0%}{' CRNN' if digit.method == 'crnn' else ''}</figcaption></figure>"
         )
-    by_crnn = sum(digit.method == "crnn" for digit in reading.digits)
-    title = "What the CNN sees (28x28):" if not by_crnn else (
-        "The digits at 28x28, as the CNN sees them "
-        f"({'all' if by_crnn == len(reading.digits) else by_crnn} read by the CRNN, from the whole line):")
     return (
-        f'<div style="color:{CAPTION};font-size:0.9em">{title}</div>'
+        f'<div style="color:{CAPTION};font-size:0.9em">{html.escape(crops_title(reading.digits))}</div>'
         '<div style="display:flex;flex-wrap:wrap">' + "".join(tiles) + "</div>"
     )
 

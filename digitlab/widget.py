@@ -28,6 +28,22 @@ from digitlab.uploads import jpeg_bytes, open_upload
 
 __all__ = ["DigitPad", "open_upload"]
 
+#: ipywidgets' upload button always shows how many files it holds: "Read a photo (0)", since the pad empties it
+#: after each read. This style shows its icon and its description (:func:`_upload_style`) and hides the count.
+UPLOAD_STYLE = """<style>
+.digitlab-upload.widget-upload {{ font-size: 0; }}
+.digitlab-upload.widget-upload > i {{ font-size: var(--jp-widgets-font-size, 13px); }}
+.digitlab-upload.widget-upload::after {{ content: "{description}"; font-size: var(--jp-widgets-font-size, 13px); }}
+</style>"""
+
+
+def _upload_style(description: str) -> ipywidgets.HTML:
+    """A widget that shows nothing but styles the pad's upload button: ``description``, without its count."""
+    text = "".join(character for character in description if character.isalnum() or character in " .,-")
+    style = ipywidgets.HTML(UPLOAD_STYLE.format(description=text), layout=ipywidgets.Layout(display="none"))
+    style.add_class("digitlab-style")
+    return style
+
 
 class DigitPad(ipywidgets.VBox):
     """A canvas to write digits on, with the reader's answer under it.
@@ -38,8 +54,12 @@ class DigitPad(ipywidgets.VBox):
     them to ``reader`` (default: ``Reader.default()``, loaded on first use).
     The answer is shown four ways: boxes over the canvas labelled with each
     digit and its confidence (orange with "?" below ``unsure_below``), the
-    text in large type, the 28x28 crops the CNN saw, and ``pad.reading``.
+    text in large type, the 28x28 crops the model saw, and ``pad.reading``.
     "Read a photo" reads an uploaded photo or scan with the same reader.
+    Clear, Undo, a new stroke or a photo take away what the previous reading showed.
+
+    The canvas has ``width`` x ``height`` pixels (strokes are in these
+    pixels); on screen it follows the cell's width, at most ``width`` px.
 
     ``pad.strokes`` holds the strokes, ``pad.load_strokes(strokes)`` replays
     some (see :func:`digitlab.strokes.digit_strokes`) and ``pad.read()``
@@ -72,7 +92,8 @@ class DigitPad(ipywidgets.VBox):
         for widget, name in [(self.text, "text"), (self.crops, "crops"), (self.message, "message")]:
             widget.add_class(f"digitlab-{name}")
         self.photo = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(display="none", max_width="100%"))
-        super().__init__([self.canvas, controls, self.text, self.crops, self.message, self.photo])
+        super().__init__([self.canvas, controls, self.text, self.crops, self.message, self.photo,
+                          _upload_style(self.upload.description)])
         self.add_class("digitlab-pad")
         self._show_reading(None)
 
@@ -160,8 +181,10 @@ class DigitPad(ipywidgets.VBox):
             self.read()
 
     def _stroke_drawn(self) -> None:
-        """A stroke was drawn (the canvas shows it): the reading and any photo no longer apply; read if asked to."""
+        """A stroke was drawn (the canvas shows it): the reading, its message and any photo no longer apply;
+        read if asked to."""
         self._show_reading(None)
+        self._show_message("")
         self._hide_photo()
         if self.auto_read.value:
             self.read()
@@ -196,17 +219,17 @@ class DigitPad(ipywidgets.VBox):
         :meth:`read` calls it; call it yourself to show a reading you changed.
         """
         self._show_reading(reading)
-        self.canvas.show_labels()
 
     def _box_labels(self) -> list[BoxLabel]:
         """Each digit's box labelled "7 98%" (orange "7? 55%" when unsure), while the reading is of the drawing."""
         if self.reading is None or self._reading_source != "pad":
             return []
-        return [
-            BoxLabel(digit.box, f"{digit.value}{'?' if is_unsure(digit, self.unsure_below) else ''} "
-                                f"{digit.confidence:.0%}", digit_colour(digit, self.unsure_below))
-            for digit in self.reading.digits
-        ]
+        labels = []
+        for digit in self.reading.digits:
+            short = f"{digit.value}{'?' if is_unsure(digit, self.unsure_below) else ''}"
+            labels.append(BoxLabel(digit.box, f"{short} {digit.confidence:.0%}",
+                                   digit_colour(digit, self.unsure_below), short=short))
+        return labels
 
     # --- Showing the result -----------------------------------------------
 
@@ -227,10 +250,12 @@ class DigitPad(ipywidgets.VBox):
         self._show_message(f"{type(error).__name__}: {error}", error=True)
 
     def _show_reading(self, reading, source: str = "pad") -> None:
-        """Show ``reading`` as large text and a row of crops (``None``: show the hint instead)."""
+        """Show ``reading`` as large text and a row of crops (``None``: show the hint instead), and its boxes
+        on the canvas when it is a reading of the drawing (the overlay is cleared otherwise)."""
         self.reading = reading
         self._reading_source = source
         self.text.value, self.crops.value = reading_html(reading, self.unsure_below)
+        self.canvas.show_labels()
 
     # --- Button and upload callbacks --------------------------------------
 
@@ -278,8 +303,7 @@ class DigitPad(ipywidgets.VBox):
             self._show_failure(f"Could not read {name}: {error}")
             return None
         milliseconds = 1000 * (time.perf_counter() - started)
-        self._show_reading(reading, source="photo")
-        self.canvas.show_labels()  # none: the boxes on the canvas were for the drawing
+        self._show_reading(reading, source="photo")  # no boxes on the canvas: they were for the drawing
         self.photo.value = jpeg_bytes(np.asarray(reading.annotated(low_confidence=self.unsure_below)))
         self.photo.layout.display = None
         self._show_message(" ".join([f"Read {name} in {milliseconds:.0f} ms: {reading.text or 'no digits'}.", *notes]))

@@ -2,8 +2,10 @@
 
 Starts ``jupyter lab`` on a free loopback port with a token and throw-away
 Jupyter config, data and runtime folders, opens a copy of the notebook, runs
-all cells, writes digits on the pad with the mouse, presses Read and checks
-the digits shown in the output area. A screenshot is saved under the test's
+all cells, narrows the window (the canvas must follow the cell's width),
+writes digits on the pad with the mouse, presses Read, checks the digits
+shown in the output area and the boxes on the canvas, then presses Clear and
+checks that the canvas is blank again. Screenshots are saved under the test's
 ``tmp_path``. When ``CI`` is set this test must run: missing Chromium,
 Playwright or the shipped model fail it instead of skipping it.
 """
@@ -31,6 +33,8 @@ pytestmark = pytest.mark.browser
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_draw_and_read.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 TEXT = "470"  # written with real mouse moves: a two-stroke 4, a 7 and a 0
+CANVAS = (800, 240)  # the pad's canvas in notebook 07, in canvas pixels (width, height)
+NARROW = 700  # a window this wide leaves the cell less room than the canvas' 800 px
 #: Chromium without first-run chores, updates or any traffic of its own.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -189,18 +193,69 @@ KERNEL_IDLE = """() => {
 }"""
 
 
-def draw(page, canvas, strokes, canvas_width: int):
-    """Draw ``strokes`` (canvas pixels) with real mouse presses and moves over ``canvas``."""
+def draw(page, canvas, strokes, canvas_size: tuple[int, int]):
+    """Draw ``strokes`` (canvas pixels) with real mouse presses and moves over ``canvas``, shown at any size."""
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()  # taken right before drawing: JupyterLab scrolls
-    scale = box["width"] / canvas_width
+    scale_x, scale_y = box["width"] / canvas_size[0], box["height"] / canvas_size[1]
     for stroke in strokes:
         (x, y), rest = stroke[0], stroke[1:]
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.move(box["x"] + x * scale_x, box["y"] + y * scale_y)
         page.mouse.down()
         for x, y in rest:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+            page.mouse.move(box["x"] + x * scale_x, box["y"] + y * scale_y, steps=4)
         page.mouse.up()
+
+
+#: What the canvas shows inside its border: pixels not paper-white, and pixels of a box's colour.
+CANVAS_PIXELS = """(element, colours) => {
+    const {width, height} = element;
+    const data = element.getContext("2d").getImageData(0, 0, width, height).data;
+    let marked = 0, boxes = 0;
+    for (let y = 4; y < height - 4; y++) {
+        for (let x = 4; x < width - 4; x++) {
+            const i = 4 * (y * width + x), [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+            marked += r < 245 || g < 245 || b < 245;
+            boxes += colours.some(([cr, cg, cb]) => Math.abs(r - cr) + Math.abs(g - cg) + Math.abs(b - cb) < 24);
+        }
+    }
+    return {marked, boxes};
+}"""
+
+#: How the upload button looks: its visible label (a CSS ::after) and the width of its own text ("... (0)").
+UPLOAD_LOOK = """element => {
+    const text = [...element.childNodes].find(node => node.nodeType === Node.TEXT_NODE);
+    const range = document.createRange();
+    range.selectNodeContents(text);
+    return {label: getComputedStyle(element, "::after").content, text: text.textContent,
+            textWidth: range.getBoundingClientRect().width, fits: element.scrollWidth <= element.clientWidth};
+}"""
+
+
+def canvas_pixels(canvas) -> dict:
+    """``{"marked", "boxes"}``: how many pixels inside the canvas' border are not paper, and of a box's colour."""
+    from digitlab.colours import SURE, UNSURE, rgb
+
+    return canvas.evaluate(CANVAS_PIXELS, [list(rgb(SURE)), list(rgb(UNSURE))])
+
+
+def check_the_canvas_follows_the_cell(page, pad, canvas) -> None:
+    """At most its 800 px wide in a wide window; in a narrow one as wide as the cell, its shape kept."""
+    wide = canvas.bounding_box()
+    assert abs(wide["width"] - min(CANVAS[0], pad.bounding_box()["width"])) <= 1, wide
+    page.set_viewport_size({"width": NARROW, "height": 1000})
+    page.wait_for_function(f"element => element.getBoundingClientRect().width < {CANVAS[0] - 50}",
+                           arg=canvas.element_handle(), timeout=10_000)
+    narrow, cell = canvas.bounding_box(), pad.bounding_box()
+    assert narrow["x"] >= cell["x"] - 1 and narrow["x"] + narrow["width"] <= cell["x"] + cell["width"] + 1
+    assert narrow["height"] / narrow["width"] == pytest.approx(CANVAS[1] / CANVAS[0], rel=0.02)
+
+
+def check_the_upload_button(pad) -> None:
+    """It reads "Read a photo": ipywidgets' "(0)" after its description is there, but takes no room."""
+    look = pad.locator(".digitlab-upload").evaluate(UPLOAD_LOOK)
+    assert look["label"] == '"Read a photo"' and look["fits"], look
+    assert look["text"] == "Read a photo (0)" and look["textWidth"] == 0, look
 
 
 def test_draw_digits_in_jupyterlab_and_read_them(shipped_model, lab, browser, tmp_path):
@@ -215,14 +270,16 @@ def test_draw_digits_in_jupyterlab_and_read_them(shipped_model, lab, browser, tm
     # The last cell's output: every cell has run.
     outputs.get_by_text("the usual 7:").wait_for(timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+    canvas = pad.locator("canvas").last
+    check_the_canvas_follows_the_cell(page, pad, canvas)
+    check_the_upload_button(pad)
 
     pad.locator(".digitlab-clear").click()
     text = pad.locator(".digitlab-text")
     page.wait_for_function(
         "element => element.innerText.includes('Write digits')", arg=text.element_handle(), timeout=10_000
     )
-    canvas = pad.locator("canvas").last
-    draw(page, canvas, digit_strokes(TEXT, origin=(60, 50), height=140), canvas_width=800)
+    draw(page, canvas, digit_strokes(TEXT, origin=(60, 50), height=140), CANVAS)
     pad.locator(".digitlab-read").click()
     page.wait_for_function(
         "([element, expected]) => element.innerText.replace(/[?\\s]/g, '') === expected",
@@ -235,3 +292,10 @@ def test_draw_digits_in_jupyterlab_and_read_them(shipped_model, lab, browser, tm
     assert text.inner_text().replace("?", "").split() == [TEXT]
     assert pad.locator(".digitlab-crops img").count() == len(TEXT)
     assert "Read in" in pad.locator(".digitlab-message").inner_text()
+    assert canvas_pixels(canvas)["boxes"] > 0  # the boxes of the digits read
+
+    pad.locator(".digitlab-clear").click()  # the ink, the boxes and their labels all go
+    page.wait_for_function(f"element => ({CANVAS_PIXELS})(element, []).marked === 0",
+                           arg=canvas.element_handle(), timeout=10_000)
+    assert pad.locator(".digitlab-message").inner_text().strip() == ""
+    pad.screenshot(path=str(tmp_path / "cleared_pad.png"))
