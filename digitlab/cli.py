@@ -156,15 +156,14 @@ def _evaluate(args) -> int:
 def _read(args) -> int:
     import json
 
-    from digitlab.preprocess import ImageError, first_frame_notes, load_image
+    from digitlab.image_files import open_image
+    from digitlab.preprocess import MAX_WORKING_SIDE, ImageError, first_frame_notes
 
-    try:
-        image, notes = first_frame_notes(load_image, args.image)  # before loading the model: bad files fail fast
+    try:  # the header only, before loading the model: what is no image, or too large, fails fast
+        open_image(args.image, max_side=MAX_WORKING_SIDE).close()
     except ImageError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
         return 2
-    for note in notes:
-        print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
     problem = args.annotate and _annotate_problem(args.annotate, args.image)
     if problem:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
@@ -180,14 +179,17 @@ def _read(args) -> int:
     except ValueError as error:  # a model that is no digit classifier
         print(f"digitlab read: --model {args.model}: {error}", file=sys.stderr)
         return 2
-    try:
-        reading = reader.read(image)
+    try:  # decoded here (a large JPEG at a reduced size): a truncated file or NaN pixels fail now
+        reading, notes = first_frame_notes(reader.read, args.image)
     except ImageError as error:
-        print(f"digitlab read: {args.image}: {error}", file=sys.stderr)
+        message = str(error) if str(error).startswith(args.image) else f"{args.image}: {error}"
+        print(f"digitlab read: {message}", file=sys.stderr)
         return 2
     except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
         print(f"digitlab read: {error}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(reading.to_dict()))
     elif reading.text:

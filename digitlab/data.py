@@ -23,6 +23,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,25 +62,42 @@ class DataError(RuntimeError):
 # --- The idx format -------------------------------------------------------
 
 
-def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode an unpacked idx file of unsigned bytes into an array.
+#: The largest idx file of MNIST, unpacked: the 60,000 training images. A header that promises more is no
+#: MNIST file (an 8 MB gzip bomb unpacks to gigabytes): it is refused before its contents are read.
+MAX_IDX_BYTES = 16 + 60000 * 28 * 28
+
+
+def idx_shape(header: bytes, name: str = "<bytes>") -> tuple[int, ...]:
+    """The shape an idx header (its first 4 + 4 * dimensions bytes, or more) declares.
 
     The header is two zero bytes, a type byte (``0x08`` for uint8), the number
     of dimensions, then one big-endian uint32 per dimension. Raises
-    :class:`DataError` naming ``name`` if the header or the length is wrong.
+    :class:`DataError` naming ``name`` if it is wrong, or declares more than
+    :data:`MAX_IDX_BYTES`.
     """
-    if len(raw) < 4:
-        raise DataError(f"{name}: {len(raw)} bytes is too short for an idx header.")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if len(header) < 4:
+        raise DataError(f"{name}: {len(header)} bytes is too short for an idx header.")
+    zero, dtype_code, ndim = struct.unpack(">HBB", header[:4])
     if zero != 0 or dtype_code != _IDX_UBYTE or ndim not in (1, 3):
         raise DataError(
-            f"{name}: bad idx magic number 0x{raw[:4].hex()} "
+            f"{name}: bad idx magic number 0x{header[:4].hex()} "
             "(expected 00000801 for labels or 00000803 for images)."
         )
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DataError(f"{name}: truncated header ({len(raw)} bytes).")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    if len(header) < 4 + 4 * ndim:
+        raise DataError(f"{name}: truncated header ({len(header)} bytes).")
+    shape = struct.unpack(f">{ndim}I", header[4:4 + 4 * ndim])
+    if 4 + 4 * ndim + int(np.prod(shape, dtype=np.int64)) > MAX_IDX_BYTES:
+        raise DataError(f"{name}: the header says shape {shape}, larger than any MNIST file: not MNIST.")
+    return shape
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode an unpacked idx file of unsigned bytes into an array (:func:`idx_shape` reads its header).
+
+    Raises :class:`DataError` naming ``name`` if the header or the length is wrong.
+    """
+    shape = idx_shape(raw, name)
+    header_size = 4 + 4 * len(shape)
     expected = header_size + int(np.prod(shape, dtype=np.int64))
     if len(raw) != expected:
         raise DataError(
@@ -90,14 +108,28 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def read_unpacked(path: Path) -> bytes:
-    """Return the contents of ``path``, gunzipping it if it is gzipped."""
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise DataError(f"{path}: damaged gzip file ({error}).") from error
-    return data
+    """Return the contents of the idx file ``path``, gunzipping it if it is gzipped.
+
+    Read as a stream, never more than its header says (:func:`idx_shape`) and
+    one byte: a file that is no idx file, or says it is larger than any MNIST
+    file, or goes on past what its header says (a gzip bomb), fails at once
+    with :class:`DataError`, in bounded memory. A short one is returned as it
+    is, for its checksum to refuse.
+    """
+    path = Path(path)
+    with path.open("rb") as file:
+        packed = file.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if packed else path.open("rb")) as stream:
+            header = stream.read(4)
+            header += stream.read(4 * header[3]) if len(header) == 4 else b""
+            shape = idx_shape(header, str(path))
+            body = stream.read(int(np.prod(shape, dtype=np.int64)))
+            if stream.read(1):
+                raise DataError(f"{path}: longer than its header says (shape {shape}): not an MNIST file.")
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: {'damaged gzip file' if packed else 'cannot read it'} ({error}).") from error
+    return header + body
 
 
 def sha256(data: bytes) -> str:

@@ -210,21 +210,61 @@ class ModelFileError(RuntimeError):
     """A model file is missing or cannot be loaded."""
 
 
+#: The most bytes a ``.keras`` archive's weights (``model.weights.h5``) and each of its other members (the
+#: JSON config and metadata, which Keras reads whole and parses: a 1.5 GiB ``config.json`` took 3.8 GB)
+#: may unpack to, checked in the zip's directory before Keras opens it. Ours: 3.7 MB of weights, 64 KB
+#: of config.
+MAX_WEIGHTS_BYTES = 256 * 2**20
+MAX_MEMBER_BYTES = 16 * 2**20
+
+
 def load_model(path: str | Path, train_options: str = "") -> keras.Model:
-    """Load a ``.keras`` file, with an error that names the file when it fails (and, when it is
-    missing, the ``digitlab train`` command, with ``train_options``, that makes one)."""
+    """Load a ``.keras`` file, with a one-line error that names the file when it fails (and, when it is
+    missing, the ``digitlab train`` command, with ``train_options``, that makes one).
+
+    A ``.keras`` file is a zip archive: one that is truncated, or whose members would unpack to more
+    than :data:`MAX_WEIGHTS_BYTES` and :data:`MAX_MEMBER_BYTES`, is refused before Keras reads it.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelFileError(
             f"Model file not found: {path}. Train one with `digitlab train {train_options}--out {path}`."
         )
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a model file (a folder, a pipe or a device).")
+    _check_archive(path)
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged zip or config
+        reason = " ".join(f"{type(error).__name__}: {error}".split())  # one line, whatever Keras wrote
         raise ModelFileError(
-            f"Could not load model file {path}: {type(error).__name__}: {error}. "
+            f"Could not load model file {path}: {reason}. "
             "The file is damaged or not a Keras 3 model; retrain it with `digitlab train`."
         ) from error
+
+
+def _check_archive(path: Path) -> None:
+    """Raise :class:`ModelFileError` if ``path`` (named ``.keras``, or a zip) is no complete zip archive, or
+    one whose members unpack to more than the limits. Other files (``.h5``) are left to Keras."""
+    import zipfile
+
+    if path.suffix != ".keras" and not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ModelFileError(
+            f"{path} is not a complete .keras file (a zip archive): {error}. It is truncated or damaged: "
+            "copy it again, or retrain it with `digitlab train`."
+        ) from None
+    for member in members:
+        limit = MAX_WEIGHTS_BYTES if member.filename.endswith(".h5") else MAX_MEMBER_BYTES
+        if member.file_size > limit:
+            raise ModelFileError(
+                f"{path}: its {member.filename} unpacks to {member.file_size / 2**20:,.0f} MiB, more than "
+                f"the {limit / 2**20:.0f} MiB a model of ours needs; refused without reading it."
+            )
 
 
 def compiled_forward(model, input_shape: tuple[int, ...]):
@@ -245,7 +285,7 @@ def compiled_forward(model, input_shape: tuple[int, ...]):
         def forward(batch):
             return reference()(batch, training=False)
 
-        _COMPILED[model] = tf.function(forward, input_signature=signature)
+        _COMPILED[model] = tf.function(forward, input_signature=signature, autograph=False)  # no Python control flow
     return _COMPILED[model]
 
 

@@ -5,9 +5,10 @@ normalisation) and ``notebooks/06_segmenting_sequences.ipynb`` (whole images).
 
 The steps, one helper each:
 
-1. :func:`load_image`: a path, a PIL image or an array -> a numpy array,
-   photos turned upright as their EXIF orientation says
-   (:class:`ImageError` for empty, truncated or non-image files);
+1. :func:`load_image` (:mod:`digitlab.image_files`): a path, a PIL image or
+   an array -> a numpy array, photos turned upright as their EXIF
+   orientation says (:class:`ImageError` for empty, truncated, non-image or
+   too large files, checked before decoding);
 2. :func:`downscale`: bound the working size of huge images, before any copy;
 3. :func:`to_grayscale`: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of any
    integer, float or bool type -> float32 (H, W) in [0, 1];
@@ -21,12 +22,17 @@ The steps, one helper each:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from digitlab import image_files
+
+# Step 1 and its errors live in digitlab.image_files, and are this module's too.
+ImageError, FirstFrameOnly = image_files.ImageError, image_files.FirstFrameOnly
+first_frame_notes, load_image, upright = image_files.first_frame_notes, image_files.load_image, image_files.upright
+EXIF_ORIENTATION = image_files.EXIF_ORIENTATION
 
 #: Images are read at most this many pixels on their longer side.
 MAX_WORKING_SIDE = 2048
@@ -38,107 +44,7 @@ MNIST_SIZE = 28
 MNIST_BOX = 20
 
 
-class ImageError(ValueError):
-    """An image cannot be read: an empty, truncated or non-image file, or NaN/inf pixels."""
-
-
-class FirstFrameOnly(UserWarning):
-    """An animation or a multi-page file: only its first frame (page) is read."""
-
-
-def first_frame_notes(read, *args):
-    """``read(*args)`` and the :class:`FirstFrameOnly` messages it gave, as ``(result, [message, ...])``,
-    for a program to show them its own way (one line in the CLI, the message line in the widget)."""
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FirstFrameOnly)
-        result = read(*args)
-    notes = [str(note.message) for note in caught if issubclass(note.category, FirstFrameOnly)]
-    for note in caught:  # anything else goes on as it came
-        if not issubclass(note.category, FirstFrameOnly):
-            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
-    return result, notes
-
-
-# --- Reading --------------------------------------------------------------
-
-
-def load_image(source) -> np.ndarray:
-    """A numpy array from a path (str or Path), a PIL image or an array.
-
-    Raises :class:`ImageError` for a missing, empty, truncated or non-image
-    file, and :class:`TypeError` for anything else (a list, None, bytes).
-    Arrays are returned as they are (no copy).
-    """
-    if isinstance(source, np.ndarray):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        return _read_file(Path(source))
-    from PIL import Image
-
-    if isinstance(source, Image.Image):
-        return _pil_to_array(source)
-    raise TypeError(
-        f"expected an image path, a PIL image or a numpy array, got {type(source).__name__}."
-    )
-
-
-def _read_file(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    if path.is_dir():
-        raise ImageError(f"{path}: a folder, not an image file.")
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file.")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: the file is empty.")
-    try:
-        with Image.open(path) as image:
-            return _pil_to_array(image)
-    except UnidentifiedImageError as error:
-        raise ImageError(f"{path}: not an image file (PIL cannot identify it).") from error
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"{path}: cannot decode the image ({error}).") from error
-
-
-#: The EXIF tag that says how a photo must be turned to stand upright (1: as stored).
-EXIF_ORIENTATION = 0x0112
-
-
-def upright(image):
-    """A PIL image turned as its EXIF orientation says (phones store portrait photos sideways).
-
-    An image already upright is returned as it is, without a copy.
-    """
-    from PIL import ImageOps
-
-    if image.getexif().get(EXIF_ORIENTATION, 1) in (0, 1):
-        return image
-    return ImageOps.exif_transpose(image)
-
-
-def _pil_to_array(image) -> np.ndarray:
-    """An upright array of a PIL image: modes kept as they are (L, RGB, RGBA, F, 16-bit grey in
-    native byte order); the rest become RGBA or RGB.
-
-    Warns with :class:`FirstFrameOnly` for an animated GIF or a multi-page TIFF, of which only the
-    first frame is read."""
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        import warnings
-
-        warnings.warn(f"the image has {frames} frames (an animation or several pages): only the first is read.",
-                      FirstFrameOnly, stacklevel=2)
-    image = upright(image)
-    if image.mode in ("1", "L", "F", "RGB", "RGBA"):
-        return np.asarray(image)
-    if image.mode.startswith("I;16"):  # big- or little-endian 16-bit grey: keep all 65,536 levels
-        return np.asarray(image).astype(np.uint16)
-    if image.mode == "I":
-        return np.asarray(image).astype(np.float32)
-    has_alpha = image.mode in ("LA", "PA", "La") or "transparency" in image.info
-    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+# --- Reading: digitlab.image_files ------------------------------------------
 
 
 def downscale(image: np.ndarray, max_side: int = MAX_WORKING_SIDE) -> tuple[np.ndarray, float]:
@@ -332,11 +238,11 @@ class Page:
 
 def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int = MAX_WORKING_SIDE) -> Page:
     """Steps 1-5 in order: load, check, downscale, grayscale, ink, threshold."""
-    image = check_image(load_image(image))
-    image, scale = downscale(image, max_side)
+    image, loaded = image_files.load_scaled(image, max_side)  # a large JPEG is decoded at 1/2-1/8 already
+    image, scale = downscale(check_image(image), max_side)
     gray = to_grayscale(image)
     ink = to_ink(gray, polarity)
-    return Page(gray, ink, binarize(ink, method), scale)
+    return Page(gray, ink, binarize(ink, method), scale * loaded)
 
 
 # --- One digit, as MNIST --------------------------------------------------

@@ -45,6 +45,9 @@ __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 METHODS = ("contours", "crnn", "auto")
 #: One way to read a segment (method "contours"): its pieces, each a (28x28 crop, box) pair.
 Option = list[tuple[np.ndarray, tuple]]
+#: The most crops one model call classifies: a page of digits takes one call, an adversarial page of thousands of
+#: specks several, and the activations of a call stay near 100 MB instead of growing with the page.
+CROPS_PER_CALL = 1024
 #: One-pixel shifts (rows, then columns) averaged with each crop (``average_shifts``).
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 #: ``average_shifts`` classifies the shifted copies only of crops read below this confidence on their own.
@@ -220,10 +223,15 @@ class Reader:
         return probabilities
 
     def _predict(self, crops: np.ndarray, model) -> np.ndarray:
-        """``model``'s probabilities for (N, 28, 28) crops, in one call of its compiled forward pass."""
+        """``model``'s probabilities for (N, 28, 28) crops, by its compiled forward pass: one call for a page of
+        digits, calls of :data:`CROPS_PER_CALL` for pages of many more (memory grows with the crops of a call)."""
         from digitlab.model import INPUT_SHAPE, compiled_forward  # Keras is loaded already: a model was given
 
-        return np.array(compiled_forward(model, INPUT_SHAPE)(crops[..., np.newaxis]))
+        forward = compiled_forward(model, INPUT_SHAPE)
+        if len(crops) <= CROPS_PER_CALL:
+            return np.array(forward(crops[..., np.newaxis]))
+        return np.concatenate([np.array(forward(crops[start:start + CROPS_PER_CALL, ..., np.newaxis]))
+                               for start in range(0, len(crops), CROPS_PER_CALL)])
 
     # --- Steps ------------------------------------------------------------
 

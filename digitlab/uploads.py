@@ -13,26 +13,20 @@ PHOTO_MAX_WIDTH = 900  # uploaded photos are shown at most this wide
 
 
 def open_upload(content: bytes, name: str = "the file"):
-    """Decode uploaded bytes into a PIL image (the reader turns it upright, as it does every image).
+    """Uploaded bytes as a PIL image whose header is read and checked, not yet decoded: the reader decodes
+    it (turned upright, at the size it works at) as it does every image.
 
-    Raises :class:`ValueError` with a message for students when the bytes are
-    not an image PIL can read (a PDF, a text file, a truncated photo) or one
-    too large to decode safely.
+    Raises :class:`ValueError` with a message for students when the bytes are not an image PIL can read
+    (a PDF, a text file) or one too large to decode safely (:func:`digitlab.image_files.open_image`).
     """
-    from PIL import Image, UnidentifiedImageError
+    from digitlab.image_files import NotAnImageError, open_image
+    from digitlab.preprocess import MAX_WORKING_SIDE
 
     try:
-        image = Image.open(io.BytesIO(bytes(content)))
-        image.load()
-    except Image.DecompressionBombError:
-        raise ValueError(f"{name} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels): "
-                         "upload a smaller photo.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(
-            f"{name} is not an image I can read ({type(error).__name__}). "
-            "Upload a photo or scan as PNG, JPEG, BMP, GIF, TIFF or WebP."
-        ) from error
-    return image
+        return open_image(io.BytesIO(bytes(content)), name, max_side=MAX_WORKING_SIDE)
+    except NotAnImageError:
+        raise ValueError(f"{name} is not an image I can read. "
+                         "Upload a photo or scan as PNG, JPEG, BMP, GIF, TIFF or WebP.") from None
 
 
 def jpeg_bytes(rgb: np.ndarray, max_width: int = PHOTO_MAX_WIDTH) -> bytes:

@@ -187,3 +187,41 @@ def test_a_missing_candidate_cnn_is_one_line_not_a_traceback(model_file, tmp_pat
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "candidate_cnn.keras" in err
+
+
+def test_what_is_no_image_or_too_large_gives_one_line_before_any_model_loads(tmp_path, monkeypatch, capsys):
+    """A FIFO, a link loop and /dev/zero are not "no such file" (nor opened: a FIFO would hang the reader);
+    an image over the pixel budget is refused from its header."""
+    import os
+
+    from digitlab import image_files
+    from digitlab.reader import Reader
+
+    def no_model(cls, **options):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(Reader, "default", classmethod(no_model))
+    monkeypatch.setattr(image_files, "MAX_PIXELS", 100 * 100)
+    fifo, loop, large = tmp_path / "pipe.png", tmp_path / "loop.png", tmp_path / "large.png"
+    os.mkfifo(fifo)
+    os.symlink(loop, loop)
+    Image.fromarray(np.zeros((101, 100), np.uint8)).save(large)
+    cases = [(fifo, "a named pipe (FIFO), not an image file."),
+             (loop, "a symbolic link that loops back on itself, not an image file."),
+             ("/dev/zero", "a device, not an image file."),
+             (large, "100x101 pixels (0 million) is more than the 0 million this reader decodes; scale it down first.")]
+    for path, message in cases:
+        assert main(["read", str(path)]) == 2
+        assert capsys.readouterr() == ("", f"digitlab read: {path}: {message}\n")
+
+
+def test_a_truncated_model_file_is_called_truncated_not_missing(tmp_path, capsys):
+    from digitlab.model import DEFAULT_MODEL
+
+    whole = DEFAULT_MODEL.read_bytes()
+    path = tmp_path / "cut.keras"
+    path.write_bytes(whole[:len(whole) // 2])
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a complete .keras file" in err and "truncated" in err
+    assert "not found" not in err.lower()

@@ -470,3 +470,58 @@ def test_the_shipped_crnn_has_a_complete_and_true_model_card(shipped_crnn, mnist
     assert card["command"].startswith("digitlab train --model crnn")
     for key in ("epochs", "train_strings_per_epoch", "wall_time_seconds", "machine", "versions", "trained_at"):
         assert card[key], key
+
+
+# --- Bounded memory and time, whatever the number of lines (issue 23) -------------------------
+
+
+class _ModelThatReadsInkWidths:
+    """Stands in for a CRNN: reads each strip as one sure digit, its ink's width in columns modulo 10, and
+    notes the pixels of each batch it is given."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, batch, training=False):
+        self.batches.append(batch.shape)
+        frames = batch.shape[2] // crnn.FRAME_WIDTH
+        logits = np.zeros((len(batch), frames, crnn.NUM_CLASSES), np.float32)
+        logits[:, :, crnn.BLANK] = 5.0
+        for row, strip in enumerate(batch[..., 0]):
+            logits[row, 3, 1 + _ink_columns(strip) % 10] = 20.0
+        return logits
+
+
+def _ink_columns(pixels: np.ndarray) -> int:
+    return int(np.count_nonzero(pixels.max(axis=0) > 0.5))
+
+
+def _bar(width: int, height: int = 2) -> np.ndarray:
+    """A line of one bar, white on black: a low bar makes a strip as wide as strips get."""
+    line = np.zeros((height + 8, width + 8), np.uint8)
+    line[4:4 + height, 4:4 + width] = 255
+    return line
+
+
+def test_read_lines_calls_the_model_with_bounded_batches_and_keeps_each_line_in_its_place():
+    """289 bars' strips (about 31,000 pixels each) in one batch, 4 phases, took 3.4 GB; in batches of at most
+    MAX_BATCH_PIXELS, narrowest together, each reading still goes back to its own line."""
+    lines = [_bar(20 + (index * 37) % 81) for index in range(289)]
+    model = _ModelThatReadsInkWidths()
+    readings = crnn.read_lines(model, lines)
+    assert [reading.text for reading in readings] == [
+        str(_ink_columns(crnn.to_strip(line).pixels) % 10) for line in lines]
+    assert max(rows * height * width for rows, height, width, _ in model.batches) <= crnn.reading.MAX_BATCH_PIXELS
+    assert sum(rows for rows, *_ in model.batches) == len(lines)  # so many pixels: one phase, no more views
+
+
+def test_read_lines_reads_in_full_below_the_pixels_that_bound_its_time():
+    model = _ModelThatReadsInkWidths()
+    lines = [_bar(60, 20), _bar(90, 24)]
+    assert [reading.text for reading in crnn.read_lines(model, lines)] == [
+        str(_ink_columns(crnn.to_strip(line).pixels) % 10) for line in lines]
+    assert sum(rows for rows, *_ in model.batches) == crnn.READ_PHASES * len(lines)
+    many = [_bar(100)] * (crnn.reading.FULL_READ_PIXELS // crnn.to_strip(_bar(100)).pixels.size + 1)
+    model.batches.clear()
+    crnn.read_lines(model, many)
+    assert sum(rows for rows, *_ in model.batches) == len(many)

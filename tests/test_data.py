@@ -286,3 +286,44 @@ def test_download_without_a_network_says_so_in_one_line(tmp_path, monkeypatch, c
     assert len(err.strip().splitlines()) == 1
     assert "could not download train-images-idx3-ubyte.gz from any of 2 mirrors" in err and "$DIGITLAB_DATA" in err
     assert list((tmp_path / "mnist").iterdir()) == []  # no partial files left
+
+
+# --- Gzip bombs (issue 23) --------------------------------------------------------
+
+
+def gzip_bomb(path, head: bytes = b"", zeros: int = 2**28, block: int = 2**24) -> None:
+    """A valid gzip file of ``head`` then ``zeros`` zero bytes (256 MiB: a multiple of ``block``) in a few
+    hundred KB, made in a moment: after a full flush each block compresses to the same bytes."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(head + bytes(block)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(bytes(block)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    for _ in range(zeros // block):
+        crc = zlib.crc32(bytes(block), crc)
+    trailer = struct.pack("<II", crc, (len(head) + zeros) % 2**32)
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + first + again * (zeros // block - 1)
+                     + compressor.flush() + trailer)
+
+
+@pytest.mark.parametrize("head, message", [
+    (b"", "bad idx magic number 0x00000000"),
+    (struct.pack(">HBBIII", 0, 8, 3, 60000, 28, 28), r"longer than its header says \(shape \(60000, 28, 28\)\)"),
+    (struct.pack(">HBBIII", 0, 8, 3, 6_000_000, 28, 28), "larger than any MNIST file"),
+], ids=["zeros", "MNIST's header, then more", "a header larger than MNIST"])
+def test_a_gzip_bomb_in_the_mnist_folder_fails_fast_in_bounded_memory(tmp_path, monkeypatch, isolated, head, message):
+    """An 8 MB gzip bomb took 5.3 GB before MemoryError; this one unpacks to 256 MiB."""
+    import tracemalloc
+
+    write_fake_mnist(tmp_path / "mnist", monkeypatch=monkeypatch)
+    bomb = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    gzip_bomb(bomb, head)
+    assert bomb.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=f"train-images-idx3-ubyte.gz: .*{message}"):
+            data.load_mnist(tmp_path / "mnist")
+        assert tracemalloc.get_traced_memory()[1] < 2**27  # 128 MiB: the largest MNIST file is 47 MB
+    finally:
+        tracemalloc.stop()

@@ -257,3 +257,64 @@ def test_a_model_with_code_in_it_is_refused_and_its_code_never_runs(tmp_path, ca
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not marker.exists()
+
+
+# --- Model files that would cost gigabytes, or lie about what they are (issue 23) ------------
+
+
+def _deflated_spaces(size: int, block: int = 2**24) -> bytes:
+    """Raw deflate of ``size`` spaces (a multiple of ``block``), made in a moment: after a full flush
+    each block compresses to the same bytes, so the first one's are repeated."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(b" " * block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(b" " * block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first + again * (size // block - 1) + compressor.flush()
+
+
+def _zip(path, members: dict) -> None:
+    """A zip archive of ``members``: name -> (deflated bytes, unpacked size). CRCs are left at 0."""
+    import struct
+
+    local, central = b"", b""
+    for name, (deflated, size) in members.items():
+        fields = struct.pack("<HHHHHIII", 20, 0, 8, 0, 0x21, 0, len(deflated), size)
+        central += b"PK\x01\x02" + struct.pack("<H", 20) + fields + struct.pack(
+            "<HHHHHII", len(name), 0, 0, 0, 0, 0, len(local)) + name.encode()
+        local += b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name.encode() + deflated
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(central), len(local), 0)
+    path.write_bytes(local + central + end)
+
+
+def test_a_keras_file_whose_config_unpacks_to_gigabytes_is_refused_unread(tmp_path):
+    """A 1.5 GiB config.json in a 1.5 MB .keras file took 3.8 GB to load."""
+    import tracemalloc
+    import zlib
+
+    def deflated(data: bytes):
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return compressor.compress(data) + compressor.flush(), len(data)
+
+    path = tmp_path / "bomb.keras"
+    _zip(path, {"metadata.json": deflated(b"{}"), "config.json": (_deflated_spaces(3 * 2**29), 3 * 2**29),
+                "model.weights.h5": deflated(b"\0" * 1000)})
+    assert path.stat().st_size < 4 * 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="bomb.keras: its config.json unpacks to 1,536 MiB, more than the 16 MiB"):
+            load_model(path)
+        assert tracemalloc.get_traced_memory()[1] < 2**25  # never read: 32 MiB at most
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_truncated_keras_file_is_called_truncated_not_missing(tmp_path):
+    whole = DEFAULT_MODEL.read_bytes()
+    path = tmp_path / "cut.keras"
+    for size in (1000, len(whole) // 2, len(whole) - 100):
+        path.write_bytes(whole[:size])
+        with pytest.raises(ModelFileError, match="cut.keras is not a complete .keras file") as error:
+            load_model(path)
+        assert "truncated" in str(error.value) and "not found" not in str(error.value).lower()
+        assert "\n" not in str(error.value)

@@ -240,3 +240,105 @@ def test_whole_numbers_up_to_255_are_8_bit_levels_whatever_their_type():
     np.testing.assert_allclose(to_grayscale(base.astype(np.float64)), base / 255.0, atol=1e-6)
     signed = base.astype(np.float32) / 127.5 - 1.0  # -1 to 1: real contrast, stretched
     np.testing.assert_allclose(to_grayscale(signed), base / 255.0, atol=1e-3)
+
+
+# --- Files that would cost gigabytes, or hang: refused before decoding (issue 23) -------------
+
+
+def blank_png(path, width: int, height: int) -> None:
+    """A valid grey PNG of ``width`` x ``height`` white pixels, compressed row by row (never held whole)."""
+    import struct
+    import zlib
+
+    compressor = zlib.compressobj(1)
+    row = b"\x00" + b"\xff" * width  # the row's filter byte, then its pixels
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+def test_an_image_over_the_pixel_budget_is_refused_before_decoding(tmp_path, monkeypatch):
+    """A 13000x13000 PNG is a few hundred KB, and took 2 GB or more once decoded."""
+    import warnings
+
+    from PIL import ImageFile
+
+    from digitlab.image_files import MAX_PIXELS
+
+    path = tmp_path / "huge.png"
+    blank_png(path, 13000, 13000)
+    assert path.stat().st_size < 2**20 and 13000 * 13000 > MAX_PIXELS
+
+    def decode(image):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decode)
+    with warnings.catch_warnings():  # PIL's own warning (over 89 million pixels) is not the test
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        opened = Image.open(path)  # the header only, as PIL opens files
+    message = rf"huge.png: 13000x13000 pixels \(169 million\) is more than the {MAX_PIXELS // 10**6} million"
+    for read, source in ((load_image, path), (prepare, path), (load_image, opened)):
+        with pytest.raises(ImageError, match=message):
+            read(source)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_size_and_its_ink_stays_in_input_pixels(tmp_path, monkeypatch):
+    from digitlab import image_files
+
+    pixels = np.full((4100, 8200), 255, np.uint8)
+    pixels[2000:2800, 4000:4400] = 0  # a dark block, in input pixels
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(path, quality=90)
+    decoded, decode = [], image_files._pil_to_array
+    monkeypatch.setattr(image_files, "_pil_to_array", lambda image: decoded.append(image.size) or decode(image))
+
+    page = prepare(path)
+    assert decoded == [(2050, 1025)]  # a quarter of each side, by the JPEG decoder: a sixteenth of the pixels
+    assert page.scale == pytest.approx(2048 / 8200)
+    rows, cols = np.nonzero(page.mask)
+    found = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]) / page.scale
+    np.testing.assert_allclose(found, [4000, 2000, 4400, 2800], atol=8)  # two working pixels
+
+    # Over the budget at its own size: load_image (which gives the input's own pixels) refuses it before
+    # decoding; prepare still reads it, from a sixteenth of the pixels.
+    monkeypatch.setattr(image_files, "MAX_PIXELS", 10_000_000)
+    decoded.clear()
+    with pytest.raises(ImageError, match="photo.jpg: 8200x4100 pixels"):
+        load_image(path)
+    assert decoded == [] and prepare(path).mask.any() and decoded == [(2050, 1025)]
+
+
+def test_a_pipe_a_device_and_a_link_loop_are_named_for_what_they_are_and_never_opened(tmp_path):
+    """Reading a FIFO waits for a writer forever, /dev/zero never ends: neither may be opened."""
+    import os
+    import threading
+    from pathlib import Path
+
+    fifo, loop, dangling = tmp_path / "pipe.png", tmp_path / "loop.png", tmp_path / "gone.png"
+    os.mkfifo(fifo)
+    os.symlink(loop, loop)
+    os.symlink(tmp_path / "nowhere.png", dangling)
+    cases = {fifo: "pipe.png: a named pipe (FIFO), not an image file.",
+             loop: "loop.png: a symbolic link that loops back on itself, not an image file.",
+             dangling: "gone.png: a symbolic link to ",
+             Path("/dev/zero"): "/dev/zero: a device, not an image file."}
+    for path, message in cases.items():
+        errors = []
+
+        def read(path=path):
+            try:
+                load_image(path)
+            except ImageError as error:
+                errors.append(str(error))
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        thread.join(20)
+        if thread.is_alive():  # it opened the pipe and waits for a writer: release it, then fail
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            pytest.fail(f"load_image({path}) waited on it")
+        assert errors and message in errors[0] and "no such file" not in errors[0], (path, errors)

@@ -396,6 +396,21 @@ def ink_column_model(batch, training=False):
     return tf.nn.softmax(logits)
 
 
+def test_thousands_of_crops_are_classified_in_calls_of_bounded_size(monkeypatch):
+    calls = []
+
+    def counting_model(batch, training=False):
+        calls.append(len(batch))
+        return ink_column_model(batch)
+
+    crops = np.random.default_rng(0).random((2500, 28, 28)).astype(np.float32)
+    whole = Reader(ink_column_model, average_shifts=False).classify(crops)
+    monkeypatch.setattr("digitlab.reader.CROPS_PER_CALL", 1000)
+    chunked = Reader(counting_model, average_shifts=False).classify(crops)
+    assert calls == [1000, 1000, 500]
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
+
+
 def test_shift_averaging_only_for_unsure_crops():
     crops = np.zeros((3, 28, 28), np.float32)
     crops[0, 10:14, 19] = 1.0  # ink on the right: sure (99.6 %), yet not so sure that shifts would not show
@@ -411,3 +426,33 @@ def test_shift_averaging_only_for_unsure_crops():
     views = Reader(ink_column_model, average_shifts=False).classify(shifted)
     np.testing.assert_allclose(averaged[1], (plain[1] + views.sum(axis=0)) / 5, atol=1e-6)
     assert not np.allclose(averaged[1:], plain[1:])
+
+
+# --- Adversarial pages: bounded memory (issue 23) -------------------------------------------
+
+
+def test_a_page_of_short_bars_reaches_the_crnn_in_batches_of_bounded_pixels():
+    """Rows of low bars: each a blob wide enough for method "auto" to have the CRNN read it whole, and
+    its strip as wide as strips get. All in one batch, 289 of them took 4.1 GB and aborted."""
+    from digitlab.crnn.reading import MAX_BATCH_PIXELS
+    from digitlab.crnn.strips import FRAME_WIDTH, STRIP_HEIGHT
+
+    page = np.full((2048, 2048), 255, np.uint8)
+    for row in range(6):
+        for column in range(8):
+            page[100 + 300 * row:102 + 300 * row, 60 + 240 * column:160 + 240 * column] = 0
+    batches = []
+
+    def crnn(batch, training=False):  # stand-ins for the models, which read no digit
+        batches.append(batch.shape)
+        logits = np.zeros((len(batch), batch.shape[2] // FRAME_WIDTH, 11), np.float32)
+        logits[..., 0] = 9.0
+        return logits
+
+    def candidate_cnn(crops):
+        return np.tile(np.float32([0.01] * 10 + [0.9]), (len(crops), 1))
+
+    reader = Reader(candidate_cnn, crnn_model=crnn, candidate_model=candidate_cnn, average_shifts=False)
+    reader.read(page)
+    assert sum(rows for rows, *_ in batches) >= 48  # every bar was read whole
+    assert max(rows * STRIP_HEIGHT * width for rows, _, width, _ in batches) <= MAX_BATCH_PIXELS

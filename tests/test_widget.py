@@ -625,6 +625,6 @@ def test_read_photo_shows_a_message_and_never_raises(monkeypatch, tmp_path):
     with_nan = np.full((40, 60), np.nan, np.float32)
     assert pad.read_photo(png(with_nan), "nan.tif") is None
     assert "NaN" in pad.message.value
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr("digitlab.image_files.MAX_PIXELS", 5000)  # a photo over the pixel budget: never decoded
     assert pad.read_photo(png(np.zeros((100, 100), np.uint8)), "bomb.png") is None
-    assert "bomb.png is too large to read safely" in pad.message.value
+    assert "bomb.png: 100x100 pixels" in pad.message.value and "scale it down" in pad.message.value

@@ -20,6 +20,20 @@ EXTRA_INK_HEIGHTS = (22, 26)
 EXTRA_PHASES = 1
 HARD_BELOW = 0.9
 DEFAULT_MODEL = MODELS_DIR / "crnn.keras"
+#: One model call reads at most this many strip pixels (strips x STRIP_HEIGHT x the widest one's columns,
+#: each phase a strip): the shipped CRNN's activations take about 110 MB per million, and calls of a
+#: million run as fast per pixel (about 4 million a second on 2 cores) as larger ones. 289 low bars'
+#: strips (31,000 pixels each) at 4 phases in one call took 3.4 GB more than the model; in these, 0.26 GB.
+MAX_BATCH_PIXELS = 2**20
+#: :func:`read_lines` reads this many lines at a time, so what it keeps while reading (strips and
+#: probabilities, at most about 0.5 MB a line) stays bounded whatever the number of lines.
+LINES_PER_GROUP = 256
+#: Lines whose strips take more pixels than this in all (at one phase) are read at one phase, with no
+#: extra views, so their time grows up to 6 times slower (4 phases, then 2 more views of hard lines):
+#: 289 low bars' strips, 9 million pixels, took 23-36 s in full on 2 busy cores, 3 s so. Pages of
+#: handwriting (dozens of lines or blobs of touching digits, a few thousand pixels each) and the 256
+#: strings a batch of ``string_accuracy`` reads (about 1 million) stay below it, read in full.
+FULL_READ_PIXELS = 4 * 2**20
 
 
 # --- Reading lines --------------------------------------------------------
@@ -121,27 +135,48 @@ def is_hard(probabilities: np.ndarray, unsure_below: float = HARD_BELOW) -> bool
     return any(confidence < unsure_below for confidence in decodings[0].confidences)
 
 
+def padded_groups(widths, copies: int = 1) -> list[list[int]]:
+    """The indices of strips ``widths`` columns wide, narrowest first, in groups that, each strip read
+    ``copies`` times, pad to at most :data:`MAX_BATCH_PIXELS` (a strip wider than that goes alone)."""
+    groups: list[list[int]] = []
+    for index in sorted(range(len(widths)), key=lambda index: widths[index]):
+        if groups and (len(groups[-1]) + 1) * copies * STRIP_HEIGHT * widths[index] <= MAX_BATCH_PIXELS:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
 def frame_probabilities(model: keras.Model, strips) -> list[np.ndarray]:
-    """Per-frame class probabilities (frames, 11) for each :class:`Strip`, in one batched model call."""
-    if not strips:
-        return []
-    batch = stack_strips([strip.pixels for strip in strips])
-    probabilities = softmax(np.asarray(compiled_forward(model, (STRIP_HEIGHT, None, 1))(batch)))
-    return [probabilities[index, :strip.frames] for index, strip in enumerate(strips)]
+    """Per-frame class probabilities (frames, 11) for each :class:`Strip`, in as few batched model calls as
+    :data:`MAX_BATCH_PIXELS` allows (strips of similar widths together, so little is padding)."""
+    forward = compiled_forward(model, (STRIP_HEIGHT, None, 1))
+    result: list = [None] * len(strips)
+    for group in padded_groups([strip.pixels.shape[1] for strip in strips]):
+        probabilities = softmax(np.asarray(forward(stack_strips([strips[index].pixels for index in group]))))
+        for row, index in enumerate(group):
+            result[index] = probabilities[row, :strips[index].frames]
+    return result
 
 
 def phase_probabilities(model: keras.Model, strips, phases: int = READ_PHASES) -> list[np.ndarray]:
     """Each :class:`Strip` read ``phases`` times, moved right by 0, 1, ... columns: (phases, frames, 11) each.
 
-    The lines stay within their blank margin and all readings go through
-    the model in one batched call. With STRIDE-column poolings, each phase
-    cuts the digits at other places, so the readings' mistakes differ.
+    The lines stay within their blank margin. All readings go through the
+    model in as few batched calls as :data:`MAX_BATCH_PIXELS` allows. With
+    STRIDE-column poolings, each phase cuts the digits at other places, so
+    the readings' mistakes differ.
     """
     if not 1 <= phases <= SIDE_MARGIN:
         raise ValueError(f"phases must be 1 to SIDE_MARGIN ({SIDE_MARGIN}), got {phases}.")
-    moved = [replace(strip, pixels=np.roll(strip.pixels, shift, axis=1)) for strip in strips for shift in range(phases)]
-    probabilities = frame_probabilities(model, moved)
-    return [np.stack(probabilities[start:start + phases]) for start in range(0, len(probabilities), phases)]
+    result: list = [None] * len(strips)
+    for group in padded_groups([strip.pixels.shape[1] for strip in strips], phases):
+        moved = [replace(strips[index], pixels=np.roll(strips[index].pixels, shift, axis=1))
+                 for index in group for shift in range(phases)]
+        probabilities = frame_probabilities(model, moved)
+        for start, index in zip(range(0, len(moved), phases), group):
+            result[index] = np.stack(probabilities[start:start + phases])
+    return result
 
 
 def read_lines(model: keras.Model, images, phases: int = READ_PHASES,
@@ -149,14 +184,30 @@ def read_lines(model: keras.Model, images, phases: int = READ_PHASES,
     """Read several lines (2-D, white ink on black, any size) in as few batched model calls as it takes.
 
     Each line is read at ``phases`` column phases (:func:`phase_probabilities`),
-    all lines in one call. Hard lines (:func:`is_hard`) are read again, in a
-    second call, with their ink scaled to each of ``extra_ink_heights`` rows
-    (at ``extra_phases`` phases), and :func:`combine_views` keeps the text CTC
+    all lines together. Hard lines (:func:`is_hard`) are read again, together,
+    with their ink scaled to each of ``extra_ink_heights`` rows (at
+    ``extra_phases`` phases), and :func:`combine_views` keeps the text CTC
     finds most likely over all readings: each view mends some lines another
     misreads (what each adds: ``docs/EXPERIMENTS.md``). ``phases=1`` with no
     extra heights is the plain greedy reading. Lines without ink read as ""
-    without reaching the model.
+    without reaching the model. Many lines are read :data:`LINES_PER_GROUP`
+    at a time, and each model call holds at most :data:`MAX_BATCH_PIXELS`:
+    memory stays bounded, however many lines there are. Lines whose strips
+    take more than :data:`FULL_READ_PIXELS` are read at one phase, with no
+    extra views, so that the time stays bounded too.
     """
+    if not 1 <= phases <= SIDE_MARGIN:
+        raise ValueError(f"phases must be 1 to SIDE_MARGIN ({SIDE_MARGIN}), got {phases}.")
+    images = list(images)
+    if sum(strip.pixels.size for strip in map(to_strip, images) if strip is not None) > FULL_READ_PIXELS:
+        phases, extra_ink_heights = 1, ()
+    return [reading for start in range(0, len(images), LINES_PER_GROUP)
+            for reading in _read_group(model, images[start:start + LINES_PER_GROUP], phases,
+                                       extra_ink_heights, extra_phases)]
+
+
+def _read_group(model, images, phases: int, extra_ink_heights, extra_phases: int) -> list[LineReading]:
+    """:func:`read_lines` of a group of lines."""
     strips = [to_strip(image) for image in images]
     inked = [index for index, strip in enumerate(strips) if strip is not None]
     # Each inked line's views: (ink height, strip, its phases' probabilities).
