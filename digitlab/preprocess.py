@@ -163,11 +163,42 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
 
     ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
-    (a scan: inverted) or "light_on_dark" (a canvas or MNIST: kept).
+    (a scan or a photo: inverted) or "light_on_dark" (a canvas or MNIST:
+    kept). Dark ink is measured against the paper under it
+    (:func:`paper_brightness`): how much darker than its own paper a pixel is,
+    so a shadow or a darker corner of a photo stays paper.
     """
     check_polarity(polarity)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
-    return (1.0 - gray) if invert else gray
+    if not invert:
+        return gray
+    return np.clip(1.0 - gray / paper_brightness(gray), 0.0, 1.0).astype(np.float32)
+
+
+#: The paper's brightness is taken over squares this fraction of the image's shorter side: wider than any
+#: stroke of a digit that fits in the image, narrower than the shadows and gradients of a photo's light.
+PAPER_WINDOW = 1 / 3
+#: ... on a copy whose shorter side is this many pixels: light varies slowly, so detail is not needed.
+PAPER_SIDE = 96
+
+
+def paper_brightness(gray: np.ndarray) -> np.ndarray:
+    """The brightness of the paper under each pixel of a dark-on-light image, in (0, 1].
+
+    The brightest level within :data:`PAPER_WINDOW` of the image (a
+    morphological closing: dark strokes narrower than the window vanish),
+    smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image.
+    """
+    height, width = gray.shape
+    factor = min(1.0, PAPER_SIDE / min(height, width))
+    small = cv2.resize(gray.astype(np.float32), (max(1, round(width * factor)), max(1, round(height * factor))),
+                       interpolation=cv2.INTER_AREA)
+    window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
+    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
+    if factor < 1.0:
+        paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(paper, 1e-3)
 
 
 # --- Thresholding ---------------------------------------------------------

@@ -342,3 +342,16 @@ def test_a_pipe_a_device_and_a_link_loop_are_named_for_what_they_are_and_never_o
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
             pytest.fail(f"load_image({path}) waited on it")
         assert errors and message in errors[0] and "no such file" not in errors[0], (path, errors)
+
+
+def test_dark_ink_is_measured_against_the_paper_under_it():
+    columns = np.arange(400, dtype=np.float32)
+    light = 0.9 - 0.5 / (1 + np.exp(-(columns - 200) / 6))  # the right half in a shadow (a soft edge, as in a photo)
+    paper = np.tile(light, (120, 1))
+    paper[30:90, 90:100] = 0.2  # a stroke in the light
+    paper[30:90, 290:300] = 0.08  # a stroke in the shadow: as dark relative to its paper
+    ink = to_ink(paper, "dark_on_light")
+    assert ink[:20].max() < 0.1 and ink[100:].max() < 0.1  # paper is paper, lit or not
+    assert ink[60, 95] > 0.7 and ink[60, 295] > 0.7
+    assert abs(ink[60, 95] - ink[60, 295]) < 0.1
+

@@ -364,6 +364,24 @@ def test_every_method_reads_dust_as_nothing(quick_model):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("light", ["a darker corner", "a shadow over half"])
+def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
+    (_, _), (x_test, y_test) = mnist
+    reader, rng, right = Reader.default(), np.random.default_rng(0), 0
+    for index in range(20):
+        chosen = rng.integers(0, len(x_test), 5)
+        sequence = make_sequence(x_test[chosen], y_test[chosen], gap=0.4, scale=3.0, invert=True, rng=index)
+        height, width = sequence.image.shape
+        rows, columns = np.mgrid[0:height, 0:width]
+        if light == "a darker corner":  # the paper falls to 35 % towards the bottom right
+            brightness = 1 - 0.65 * np.clip(columns / width + rows / height - 1.0, 0, 1)
+        else:  # the right half at 45 %, with a soft edge
+            brightness = 1 - 0.55 / (1 + np.exp(-(columns - 0.55 * width) / 6))
+        right += reader.read((sequence.image * brightness).astype(np.uint8)).text == sequence.text
+    assert right >= 18, f"{right} of 20 strings read right under {light}"
+
+
+@pytest.mark.slow
 def test_shipped_model_reads_the_samples():
     import json
 
