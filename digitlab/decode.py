@@ -38,7 +38,7 @@ from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
 from digitlab.strokes import rasterize
-from digitlab.synth import ink_box
+from digitlab.preprocess import ink_box
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from digitlab.preprocess import normalize_digit
-from digitlab.synth import ink_box
+from digitlab.preprocess import ink_box
 
 #: The 11th class: "this ink is not one digit".
 NOT_A_DIGIT = 10

@@ -279,6 +279,14 @@ def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int =
 # --- One digit, as MNIST --------------------------------------------------
 
 
+def ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Tight (x, y, w, h) around the nonzero pixels of ``image``, or None if it has none."""
+    rows, cols = np.nonzero(image.any(axis=1))[0], np.nonzero(image.any(axis=0))[0]
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
 def normalize_digit(crop: np.ndarray, height: float | None = None) -> np.ndarray:
     """One digit's ink (white on black, any size) -> float32 28x28 in [0, 1], as MNIST.
 
@@ -298,10 +306,11 @@ def normalize_digit(crop: np.ndarray, height: float | None = None) -> np.ndarray
     if crop.ndim != 2:
         raise ValueError(f"expected a 2-D crop, got shape {crop.shape}.")
     out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
-    rows, cols = np.nonzero(crop.any(axis=1))[0], np.nonzero(crop.any(axis=0))[0]
-    if rows.size == 0:
+    box = ink_box(crop)
+    if box is None:
         return out
-    crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    x, y, w, h = box
+    crop = crop[y:y + h, x:x + w]
     ink_height, ink_width = crop.shape
     factor = MNIST_BOX / max(ink_height, ink_width, height or 0)
     size = (max(1, round(ink_width * factor)), max(1, round(ink_height * factor)))

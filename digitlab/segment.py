@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitlab.preprocess import ink_box
+
 Box = tuple[int, int, int, int]  # (x, y, width, height)
 
 # Thresholds, as fractions of the typical digit height.
@@ -304,13 +306,14 @@ def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
     x0 = x if x0 is None else max(x, x0)
     x1 = x + w if x1 is None else min(x + w, x1)
     region = allowed[components[y:y + h, x0:x1]]
-    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-    if rows.size == 0:
+    box = ink_box(region)
+    if box is None:
         return None, None, None
-    left, top = x0 + int(cols[0]), y + int(rows[0])
-    right, bottom = x0 + int(cols[-1]) + 1, y + int(rows[-1]) + 1
-    ink_box = (left, top, right - left, bottom - top)
-    region = region[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box_x, box_y, box_w, box_h = box
+    left, top = x0 + box_x, y + box_y
+    right, bottom = left + box_w, top + box_h
+    own_box = (left, top, box_w, box_h)
+    region = region[box_y:box_y + box_h, box_x:box_x + box_w]
     if grow:
         height, width = components.shape
         pad_top, pad_left = min(grow, top), min(grow, left)
@@ -319,7 +322,7 @@ def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
         kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
         region = cv2.dilate(padded, kernel).astype(bool)
         left, top, right, bottom = left - pad_left, top - pad_top, right + pad_right, bottom + pad_bottom
-    return region, (left, top, right - left, bottom - top), ink_box
+    return region, (left, top, right - left, bottom - top), own_box
 
 
 def cut_options(ink: np.ndarray, height: float, max_options: int = 3) -> list[tuple[int, ...]]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from digitlab.preprocess import normalize_digit
 from digitlab.strokes import SUBPIXEL_SHIFT
-from digitlab.synth import ink_box
+from digitlab.preprocess import ink_box
 
 #: Skeletons are found and redrawn at this many times MNIST's resolution, then shrunk back.
 _REDRAW_SCALE = 2
@@ -57,7 +57,7 @@ def _like(result: np.ndarray, original) -> np.ndarray:
 
 
 def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of the pixels above half intensity (:func:`digitlab.synth.ink_box`)."""
+    """(x, y, w, h) of the pixels above half intensity (:func:`digitlab.preprocess.ink_box`)."""
     box = ink_box(ink > 0.5)
     if box is None:
         raise ValueError("the digit has no ink to add a style to.")

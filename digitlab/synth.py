@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitlab.preprocess import ink_box
+
 Box = tuple[int, int, int, int]  # (x, y, width, height) in pixels
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -44,14 +46,6 @@ class DigitString:
     @property
     def text(self) -> str:
         return "".join(map(str, self.labels))
-
-
-def ink_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Tight (x, y, w, h) around the nonzero pixels of ``image``, or None."""
-    rows, cols = np.nonzero(image.any(axis=1))[0], np.nonzero(image.any(axis=0))[0]
-    if rows.size == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 def _shape_digit(image: np.ndarray, scale: float, slant: float, stroke: int) -> np.ndarray:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitlab.preprocess import ink_box
+
 #: Strip geometry: the ink fills INK_HEIGHT rows of STRIP_HEIGHT, SIDE_MARGIN blank columns each side.
 STRIP_HEIGHT = 32
 INK_HEIGHT = 24
@@ -86,9 +88,8 @@ def to_strip(image, ink_height: int = INK_HEIGHT) -> Strip | None:
         return None
     gray = gray / high
     ink = gray > INK_THRESHOLD
-    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    crop = gray[top:bottom, left:right]
+    left, top, width, height = ink_box(ink)  # not empty: the brightest pixel is 1
+    crop = gray[top:top + height, left:left + width]
     factor = ink_height / crop.shape[0]
     width = max(1, round(crop.shape[1] * factor))
     if width > 40 * ink_height:  # a 2-pixel-high smear would become kilometres of strip
