@@ -15,9 +15,10 @@ Bottou, Bengio and Haffner (1998, "heuristic over-segmentation"):
    and of "not one digit" (:func:`digitlab.model.candidate_cnn`).
    :func:`recognizer_edges` makes each candidate an edge of a graph whose
    nodes are the boundaries between pieces: read as its most probable
-   digit, or, for a single piece, as no digit at all (a speck). A blob of
-   touching digits is also an edge read whole by the CRNN
-   (:func:`string_edge`), scored by its log-likelihood.
+   digit, or, for a single piece, as no digit at all (a speck). The whole
+   line, and each blob of touching digits in it, is also an edge read by
+   the CRNN (:func:`string_edge`), scored by its log-likelihood: a reading
+   that sees every digit in the company of its neighbours.
 4. :func:`best_path`: the reading is the path from the first boundary to
    the last with the highest total log-probability (dynamic programming).
 
@@ -35,10 +36,9 @@ import cv2
 import numpy as np
 
 from digitlab.non_digits import NOT_A_DIGIT
-from digitlab.preprocess import Page, normalize_digit
+from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
 from digitlab.strokes import rasterize
-from digitlab.preprocess import ink_box
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4
@@ -239,6 +239,25 @@ def string_edge(start: int, end: int, values, confidences, boxes, log_likelihood
                 tuple(tuple(int(v) for v in box) for box in boxes), -float(log_likelihood))
 
 
+def string_boxes(edge: Edge, pieces: list[Piece]) -> list[Box]:
+    """The boxes of a CRNN edge's digits, exact where its pieces allow.
+
+    The CRNN's boxes come from its alignment: approximate. Each piece of the
+    edge's run goes to the digit whose box centre is nearest its own; when
+    every digit gets a piece, a digit's box is the union of its pieces' boxes
+    (separate digits, or a digit in several strokes, get their ink's box);
+    otherwise (a blob holding two digits) the alignment's boxes stay.
+    """
+    centres = [x + w / 2 for x, _, w, _ in edge.boxes]
+    owned: list[list[Box]] = [[] for _ in edge.boxes]
+    for piece in pieces[edge.start:edge.end]:
+        middle = piece.box[0] + piece.box[2] / 2
+        owned[int(np.argmin([abs(middle - centre) for centre in centres]))].append(piece.box)
+    if not all(owned):
+        return list(edge.boxes)
+    return [union_box(boxes) for boxes in owned]
+
+
 def _cost(probability: float) -> float:
     return -float(np.log(max(float(probability), 1e-12)))
 
@@ -281,14 +300,15 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     ``recognize`` maps (N, 28, 28) crops to (N, 11) probabilities; the
     candidates of all lines go to it in one call. ``lines`` (pieces per
     line, e.g. :func:`stroke_lines`) defaults to the segmentation's blobs
-    and the parts of its blobs of touching digits (:func:`line_pieces`),
-    which ``crnn_model`` (if given) also reads whole, in one more call.
+    and the parts of its blobs of touching digits (:func:`line_pieces`).
+    ``crnn_model`` (if given) also reads each line whole and each blob of
+    touching digits whole (:func:`crnn_runs`), in one more call.
     """
     lines = line_pieces(segmentation) if lines is None else lines
     found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
     crops = [candidate.crop for line in found for candidate in line]
     probabilities = recognize(np.stack(crops)) if crops else np.zeros((0, NOT_A_DIGIT + 1), np.float32)
-    strings = _touching_strings(page, segmentation, lines, crnn_model) if crnn_model is not None else {}
+    strings = _crnn_strings(page, segmentation, lines, crnn_model) if crnn_model is not None else {}
     result, start = [], 0
     for line, (pieces, line_candidates) in enumerate(zip(lines, found)):
         edges = recognizer_edges(line_candidates, probabilities[start:start + len(line_candidates)])
@@ -298,25 +318,41 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     return result
 
 
-def _touching_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> dict[int, list[Edge]]:
-    """Per line, a :func:`string_edge` for each blob of touching digits read whole by the CRNN (one call)."""
+def _crnn_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> dict[int, list[Edge]]:
+    """Per line, a :func:`string_edge` for the whole line and for each blob of touching digits in it
+    (:func:`crnn_runs`), all read by the CRNN in one call."""
     from digitlab import crnn
 
-    runs = [(line, run) for line, pieces in enumerate(lines) for run in touching_runs(pieces)]
+    runs = [(line, start, end, labels) for line, pieces in enumerate(lines)
+            for start, end, labels in crnn_runs(pieces, _line_labels(segmentation, line))]
     strips, origins = [], []
-    for line, (start, end, label) in runs:
+    for line, start, end, labels in runs:
         box = union_box([piece.box for piece in lines[line][start:end]])
-        strip, origin = ink_strip(page, segmentation.components, box, (label,), segmentation.claimed)
+        strip, origin = ink_strip(page, segmentation.components, box, labels, segmentation.claimed)
         strips.append(strip)
         origins.append(origin)
     edges: dict[int, list[Edge]] = {}
     readings = crnn.read_lines(crnn_model, strips) if strips else []
-    for (line, (start, end, _)), (x0, y0), reading in zip(runs, origins, readings):
+    for (line, start, end, _), (x0, y0), reading in zip(runs, origins, readings):
         if reading.values:
             boxes = [(x0 + x, y0 + y, w, h) for x, y, w, h in reading.boxes]
             edges.setdefault(line, []).append(string_edge(
                 start, end, reading.values, reading.confidences, boxes, reading.log_likelihood))
     return edges
+
+
+def crnn_runs(pieces: list[Piece], line_labels: tuple[int, ...]) -> list[tuple[int, int, tuple[int, ...]]]:
+    """``(start, end, blob labels)`` of the runs of ``pieces`` the CRNN reads: the whole line (its blobs
+    ``line_labels``), and each blob of touching digits (:func:`touching_runs`) that is not the line itself."""
+    if not pieces:
+        return []
+    runs = [(0, len(pieces), line_labels)]
+    runs += [(start, end, (label,)) for start, end, label in touching_runs(pieces) if (start, end) != (0, len(pieces))]
+    return runs
+
+
+def _line_labels(segmentation: Segmentation, line: int) -> tuple[int, ...]:
+    return tuple(sorted({label for seg in segmentation.segments if seg.line == line for label in seg.labels}))
 
 
 def ink_strip(page: Page, components: np.ndarray, box: Box, labels, claimed=None) -> tuple[np.ndarray, tuple[int, int]]:

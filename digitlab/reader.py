@@ -9,8 +9,9 @@ draw-and-read widget). Three methods:
 - ``"auto"`` (the default, notebook 06): the ink is cut into pieces (a pad's
   strokes, or blobs and the parts of wide blobs), and every way of grouping
   neighbouring pieces into digits is scored by a CNN that can also answer
-  "not one digit", blobs of touching digits also by the CRNN. The reading is
-  the most probable path through those groupings (:mod:`digitlab.decode`).
+  "not one digit"; each line and each blob of touching digits is also read
+  whole by the CRNN. The reading is the most probable path through those
+  groupings and readings (:mod:`digitlab.decode`).
 
 The contour method runs four steps, one method of
 :class:`Reader` each, so a notebook can show them one at a time:
@@ -189,7 +190,8 @@ class Reader:
         digits = []
         for line, lattice in enumerate(self.lattices(page, segmentation, lines)):
             for edge in lattice.path:
-                for value, confidence, box in zip(edge.values, edge.confidences, edge.boxes):
+                boxes = edge.boxes if edge.crop is not None else decode.string_boxes(edge, lattice.pieces)
+                for value, confidence, box in zip(edge.values, edge.confidences, boxes):
                     crop = edge.crop if edge.crop is not None else normalize_digit(_cut(page.ink, box))
                     digits.append(Digit(value=value, confidence=confidence, box=to_input_pixels(box, page.scale),
                                         crop=crop, line=line, method="auto" if edge.crop is not None else "crnn",

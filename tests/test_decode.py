@@ -198,3 +198,20 @@ def test_the_eleventh_class_rejects_pairs_and_pieces_of_test_digits(shipped, mni
     for name, examples in (("pairs", pairs), ("pieces", pieces)):
         rejected = predict_probabilities(shipped.candidate_model, np.stack(examples)).argmax(axis=1) == NOT_A_DIGIT
         assert rejected.mean() >= 0.95, f"{name}: {rejected.mean():.1%} rejected"
+
+
+def _piece(x: int, width: int) -> decode.Piece:
+    return decode.Piece(np.ones((40, width), bool), (x, 0, width, 40), (x, 0, width, 40))
+
+
+def test_a_crnn_reading_of_separate_pieces_takes_their_exact_boxes():
+    pieces = [_piece(0, 20), _piece(40, 8), _piece(52, 10), _piece(90, 20)]  # a 5's body and bar: two pieces
+    alignment = ((2, 0, 30, 40), (38, 0, 30, 40), (84, 0, 30, 40))  # approximate
+    edge = decode.string_edge(0, 4, (7, 5, 1), (0.9, 0.9, 0.9), alignment, -1.0)
+    assert decode.string_boxes(edge, pieces) == [(0, 0, 20, 40), (40, 0, 22, 40), (90, 0, 20, 40)]
+
+
+def test_a_crnn_reading_of_one_blob_holding_two_digits_keeps_the_alignment_boxes():
+    alignment = ((0, 0, 25, 40), (25, 0, 25, 40))
+    edge = decode.string_edge(0, 1, (2, 7), (0.9, 0.9), alignment, -1.0)
+    assert decode.string_boxes(edge, [_piece(0, 50)]) == list(alignment)
