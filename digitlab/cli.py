@@ -271,8 +271,8 @@ def _add_read_command(commands) -> None:
     read.add_argument("--model", help="the digit CNN of method contours, a .keras file (default: the shipped one)")
     read.add_argument("--method", choices=METHODS, default="auto",
                       help="auto (default): groups pieces of ink into the digits a CNN reads best, weighed against "
-                           "the CRNN's readings of each line and each blob of touching digits; contours: segments and "
-                           "reads each digit with the CNN; crnn: reads each line whole with the CRNN")
+                           "the CRNN's reading of the whole line; contours: segments and reads each digit with the "
+                           "CNN; crnn: reads each line whole with the CRNN")
     read.set_defaults(run=_read)
 
 

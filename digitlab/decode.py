@@ -16,9 +16,9 @@ Bottou, Bengio and Haffner (1998, "heuristic over-segmentation"):
    :func:`recognizer_edges` makes each candidate an edge of a graph whose
    nodes are the boundaries between pieces: read as its most probable
    digit, or, for a single piece, as no digit at all (a speck). The whole
-   line, and each blob of touching digits in it, is also an edge read by
-   the CRNN (:func:`string_edge`), scored by its log-likelihood: a reading
-   that sees every digit in the company of its neighbours.
+   line is also an edge, read by the CRNN (:func:`string_edge`) and scored
+   by its log-likelihood: a reading that sees every digit in the company
+   of its neighbours, touching ones included.
 4. :func:`best_path`: the reading is the path from the first boundary to
    the last with the highest total log-probability (dynamic programming).
 
@@ -45,11 +45,8 @@ MAX_PIECES = 4
 #: At most this many cuts split one wide blob (so the whole blob is still a run of pieces).
 MAX_CUTS = MAX_PIECES - 1
 #: A blob wider than this many digit heights probably holds touching digits: it is cut in parts (the
-#: whole blob stays a candidate), and the CRNN reads it whole.
+#: whole blob stays a candidate).
 CUT_WIDER_THAN = 1.2
-#: A blob wider than this, but not wide enough to cut, may still be two narrow digits that touch ("21"):
-#: the CRNN reads it whole too, an edge beside the recognizer's.
-READ_WHOLE_WIDER_THAN = 0.9
 #: The graph's two prices, added to a path's cost (-log probability): per digit read (above 0 favours
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
@@ -59,14 +56,11 @@ SKIP_COST = 6.0
 @dataclass(frozen=True)
 class Piece:
     """A piece of ink: a boolean ``mask`` over ``region`` (x, y, w, h, grown by a pixel of soft edge),
-    and the tight ``box`` of its ink, in working pixels. ``blob`` is the label
-    (:attr:`digitlab.segment.Segmentation.components`) of a blob wide enough for the CRNN to read whole, that
-    this piece is or was cut from; -1 for others."""
+    and the tight ``box`` of its ink, in working pixels."""
 
     mask: np.ndarray = field(repr=False)
     region: Box
     box: Box
-    blob: int = -1
 
 
 @dataclass(frozen=True)
@@ -127,31 +121,17 @@ def line_pieces(segmentation: Segmentation) -> list[list[Piece]]:
 
 def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float) -> list[Piece]:
     """One blob as a piece, or, wider than :data:`CUT_WIDER_THAN` digit heights, cut in parts
-    (:func:`digitlab.segment.cut_options`). Parts, and a whole blob wider than
-    :data:`READ_WHOLE_WIDER_THAN`, remember their blob: the CRNN reads it whole."""
+    (:func:`digitlab.segment.cut_options`)."""
     components, claimed = segmentation.components, segmentation.claimed
     blob = Segment(box, (label,))
     if box[2] <= CUT_WIDER_THAN * height:
         mask, region, ink_box = segment_ink(components, blob, grow=1, claimed=claimed)
-        return [Piece(mask, region, ink_box, label if box[2] > READ_WHOLE_WIDER_THAN * height else -1)]
+        return [Piece(mask, region, ink_box)]
     ink, _, _ = segment_ink(components, blob, claimed=claimed)
     cuts = sorted(_cut_positions([tuple(box[0] + cut for cut in option) for option in cut_options(ink, height)]))
     bounds = zip([None] + cuts, cuts + [None])
     parts = [segment_ink(components, blob, x0, x1, grow=1, claimed=claimed) for x0, x1 in bounds]
-    return [Piece(mask, region, ink_box, label) for mask, region, ink_box in parts if mask is not None]
-
-
-def touching_runs(pieces: list[Piece]) -> list[tuple[int, int, int]]:
-    """``(start, end, blob)`` for each run of pieces of one blob the CRNN reads whole (its label)."""
-    runs = []
-    for index, piece in enumerate(pieces):
-        if piece.blob < 0:
-            continue
-        if runs and runs[-1][2] == piece.blob and runs[-1][1] == index:
-            runs[-1] = (runs[-1][0], index + 1, piece.blob)
-        else:
-            runs.append((index, index + 1, piece.blob))
-    return runs
+    return [Piece(mask, region, ink_box) for mask, region, ink_box in parts if mask is not None]
 
 
 def _cut_positions(options) -> set[int]:
@@ -233,8 +213,8 @@ def recognizer_edges(found: list[Candidate], probabilities: np.ndarray) -> list[
 
 
 def string_edge(start: int, end: int, values, confidences, boxes, log_likelihood: float) -> Edge:
-    """An edge for pieces read together as a string of digits (the CRNN's reading of a blob of
-    touching digits), scored by its log-likelihood: on the same scale as the recognizer's edges."""
+    """An edge for pieces read together as a string of digits (the CRNN's reading of a line), scored by
+    its log-likelihood: on the same scale as the recognizer's edges."""
     return Edge(start, end, tuple(int(v) for v in values), tuple(float(c) for c in confidences),
                 tuple(tuple(int(v) for v in box) for box in boxes), -float(log_likelihood))
 
@@ -301,8 +281,7 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     candidates of all lines go to it in one call. ``lines`` (pieces per
     line, e.g. :func:`stroke_lines`) defaults to the segmentation's blobs
     and the parts of its blobs of touching digits (:func:`line_pieces`).
-    ``crnn_model`` (if given) also reads each line whole and each blob of
-    touching digits whole (:func:`crnn_runs`), in one more call.
+    ``crnn_model`` (if given) also reads each line whole, in one more call.
     """
     lines = line_pieces(segmentation) if lines is None else lines
     found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
@@ -319,39 +298,28 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
 
 
 def _crnn_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> dict[int, list[Edge]]:
-    """Per line, a :func:`string_edge` for the whole line and for each blob of touching digits in it
-    (:func:`crnn_runs`), all read by the CRNN in one call."""
+    """Per line, a :func:`string_edge` for the whole line read by the CRNN (all lines in one call)."""
     from digitlab import crnn
 
-    runs = [(line, start, end, labels) for line, pieces in enumerate(lines)
-            for start, end, labels in crnn_runs(pieces, _line_labels(segmentation, line))]
+    read = [line for line, pieces in enumerate(lines) if pieces]
     strips, origins = [], []
-    for line, start, end, labels in runs:
-        box = union_box([piece.box for piece in lines[line][start:end]])
-        strip, origin = ink_strip(page, segmentation.components, box, labels, segmentation.claimed)
+    for line in read:
+        box = union_box([piece.box for piece in lines[line]])
+        strip, origin = ink_strip(page, segmentation.components, box, _line_labels(segmentation, line),
+                                  segmentation.claimed)
         strips.append(strip)
         origins.append(origin)
     edges: dict[int, list[Edge]] = {}
-    readings = crnn.read_lines(crnn_model, strips) if strips else []
-    for (line, start, end, _), (x0, y0), reading in zip(runs, origins, readings):
+    for line, (x0, y0), reading in zip(read, origins, crnn.read_lines(crnn_model, strips) if strips else []):
         if reading.values:
             boxes = [(x0 + x, y0 + y, w, h) for x, y, w, h in reading.boxes]
-            edges.setdefault(line, []).append(string_edge(
-                start, end, reading.values, reading.confidences, boxes, reading.log_likelihood))
+            edges[line] = [string_edge(0, len(lines[line]), reading.values, reading.confidences, boxes,
+                                       reading.log_likelihood)]
     return edges
 
 
-def crnn_runs(pieces: list[Piece], line_labels: tuple[int, ...]) -> list[tuple[int, int, tuple[int, ...]]]:
-    """``(start, end, blob labels)`` of the runs of ``pieces`` the CRNN reads: the whole line (its blobs
-    ``line_labels``), and each blob of touching digits (:func:`touching_runs`) that is not the line itself."""
-    if not pieces:
-        return []
-    runs = [(0, len(pieces), line_labels)]
-    runs += [(start, end, (label,)) for start, end, label in touching_runs(pieces) if (start, end) != (0, len(pieces))]
-    return runs
-
-
 def _line_labels(segmentation: Segmentation, line: int) -> tuple[int, ...]:
+    """The blobs (component labels) of a line's segments."""
     return tuple(sorted({label for seg in segmentation.segments if seg.line == line for label in seg.labels}))
 
 

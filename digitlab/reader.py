@@ -9,9 +9,9 @@ draw-and-read widget). Three methods:
 - ``"auto"`` (the default, notebook 06): the ink is cut into pieces (a pad's
   strokes, or blobs and the parts of wide blobs), and every way of grouping
   neighbouring pieces into digits is scored by a CNN that can also answer
-  "not one digit"; each line and each blob of touching digits is also read
-  whole by the CRNN. The reading is the most probable path through those
-  groupings and readings (:mod:`digitlab.decode`).
+  "not one digit"; each line is also read whole by the CRNN. The reading is
+  the most probable path through those groupings and readings
+  (:mod:`digitlab.decode`).
 
 The contour method runs four steps, one method of
 :class:`Reader` each, so a notebook can show them one at a time:
@@ -200,8 +200,8 @@ class Reader:
         return reading_of(digits, page)
 
     def lattices(self, page: Page, segmentation: Segmentation, lines=None) -> list[decode.Lattice]:
-        """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN for blobs of
-        touching digits), with its best path: :func:`digitlab.decode.lattices`. ``lines``: pieces per
+        """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN, which reads each
+        line whole), with its best path: :func:`digitlab.decode.lattices`. ``lines``: pieces per
         line, by default the segmentation's blobs and the parts of wide ones."""
         return decode.lattices(page, segmentation, lambda crops: self.classify(crops, self.candidate_model),
                                self.crnn_model, lines, self.digit_cost, self.skip_cost)
