@@ -18,7 +18,9 @@ Bottou, Bengio and Haffner (1998, "heuristic over-segmentation"):
    digit, or, for a single piece, as no digit at all (a speck). The whole
    line is also an edge, read by the CRNN (:func:`string_edge`) and scored
    by its log-likelihood: a reading that sees every digit in the company
-   of its neighbours, touching ones included.
+   of its neighbours, touching ones included. The pieces it reads as no
+   digit (none of its digits was read near them) pay the price of a speck,
+   as on any other path.
 4. :func:`best_path`: the reading is the path from the first boundary to
    the last with the highest total log-probability (dynamic programming).
 
@@ -51,6 +53,9 @@ CUT_WIDER_THAN = 1.2
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
 SKIP_COST = 6.0
+#: The CRNN reads a piece as part of a digit when it emits that digit within this many digit heights of the
+#: piece's ink (a digit is about 0.7 heights wide); farther pieces are read as no digit.
+READ_REACH = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ class Candidate:
 class Edge:
     """Pieces ``start`` to ``end - 1`` of a line read as the digits ``values`` (none: not a digit, a speck),
     each with its confidence and box; ``cost`` is -log of the reading's probability. ``crop`` is what
-    the recognizer saw (None for a string the CRNN read)."""
+    the recognizer saw (None for a string the CRNN read). ``skipped``: how many of its pieces a string
+    reads as no digit."""
 
     start: int
     end: int
@@ -86,6 +92,7 @@ class Edge:
     boxes: tuple[Box, ...]
     cost: float
     crop: np.ndarray | None = field(default=None, repr=False)
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -212,11 +219,20 @@ def recognizer_edges(found: list[Candidate], probabilities: np.ndarray) -> list[
     return edges
 
 
-def string_edge(start: int, end: int, values, confidences, boxes, log_likelihood: float) -> Edge:
+def string_edge(start: int, end: int, values, confidences, boxes, log_likelihood: float, skipped: int = 0) -> Edge:
     """An edge for pieces read together as a string of digits (the CRNN's reading of a line), scored by
-    its log-likelihood: on the same scale as the recognizer's edges."""
+    its log-likelihood: on the same scale as the recognizer's edges. ``skipped`` of its pieces are read as
+    no digit (:func:`unread_pieces`)."""
     return Edge(start, end, tuple(int(v) for v in values), tuple(float(c) for c in confidences),
-                tuple(tuple(int(v) for v in box) for box in boxes), -float(log_likelihood))
+                tuple(tuple(int(v) for v in box) for box in boxes), -float(log_likelihood), skipped=skipped)
+
+
+def unread_pieces(pieces: list[Piece], centres, height: float, reach: float = READ_REACH) -> int:
+    """How many ``pieces`` lie farther than ``reach`` digit heights (``height`` pixels each) from every x in
+    ``centres``, where a string's digits were read: pieces the string reads as no digit."""
+    limit = reach * height
+    return sum(all(max(x - centre, 0.0, centre - (x + w)) > limit for centre in centres)
+               for x, _, w, _ in (piece.box for piece in pieces))
 
 
 def string_boxes(edge: Edge, pieces: list[Piece]) -> list[Box]:
@@ -249,7 +265,8 @@ def best_path(piece_count: int, edges: list[Edge], digit_cost: float = DIGIT_COS
     Nodes are the boundaries between pieces; an edge from ``start`` to
     ``end`` reads the pieces between them. Every piece is read exactly once,
     as part of a digit or as no digit. An edge costs its ``cost`` plus
-    ``digit_cost`` per digit it reads, or ``skip_cost`` if it reads none.
+    ``digit_cost`` per digit it reads, or ``skip_cost`` if it reads none,
+    plus ``skip_cost`` per piece a string reads as no digit (``Edge.skipped``).
     Dynamic programming over the boundaries, left to right (Viterbi).
     """
     cost = np.full(piece_count + 1, np.inf)
@@ -258,7 +275,8 @@ def best_path(piece_count: int, edges: list[Edge], digit_cost: float = DIGIT_COS
     for edge in sorted(edges, key=lambda edge: edge.end):
         if not 0 <= edge.start < edge.end <= piece_count:
             raise ValueError(f"an edge from {edge.start} to {edge.end} does not fit {piece_count} pieces.")
-        total = cost[edge.start] + edge.cost + (digit_cost * len(edge.values) if edge.values else skip_cost)
+        total = (cost[edge.start] + edge.cost + skip_cost * edge.skipped
+                 + (digit_cost * len(edge.values) if edge.values else skip_cost))
         if total < cost[edge.end]:
             cost[edge.end], back[edge.end] = total, edge
     if piece_count and back[piece_count] is None:
@@ -313,8 +331,9 @@ def _crnn_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> 
     for line, (x0, y0), reading in zip(read, origins, crnn.read_lines(crnn_model, strips) if strips else []):
         if reading.values:
             boxes = [(x0 + x, y0 + y, w, h) for x, y, w, h in reading.boxes]
+            skipped = unread_pieces(lines[line], [x0 + x for x in reading.centres], line_height(segmentation, line))
             edges[line] = [string_edge(0, len(lines[line]), reading.values, reading.confidences, boxes,
-                                       reading.log_likelihood)]
+                                       reading.log_likelihood, skipped)]
     return edges
 
 

@@ -96,6 +96,22 @@ def test_a_string_edge_competes_with_the_recognizer_on_log_probability():
     assert decode.best_path(2, edges + [unlikely]) != [unlikely]  # 0.7 x 0.6 beats 0.1
 
 
+def test_a_string_pays_the_speck_price_for_each_piece_it_reads_as_no_digit():
+    # Pieces a digit height (40 px) apart; the CRNN emitted one digit over the first.
+    pieces = [_piece(0, 20), _piece(40, 20), _piece(120, 20)]
+    assert decode.unread_pieces(pieces, [10.0], height=40) == 1  # the second is within reach, the third is not
+    assert decode.unread_pieces(pieces, [10.0, 130.0], height=40) == 0
+    # Two pieces: an 8 the recognizer reads at 0.9, and dust; the CRNN reads "8" at 0.5 near the first.
+    found = _candidates(2)
+    edges = decode.recognizer_edges(found, _scores(found, {(0, 1): (8, 0.9)}))
+    reading_all = decode.string_edge(0, 2, [8], [0.7], [(0, 0, 20, 40)], np.log(0.5))
+    skipping = decode.string_edge(0, 2, [8], [0.7], [(0, 0, 20, 40)], np.log(0.5), skipped=1)
+    assert decode.best_path(2, edges + [reading_all]) == [reading_all]  # the dust would come free
+    # Read as no digit by the string, the dust costs what it costs the recognizer's path to skip it.
+    assert [(edge.start, edge.end, edge.values) for edge in decode.best_path(2, edges + [skipping])] == [
+        (0, 1, (8,)), (1, 2, ())]
+
+
 def test_best_path_refuses_mismatched_scores_and_gaps():
     found = _candidates(3)
     with pytest.raises(ValueError, match="rows"):

@@ -46,7 +46,8 @@ class LineReading:
     ``boxes`` are approximate (x, y, w, h) in the given image's pixels: the
     line is cut half-way between the frames where CTC emitted neighbouring
     digits, and each part is trimmed to its ink. They are ordered left to
-    right and can overlap in height but not in width. ``spans`` are each
+    right and can overlap in height but not in width. ``centres`` are the x
+    (image pixels) where each digit was emitted. ``spans`` are each
     digit's (first, last) frame in the reading that was kept, whose strip
     (``to_strip(image, ink_height)``) was moved right by ``shift`` columns
     (see :func:`read_lines`). ``log_likelihood`` is log P(text | line) under
@@ -58,6 +59,7 @@ class LineReading:
     values: list[int] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
+    centres: list[float] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     shift: int = 0
     ink_height: int = INK_HEIGHT
@@ -74,12 +76,14 @@ class LineReading:
         return float(np.prod(self.confidences)) if self.confidences else 1.0
 
 
-def _boxes_from_alignment(strip: Strip, spans, shift: int = 0) -> list[Box]:
-    """One box per decoded digit: cut between neighbouring digits' frames, trim each part to its ink.
+def _centres(strip: Strip, spans, shift: int = 0) -> list[float]:
+    """The image x where each decoded digit was emitted: the middle of its frames. ``shift``: the strip was
+    read moved right by this many columns."""
+    return [strip.to_image_x(FRAME_WIDTH * (first + last + 1) / 2 - shift) for first, last in spans]
 
-    ``shift``: the strip was read moved right by this many columns.
-    """
-    centres = [strip.to_image_x(FRAME_WIDTH * (first + last + 1) / 2 - shift) for first, last in spans]
+
+def _boxes_from_alignment(strip: Strip, centres) -> list[Box]:
+    """One box per decoded digit: cut half-way between neighbouring digits' ``centres``, trim each part to its ink."""
     ink = strip.ink
     cuts = [0] + [round((a + b) / 2) for a, b in zip(centres, centres[1:])] + [ink.shape[1]]
     line_rows = np.nonzero(ink.any(axis=1))[0]
@@ -226,10 +230,10 @@ def _read_group(model, images, phases: int, extra_ink_heights, extra_phases: int
         view, shift, decoded = combine_views([probabilities for _, _, probabilities in views[index]])
         height, strip, probabilities = views[index][view]
         text = "".join(map(str, decoded.values))
+        centres = _centres(strip, decoded.spans, shift)
         lines.append(LineReading(
-            decoded.values, decoded.confidences,
-            _boxes_from_alignment(strip, decoded.spans, shift) if decoded.values else [], decoded.spans, shift,
-            height, float(ctc_log_likelihoods(probabilities, [text]).mean()),
+            decoded.values, decoded.confidences, _boxes_from_alignment(strip, centres) if decoded.values else [],
+            centres, decoded.spans, shift, height, float(ctc_log_likelihoods(probabilities, [text]).mean()),
         ))
     return lines
 
