@@ -32,6 +32,10 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,9 @@ CROPS_PER_CALL = 1024
 SHIFTS = ((1, 1), (-1, 1), (1, 2), (-1, 2))
 #: ``average_shifts`` classifies the shifted copies only of crops read below this confidence on their own.
 SHIFTS_BELOW = 0.99
+#: How many crops' probabilities (per model, the most recent) the pad's reader remembers: the pad reads all its
+#: strokes again after each new one, and classifies only the candidates the new stroke made.
+PAD_REMEMBERS = 4096
 
 
 class Reader:
@@ -68,11 +75,16 @@ class Reader:
     the CNN reads below :data:`SHIFTS_BELOW` moved one pixel up, down, left
     and right, and averages the five predictions: on 5-digit MNIST test
     strings it removed about a quarter of the string errors.
+    ``remember_crops`` (0: none) keeps the probabilities of that many recent
+    crops per model, so reading nearly the same ink again (a pad, after
+    each stroke) classifies only what changed. Leave it 0 while the models'
+    weights may change (a model still training): remembered probabilities
+    would be those of the old weights.
     """
 
     def __init__(self, model, method: str = "auto", polarity: str = "auto", threshold: str = "otsu",
                  average_shifts: bool = True, crnn_model=None, candidate_model=None,
-                 digit_cost: float | None = None, skip_cost: float | None = None):
+                 digit_cost: float | None = None, skip_cost: float | None = None, remember_crops: int = 0):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
         check_polarity(polarity)
@@ -87,6 +99,9 @@ class Reader:
         self._candidate_model = candidate_model
         self.digit_cost = decode.DIGIT_COST if digit_cost is None else digit_cost
         self.skip_cost = decode.SKIP_COST if skip_cost is None else skip_cost
+        if remember_crops < 0:
+            raise ValueError(f"remember_crops must be 0 or more, got {remember_crops}.")
+        self._remembered = _RememberedCrops(remember_crops)
 
     @property
     def crnn_model(self):
@@ -213,9 +228,23 @@ class Reader:
         of the crops read below :data:`SHIFTS_BELOW` (sure crops, most of
         them, cost nothing more), and their five predictions are averaged.
         The model runs as one compiled ``tf.function`` (:func:`digitlab.model.compiled_forward`).
+        With ``remember_crops``, the crops this reader classified lately are not classified again.
         """
         crops = np.asarray(crops, dtype=np.float32).reshape(-1, 28, 28)
         model = self.model if model is None else model
+        if not len(crops) or not self._remembered.capacity:
+            return self._classify_anew(crops, model)
+        keys = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
+        rows = self._remembered.recall(model, keys)
+        new = [index for index, row in enumerate(rows) if row is None]
+        if new:
+            for index, row in zip(new, self._classify_anew(crops[new], model)):
+                rows[index] = row
+            self._remembered.keep(model, [keys[index] for index in new], [rows[index] for index in new])
+        return np.stack(rows)
+
+    def _classify_anew(self, crops: np.ndarray, model) -> np.ndarray:
+        """:meth:`classify` of crops it has not seen: one call, and one more for the shifted copies."""
         probabilities = self._predict(crops, model)
         unsure = np.flatnonzero(probabilities.max(axis=1) < SHIFTS_BELOW) if self.average_shifts else []
         if len(unsure):  # MNIST digits have a 4-pixel blank border: rolling loses nothing
@@ -303,6 +332,34 @@ def _piece(page: Page, segmentation: Segmentation, seg, x0=None, x1=None) -> tup
         return None
     x, y, w, h = region
     return normalize_digit(page.ink[y:y + h, x:x + w] * own), box
+
+
+class _RememberedCrops:
+    """The probabilities of the last ``capacity`` crops each model classified, by a hash of the crop's pixels;
+    safe to share between threads."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._by_model = weakref.WeakKeyDictionary()  # model -> OrderedDict(key -> probabilities)
+
+    def recall(self, model, keys) -> list:
+        """Each key's probabilities, or None for keys not remembered."""
+        with self._lock:
+            known = self._by_model.get(model, OrderedDict())
+            for key in keys:
+                if key in known:
+                    known.move_to_end(key)  # recently used: kept the longest
+            return [known.get(key) for key in keys]
+
+    def keep(self, model, keys, rows) -> None:
+        with self._lock:
+            known = self._by_model.setdefault(model, OrderedDict())
+            for key, row in zip(keys, rows):
+                known[key] = np.array(row)  # a copy: a row alone, not a view holding its whole batch
+                known.move_to_end(key)
+            while len(known) > self.capacity:
+                known.popitem(last=False)
 
 
 def _check_digit_classifier(model) -> None:

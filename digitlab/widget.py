@@ -193,12 +193,13 @@ class DigitPad(ipywidgets.VBox):
 
     @property
     def reader(self):
-        """The reader in use; ``Reader.default()`` (the shipped CNN) is loaded on first use."""
+        """The reader in use; ``Reader.default()`` (the shipped models, remembering the probabilities of recent
+        crops: :data:`digitlab.reader.PAD_REMEMBERS`) is loaded on first use."""
         if self._reader is None:
-            from digitlab.reader import Reader
+            from digitlab.reader import PAD_REMEMBERS, Reader
 
             self._show_message("Loading the model (first read only)…")
-            self._reader = Reader.default()
+            self._reader = Reader.default(remember_crops=PAD_REMEMBERS)
         return self._reader
 
     def read(self):

@@ -446,6 +446,40 @@ def test_shift_averaging_only_for_unsure_crops():
     assert not np.allclose(averaged[1:], plain[1:])
 
 
+def test_a_remembering_reader_classifies_only_crops_it_has_not_seen_lately():
+    seen = []
+
+    def counting_model(batch, training=False):
+        seen.append(len(batch))
+        return ink_column_model(batch)
+
+    crops = np.random.default_rng(1).random((6, 28, 28)).astype(np.float32)
+    reader = Reader(counting_model, average_shifts=False, remember_crops=4)
+    first = reader.classify(crops[:4])
+    again = reader.classify(crops[2:6])  # two seen, two new
+    assert seen == [4, 2]
+    np.testing.assert_allclose(again, np.concatenate([first[2:], Reader(ink_column_model).classify(crops[4:])]),
+                               atol=1e-6)
+    reader.classify(crops[:2])  # forgotten: only the last four are remembered
+    assert seen == [4, 2, 2]
+
+
+def test_a_reader_remembers_nothing_unless_asked_so_a_model_in_training_is_read_afresh():
+    shift = [0.0]
+
+    def changing_model(batch, training=False):  # its "weights" change between calls
+        return ink_column_model(np.roll(batch, int(shift[0]), axis=2))
+
+    crops = np.zeros((1, 28, 28), np.float32)
+    crops[0, 10:14, 14] = 1.0
+    reader = Reader(changing_model, average_shifts=False)
+    before = reader.classify(crops)
+    shift[0] = 8
+    assert not np.allclose(reader.classify(crops), before)
+    with pytest.raises(ValueError, match="remember_crops"):
+        Reader(ink_column_model, remember_crops=-1)
+
+
 # --- Adversarial pages: bounded memory (issue 23) -------------------------------------------
 
 
