@@ -7,7 +7,9 @@ rows, each a blob the CRNN reads whole; dust; a blurred-noise photo) and
 reads each with ``python -m digitlab.cli read IMAGE --json`` in a fresh
 process (method "auto", the shipped models). Prints, for each, the peak
 resident memory of that whole process (``ru_maxrss`` from ``os.wait4``), its
-wall time, and what it read, then the worst of each against the targets:
+wall time, and what it read (how many digits, and how many of them at least
+``digitlab.reading.UNSURE_BELOW`` sure: a page without writing should read
+as nothing sure), then the worst of each against the targets:
 
 - <= 1.2 GB peak RSS for the whole process (Binder gives 1-2 GB; TensorFlow
   and the models alone take about 0.6 GB);
@@ -46,6 +48,7 @@ import psutil
 from PIL import Image
 
 from digitlab.image_files import MAX_PIXELS
+from digitlab.reading import UNSURE_BELOW
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -184,7 +187,9 @@ def _outcome(code: int, stdout: str, stderr: str, killed: bool, timed_out: bool)
     if timed_out:
         return "KILLED at --timeout"
     if code == 0:
-        return f"read {len(json.loads(stdout)['digits'])} digits"
+        digits = json.loads(stdout)["digits"]
+        sure = sum(digit["confidence"] >= UNSURE_BELOW for digit in digits)
+        return f"read {len(digits)} digits, {sure} of them sure"
     lines = stderr.strip().splitlines()
     return f"exit {code}: " + (lines[-1][:110] if lines else "(nothing on stderr)") + (
         f" ({len(lines)} lines)" if len(lines) > 1 else "")

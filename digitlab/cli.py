@@ -148,7 +148,7 @@ def _evaluate(args) -> int:
         classifier = models.load_model(args.model) if args.model else models.load_default()
     except models.ModelFileError as error:
         print(f"digitlab evaluate: {error}", file=sys.stderr)
-        return 1
+        return 2
     print(evaluate.report_for(classifier))
     return 0
 
@@ -175,7 +175,7 @@ def _read(args) -> int:
         reader = Reader.from_file(args.model, method=args.method) if args.model else Reader.default(method=args.method)
     except ModelFileError as error:
         print(f"digitlab read: {error}", file=sys.stderr)
-        return 1
+        return 2
     except ValueError as error:  # a model that is no digit classifier
         print(f"digitlab read: --model {args.model}: {error}", file=sys.stderr)
         return 2
@@ -187,7 +187,7 @@ def _read(args) -> int:
         return 2
     except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
         print(f"digitlab read: {error}", file=sys.stderr)
-        return 1
+        return 2
     for note in notes:
         print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
     if args.json:

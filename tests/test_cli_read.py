@@ -97,7 +97,7 @@ def test_missing_file_and_missing_model(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["read", str(tmp_path)]) == 2
     assert "a folder, not an image file" in capsys.readouterr().err
-    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(tmp_path / "none.keras")]) == 1
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(tmp_path / "none.keras")]) == 2
     assert "Model file not found" in capsys.readouterr().err
 
 
@@ -175,7 +175,7 @@ def test_a_missing_crnn_is_one_line_not_a_traceback(model_file, tmp_path, monkey
     from digitlab import crnn
 
     monkeypatch.setattr(crnn.reading, "DEFAULT_MODEL", tmp_path / "crnn.keras")
-    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file, "--method", "crnn"]) == 1
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file, "--method", "crnn"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "crnn.keras" in err
 
@@ -184,7 +184,7 @@ def test_a_missing_candidate_cnn_is_one_line_not_a_traceback(model_file, tmp_pat
     from digitlab import model
 
     monkeypatch.setattr(model, "CANDIDATE_MODEL", tmp_path / "candidate_cnn.keras")
-    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 1
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "candidate_cnn.keras" in err
 
@@ -221,7 +221,7 @@ def test_a_truncated_model_file_is_called_truncated_not_missing(tmp_path, capsys
     whole = DEFAULT_MODEL.read_bytes()
     path = tmp_path / "cut.keras"
     path.write_bytes(whole[:len(whole) // 2])
-    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 1
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "not a complete .keras file" in err and "truncated" in err
     assert "not found" not in err.lower()

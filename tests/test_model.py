@@ -141,7 +141,7 @@ def test_commands_name_a_missing_model_in_one_line(tmp_path, capsys):
     from digitlab.cli import main
 
     missing, out = str(tmp_path / "none.keras"), tmp_path / "ensemble.keras"
-    assert main(["evaluate", "--model", missing]) == 1
+    assert main(["evaluate", "--model", missing]) == 2
     assert capsys.readouterr().err.startswith("digitlab evaluate: Model file not found")
     assert main(["ensemble", missing, missing, "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith("digitlab ensemble: Model file not found")
@@ -254,7 +254,7 @@ def test_a_model_with_code_in_it_is_refused_and_its_code_never_runs(tmp_path, ca
 
     with pytest.raises(ModelFileError, match="Lambda"):
         load_model(path)
-    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 1
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not marker.exists()
 
