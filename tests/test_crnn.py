@@ -310,28 +310,6 @@ def test_training_strings_mix_spaced_and_overlapping_lines_of_1_to_10_digits(mni
     assert any(sequence.inverted for sequence in lines) and not all(sequence.inverted for sequence in lines)
 
 
-def test_clutter_goes_beside_or_between_digits_and_reads_as_nothing(mnist, monkeypatch):
-    lines = crnn.training_strings(30, seed=6, mnist=mnist, overlapping_fraction=0.0, plain_fraction=0.0)
-    rng = np.random.default_rng(0)
-    for sequence in lines.sequences[:10]:
-        cluttered = crnn.with_clutter(sequence, rng)
-        assert cluttered.text == sequence.text and cluttered.inverted == sequence.inverted
-        assert cluttered.image.shape[0] == sequence.image.shape[0] and cluttered.image.shape[1] > sequence.image.shape[1]
-        ink = 255 - cluttered.image if cluttered.inverted else cluttered.image
-        before = 255 - sequence.image if sequence.inverted else sequence.image
-        # Every digit's ink is where its box now says, untouched; the clutter is ink outside every box.
-        for (x, y, w, h), (x0, y0, w0, h0) in zip(cluttered.boxes, sequence.boxes):
-            assert (w, h, y) == (w0, h0, y0)
-            np.testing.assert_array_equal(ink[y:y + h, x:x + w], before[y0:y0 + h0, x0:x0 + w0])
-        assert ink.sum() > before.sum()
-
-    cluttered = crnn.training_strings(300, seed=2, mnist=mnist)
-    monkeypatch.setattr("digitlab.crnn.strings.CLUTTER_FRACTION", 0.0)
-    clean = crnn.training_strings(300, seed=2, mnist=mnist)
-    changed = np.mean([a.image.shape != b.image.shape for a, b in zip(cluttered, clean)])
-    assert abs(changed - crnn.CLUTTER_FRACTION) < 0.07
-
-
 def test_training_strings_keep_a_share_of_digits_as_written(mnist):
     as_written = crnn.training_strings(20, seed=3, mnist=mnist, overlapping_fraction=1.0, plain_fraction=1.0)
     varied = crnn.training_strings(20, seed=3, mnist=mnist, overlapping_fraction=1.0, plain_fraction=0.0)

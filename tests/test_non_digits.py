@@ -43,18 +43,48 @@ def test_specks_are_far_smaller_than_a_digit():
     assert all(max(_extent(non_digits.speck(rng))) <= 8 for _ in range(50))  # a digit: 20 px
 
 
-def _solidity(image) -> float:
-    """The fraction of the ink's box the ink (above half intensity) covers."""
-    ink = np.asarray(image, dtype=np.float32) > 0.5 * np.max(image)
-    return float(ink[ink.any(axis=1)][:, ink.any(axis=0)].mean())
+def test_with_non_digits_adds_the_eleventh_class(digits):
+    images, labels = digits
+    x, y = non_digits.with_non_digits(images, labels, fraction=0.5, seed=3)
+    assert x.dtype == np.uint8 and x.shape == (300, 28, 28)
+    assert (y[:200] == labels).all() and (y[200:] == non_digits.NOT_A_DIGIT).all()
+    kinds = non_digits.non_digits(images, 400, seed=3)
+    assert kinds.shape == (400, 28, 28) and kinds.dtype == np.float32
+    again = non_digits.with_non_digits(images, labels, fraction=0.5, seed=3)[0]
+    assert np.array_equal(x, again)  # seeded
 
 
-def test_clutter_is_solid_ink_of_a_digits_size_and_never_as_narrow_as_a_one(digits):
-    rng = np.random.default_rng(3)
-    examples = [non_digits.clutter(rng) for _ in range(100)]
-    extents = np.array([_extent(example) for example in examples])
-    assert np.median(extents.max(axis=1)) >= 18  # normalised as a digit: its longer side fills the 20 px box
-    assert (extents[:, 1] >= non_digits.CLUTTER_NARROWEST * extents[:, 0] - 2).all()
-    # Blobs, not strokes: they cover far more of their box than digits do.
-    assert np.median([_solidity(example) for example in examples]) > 1.5 * np.median(
-        [_solidity(image) for image in digits[0][:100]])
+def test_smaller_digits_stay_centred_and_shrink(digits):
+    images, _ = digits
+    shrunk = non_digits.smaller(images[:40], fraction=1.0, seed=4)
+    before = [max(_extent(image)) for image in images[:40]]
+    after = [max(_extent(image)) for image in shrunk]
+    assert np.mean(after) < np.mean(before) - 1.5
+    assert all(height >= 0.6 * original for height, original in zip(after, before))
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_bad_fractions_are_refused(digits, fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        non_digits.with_non_digits(*digits, fraction=fraction)
+
+
+def test_too_few_digits_are_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        non_digits.non_digits(np.zeros((1, 28, 28), np.uint8), 5)
+
+
+@pytest.mark.training
+def test_the_candidate_cnn_starts_from_a_digit_cnn_and_reports_its_rejections(tmp_path):
+    from digitlab.card import read_card, save_model, write_card
+    from digitlab.cli import main
+    from digitlab.model import digit_cnn, load_model
+
+    parent, out = tmp_path / "digits.keras", tmp_path / "candidate.keras"
+    save_model(digit_cnn(), parent)
+    write_card({"model": "digit_cnn", "epochs": 1}, parent)
+    assert main(["train", "--model", "candidate_cnn", "--quick", "--init", str(parent), "--out", str(out)]) == 0
+    card = read_card(out)
+    assert load_model(out).output_shape[-1] == non_digits.NOT_A_DIGIT + 1
+    assert len(card["fresh_layers"]) == 1  # all but the output layer came from the digit CNN
+    assert 0.0 <= card["non_digit_rejection"] <= 1.0 and "non_digits" in card

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from digitlab import synth
 from digitlab.crnn.ctc import MAX_DIGITS, encode_labels
 from digitlab.crnn.strips import SIDE_MARGIN, STRIP_HEIGHT, stack_strips, to_strip
-from digitlab.non_digits import clutter
-from digitlab.preprocess import ink_box
 
 #: Training batches are padded to a multiple of this width (few shapes, few retracings).
 BUCKET_WIDTH = 32
@@ -36,13 +33,6 @@ OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
 #: Shares of the training strings: overlapping ones, and (among those) ones with the digits as written.
 OVERLAPPING_FRACTION = 0.6
 PLAIN_FRACTION = 0.5
-#: Share of the training strings (of every kind) with clutter beside or between their digits, read as nothing:
-#: so the CRNN learns to emit no digit for dust or a photo's grain. How many blobs such a string gets, their
-#: height as a fraction of its digits', and the blank around each, in the same unit.
-CLUTTER_FRACTION = 0.2
-CLUTTER_BLOBS = (1, 3)
-CLUTTER_HEIGHT = (0.3, 1.0)
-CLUTTER_SPACE = (0.1, 0.4)
 
 
 def check_fractions(overlapping_fraction: float, plain_fraction: float) -> None:
@@ -73,39 +63,7 @@ def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train",
     as_written = synth.make_dataset(plain, split=split, seed=seed + 2, mnist=mnist, length=STRING_OPTIONS["length"],
                                     invert_fraction=STRING_OPTIONS["invert_fraction"], **OVERLAPPING_OPTIONS)
     strings.sequences.extend(varied.sequences + as_written.sequences)
-    rng = np.random.default_rng((seed, 3))
-    for index in np.flatnonzero(rng.random(n) < CLUTTER_FRACTION):
-        strings.sequences[index] = with_clutter(strings.sequences[index], rng)
     return strings
-
-
-def with_clutter(sequence: synth.DigitString, rng: np.random.Generator) -> synth.DigitString:
-    """``sequence`` with :data:`CLUTTER_BLOBS` blobs of clutter (:func:`digitlab.non_digits.clutter`), each in
-    new blank columns before its first digit, after its last or between two (never through a digit's box),
-    so its text stays the same."""
-    ink = 255 - sequence.image if sequence.inverted else sequence.image
-    boxes = list(sequence.boxes)
-    digit_height = max(h for _, _, _, h in boxes)
-    rows = np.flatnonzero(ink.any(axis=1))
-    for _ in range(rng.integers(CLUTTER_BLOBS[0], CLUTTER_BLOBS[1] + 1)):
-        blob = clutter(rng)
-        x, y, w, h = ink_box(blob)
-        scale = rng.uniform(*CLUTTER_HEIGHT) * digit_height / h
-        blob = cv2.resize(blob[y:y + h, x:x + w], (max(1, round(w * scale)), max(1, round(h * scale))),
-                          interpolation=cv2.INTER_AREA)
-        space = round(rng.uniform(*CLUTTER_SPACE) * digit_height)
-        outside = np.ones(ink.shape[1] + 1, bool)
-        for bx, _, bw, _ in boxes:
-            outside[bx + 1:bx + bw] = False  # a column strictly inside a digit's box
-        at = int(rng.choice(np.flatnonzero(outside)))
-        block = np.zeros((ink.shape[0], blob.shape[1] + 2 * space), np.uint8)
-        top = int(rng.integers(rows[0], max(rows[0], rows[-1] + 1 - blob.shape[0]) + 1))
-        top = min(top, ink.shape[0] - blob.shape[0])
-        block[top:top + blob.shape[0], space:space + blob.shape[1]] = np.round(blob * 255).astype(np.uint8)
-        ink = np.concatenate([ink[:, :at], block, ink[:, at:]], axis=1)
-        boxes = [(bx + block.shape[1] if bx >= at else bx, by, bw, bh) for bx, by, bw, bh in boxes]
-    image = 255 - ink if sequence.inverted else ink
-    return synth.DigitString(image, boxes, sequence.labels, sequence.inverted)
 
 
 def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION,
@@ -130,8 +88,7 @@ def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION
         f"scale {span('scale')}, vertical jitter {percent('jitter')}, slant {span('slant')}, "
         f"stroke {stroke_low:+d} to {stroke_high:+d} px, noise {percent('noise')}, "
         f"{plain_fraction * 100:g} % overlapping ({percent('overlap')}) with the digits as written; "
-        f"{polarity} dark on light; {CLUTTER_FRACTION * 100:g} % of all with {CLUTTER_BLOBS[0]}-{CLUTTER_BLOBS[1]} "
-        f"blobs of clutter (digitlab.non_digits.clutter) beside or between the digits"
+        f"{polarity} dark on light"
     )
 
 
