@@ -58,13 +58,8 @@ def main(argv=None) -> int:
     from digitlab.widget import DigitPad
 
     reader = Reader.from_file(args.model) if args.model else Reader.default()  # each step from scratch
-
-    def pad_reader() -> Reader:
-        """A reader as the pad's own: the same models, remembering recent crops."""
-        return Reader(reader.model, candidate_model=reader.candidate_model, crnn_model=reader.crnn_model,
-                      remember_crops=PAD_REMEMBERS)
-
-    pad = DigitPad(reader=pad_reader(), auto_read=False)
+    pad = DigitPad(reader=Reader(reader.model, candidate_model=reader.candidate_model, crnn_model=reader.crnn_model,
+                                 remember_crops=PAD_REMEMBERS), auto_read=False)  # as the pad's own reader
     strokes = digit_strokes(TEXT, origin=(20, 60), height=110, spacing=25)
     *earlier, last = strokes
     pad.load_strokes(earlier)
@@ -91,7 +86,7 @@ def main(argv=None) -> int:
         pad.auto_read.value = False
         if len(pad.strokes) == len(strokes):
             pad.undo()
-        pad._reader = pad_reader()
+        pad.reader.forget()
         pad.read()
         pad.auto_read.value = True
 

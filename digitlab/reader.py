@@ -78,8 +78,8 @@ class Reader:
     ``remember_crops`` (0: none) keeps the probabilities of that many recent
     crops per model, so reading nearly the same ink again (a pad, after
     each stroke) classifies only what changed. Leave it 0 while the models'
-    weights may change (a model still training): remembered probabilities
-    would be those of the old weights.
+    weights may change (a model still training), or call :meth:`forget`
+    after they did: remembered probabilities are those of the old weights.
     """
 
     def __init__(self, model, method: str = "auto", polarity: str = "auto", threshold: str = "otsu",
@@ -243,6 +243,10 @@ class Reader:
             self._remembered.keep(model, [keys[index] for index in new], [rows[index] for index in new])
         return np.stack(rows)
 
+    def forget(self) -> None:
+        """Forget the probabilities remembered so far (``remember_crops``): after a model's weights changed."""
+        self._remembered.clear()
+
     def _classify_anew(self, crops: np.ndarray, model) -> np.ndarray:
         """:meth:`classify` of crops it has not seen: one call, and one more for the shifted copies."""
         probabilities = self._predict(crops, model)
@@ -360,6 +364,10 @@ class _RememberedCrops:
                 known.move_to_end(key)
             while len(known) > self.capacity:
                 known.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_model.clear()
 
 
 def _check_digit_classifier(model) -> None:

@@ -462,6 +462,9 @@ def test_a_remembering_reader_classifies_only_crops_it_has_not_seen_lately():
                                atol=1e-6)
     reader.classify(crops[:2])  # forgotten: only the last four are remembered
     assert seen == [4, 2, 2]
+    reader.forget()
+    reader.classify(crops[4:])
+    assert seen == [4, 2, 2, 2]
 
 
 def test_a_reader_remembers_nothing_unless_asked_so_a_model_in_training_is_read_afresh():
