@@ -42,6 +42,7 @@ def _data(args) -> int:
 def _train(args) -> int:
     from digitlab import model as models
 
+    _take_recipe(args)
     problem = _training_option_problem(args)
     if problem:
         print(f"digitlab train: {problem}", file=sys.stderr)
@@ -71,9 +72,10 @@ def _recipe(args):
     if args.model == "candidate_cnn":
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
-        return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION}
-    builders = {"digit_cnn": models.digit_cnn, "baseline_cnn": models.baseline_cnn}
-    return builders[args.model], train_and_save, {"styles": args.styles}
+        return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION,
+                                                      "label_smoothing": args.label_smoothing}
+    builders = {"digit_cnn": models.digit_cnn, "fast_cnn": models.fast_cnn, "baseline_cnn": models.baseline_cnn}
+    return builders[args.model], train_and_save, {"styles": args.styles, "label_smoothing": args.label_smoothing}
 
 
 def _crnn_mixture(args) -> dict:
@@ -96,6 +98,17 @@ def _start_from(path: str, model) -> tuple[dict, list[str]]:
     return start_card, fresh
 
 
+def _take_recipe(args) -> None:
+    """Fill the options left out (``--epochs``, ``--learning-rate``) from ``--recipe``; the label smoothing
+    always comes from it."""
+    from digitlab.train import RECIPES
+
+    recipe = RECIPES[args.recipe]
+    args.epochs = recipe.epochs if args.epochs is None else args.epochs
+    args.learning_rate = recipe.learning_rate if args.learning_rate is None else args.learning_rate
+    args.label_smoothing = recipe.label_smoothing
+
+
 def _training_option_problem(args) -> str | None:
     """What is wrong with ``digitlab train``'s options, checked before any data or model is loaded."""
     from digitlab.train import check_schedule
@@ -112,6 +125,8 @@ def _training_option_problem(args) -> str | None:
         return None
     if args.styles:
         return "--styles is for the digit CNNs, not --model crnn"
+    if args.recipe != "standard":
+        return f"--recipe {args.recipe} is for the digit CNNs; the CRNN trains with the standard recipe"
     from digitlab import crnn
 
     try:
@@ -238,10 +253,16 @@ def _is_image_name(path: str) -> bool:
 
 
 def _add_train_command(commands) -> None:
+    from digitlab.train import RECIPES
+
     train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
-    train.add_argument("--model", choices=["digit_cnn", "baseline_cnn", "candidate_cnn", "crnn"], default="digit_cnn")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--learning-rate", type=float, default=3e-3, help="peak learning rate")
+    train.add_argument("--model", choices=["digit_cnn", "fast_cnn", "baseline_cnn", "candidate_cnn", "crnn"],
+                       default="digit_cnn")
+    train.add_argument("--recipe", choices=list(RECIPES), default="standard",
+                       help="standard (default): 20 epochs at a peak learning rate of 3e-3; fast (digit CNNs): "
+                            "3 epochs at 1e-2 with label smoothing 0.1, made for --model fast_cnn")
+    train.add_argument("--epochs", type=int, help="default: the recipe's")
+    train.add_argument("--learning-rate", type=float, help="peak learning rate (default: the recipe's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras, "
                                      "the shipped model; with --quick, runs/MODEL_quick.keras)")

@@ -83,6 +83,10 @@ EXERCISES = {
         "Your model over-fits, as the run of section 3 does. Which one change should help: 'more epochs', "
         "'dropout' or 'more dense units'? (Predict, then try it on section 3's over-fitting run.)",
         "dropout", "Over-fitting is memorising: which change makes memorising harder rather than easier?"),
+    "03.smoothed_target": Exercise(
+        "With label smoothing 0.1 over 10 classes, what probability is the target for the right digit?",
+        0.91, "Smoothing by s keeps 1 - s of the right answer and spreads s evenly over all 10 classes, "
+        "the right one included.", tolerance=1e-3),
     # 04_hyperparameter_tuning
     "04.grid_size": Exercise(
         "How many models does a full grid over filters {32, 64, 128}, dense units {32, 64, 128} "

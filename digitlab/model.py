@@ -91,6 +91,28 @@ def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
     return keras.Model(inputs, outputs, name=name)
 
 
+def fast_cnn(width: int = 24, dropout: float = 0.3, classes: int = NUM_CLASSES) -> keras.Model:
+    """A CNN shaped for a CPU's throughput, trained by the "fast" recipe (:data:`digitlab.train.RECIPES`).
+
+    On a CPU, time goes to the layers at full resolution, and to batch norm
+    there, more than to multiply-adds: so this one starts with a strided 5x5
+    convolution (28 -> 14) and never holds a 28x28 feature map, pools once
+    more (14 -> 7) and ends like :func:`digit_cnn`. One epoch costs less
+    than the baseline's here, and with batch norm a high learning rate
+    reaches the baseline's accuracy in a few epochs.
+    """
+    inputs = keras.Input(INPUT_SHAPE)
+    x = conv_bn(inputs, width, 5, strides=2)               # 28 -> 14, learned down-sampling
+    x = conv_bn(x, 2 * width, 3)
+    x = layers.MaxPooling2D(2)(x)                          # 14 -> 7
+    x = conv_bn(x, 4 * width, 3, padding="valid")          # 7 -> 5
+    x = conv_bn(x, 4 * width, 3, padding="valid")          # 5 -> 3
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="fast_cnn")
+
+
 def candidate_cnn() -> keras.Model:
     """:func:`digit_cnn` with an 11th class, "not one digit" (:mod:`digitlab.non_digits`).
 
@@ -119,6 +141,18 @@ def ensemble(members, name: str = "digit_cnn") -> keras.Model:
 # --- Augmentation ---------------------------------------------------------
 
 
+def grey_dilation_3x3(images):
+    """Each pixel of a batch of (N, H, W, C) images replaced by the maximum of its 3x3 neighbourhood.
+
+    The same as a 3x3 max-pool with stride 1 and "same" padding (zeros, the background, pad the edge),
+    but as two separable maxima of shifted copies: ten times faster on a CPU, where pooling one
+    channel is slow (6.7 s of CPU time per 55,000 images against 0.7 s here).
+    """
+    padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    rows = ops.maximum(ops.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    return ops.maximum(ops.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
+
+
 @keras.saving.register_keras_serializable(package="digitlab")
 class RandomStrokeWidth(layers.Layer):
     """Randomly thins or thickens the strokes of white-on-black digits.
@@ -140,8 +174,7 @@ class RandomStrokeWidth(layers.Layer):
     def call(self, images, training=True):
         if not training or self.factor == 0:
             return images
-        thick = ops.max_pool(images, pool_size=3, strides=1, padding="same")
-        thin = -ops.max_pool(-images, pool_size=3, strides=1, padding="same")
+        thick, thin = grey_dilation_3x3(images), -grey_dilation_3x3(-images)
         strength = keras.random.uniform(
             (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
         )
@@ -179,13 +212,35 @@ def augmentation(
 # --- Keras Tuner ----------------------------------------------------------
 
 
-def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
-    """Adam, sparse categorical cross-entropy, accuracy (passed as ``metrics=``)."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+@keras.saving.register_keras_serializable(package="digitlab")
+class SmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy against digit labels (0-9, not one-hot) with label smoothing.
+
+    Smoothing by ``s`` trains towards ``1 - s + s / classes`` for the right
+    class and ``s / classes`` for each other: the network is never pushed to
+    infinite confidence, so large learning rates stay stable and a short
+    training generalises sooner. Keras' sparse cross-entropy has no smoothing.
+    """
+
+    def __init__(self, label_smoothing: float = 0.1, name: str = "smoothed_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(y_pred)[-1])
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3, label_smoothing: float = 0.0) -> keras.Model:
+    """Adam, cross-entropy against digit labels (smoothed when ``label_smoothing`` > 0, see
+    :class:`SmoothedCrossentropy`), accuracy (passed as ``metrics=``)."""
+    loss = SmoothedCrossentropy(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     return model
 
 

@@ -43,7 +43,7 @@ def _test_fields(model, out, x_test, y_test) -> dict:
 
 
 def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0,
-                   non_digits=0.0, started_from=None) -> dict:
+                   non_digits=0.0, label_smoothing=0.0, started_from=None) -> dict:
     """Train on MNIST, save the model and its card, return the card.
 
     ``non_digits`` (for :func:`digitlab.model.candidate_cnn`) adds examples of
@@ -59,7 +59,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     history = train(
         model, x_train, y_train, epochs=epochs, quick=quick, seed=seed,
         learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
-        history_path=Path(out).with_suffix(".history.json"),
+        label_smoothing=label_smoothing, history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
     save_model(model, out)
@@ -75,6 +75,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
         **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
+        "label_smoothing": label_smoothing,
         "seed": seed,
         "quick": bool(quick),
         **provenance(wall, command),

@@ -164,6 +164,17 @@ def _min_frames():
     return next(frames for frames in range(1, 20) if possible(frames))
 
 
+def _smoothed_target():
+    """The prediction for the right digit that minimises the smoothed loss (0.1): the smoothed target."""
+    from digitlab.model import SmoothedCrossentropy
+
+    loss = SmoothedCrossentropy(0.1)
+    candidates = np.linspace(0.5, 0.999, 500)
+    predictions = np.array([[q] + [(1 - q) / 9] * 9 for q in candidates], np.float32)
+    losses = [float(loss(np.array([0]), row[None])) for row in predictions]
+    return round(float(candidates[int(np.argmin(losses))]), 3)
+
+
 COMPUTED = {
     "01.pixels": _pixels,
     "01.normalise": _normalised_51,
@@ -175,6 +186,7 @@ COMPUTED = {
     "02.padding_changes": _padding_changes,
     "03.baseline_parameters": _baseline_parameters,
     "03.steps_per_epoch": _steps_per_epoch,
+    "03.smoothed_target": _smoothed_target,
     "04.grid_size": _grid_size,
     "04.chief": _chief,
     "05.errors": lambda: round((1 - 0.9942) * 10_000),

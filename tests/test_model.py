@@ -11,9 +11,12 @@ from digitlab.model import (  # noqa: E402
     DEFAULT_MODEL,
     ModelFileError,
     RandomStrokeWidth,
+    SmoothedCrossentropy,
     augmentation,
     build_hypermodel,
     digit_cnn,
+    fast_cnn,
+    grey_dilation_3x3,
     load_default,
     load_model,
     baseline_cnn,
@@ -37,7 +40,7 @@ def _ink(images, threshold: float = 0.5) -> np.ndarray:
 # --- Architectures --------------------------------------------------------
 
 
-@pytest.mark.parametrize("builder", [baseline_cnn, digit_cnn])
+@pytest.mark.parametrize("builder", [baseline_cnn, digit_cnn, fast_cnn])
 def test_models_map_digits_to_ten_probabilities(builder):
     model = builder()
     assert model.input_shape == (None, 28, 28, 1)
@@ -83,6 +86,22 @@ def test_build_hypermodel_declares_the_seed_grid():
                     "learning_rate": [1e-2, 1e-3, 1e-4]}
 
 
+# --- The loss -------------------------------------------------------------
+
+
+def test_smoothed_crossentropy_is_cross_entropy_against_softened_targets():
+    labels = np.array([0, 2])
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    plain = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    np.testing.assert_allclose(SmoothedCrossentropy(0.0)(labels, probabilities), plain, rtol=1e-5)
+    smoothing = 0.3
+    targets = np.full((2, 3), smoothing / 3) + (1 - smoothing) * np.eye(3)[labels]
+    expected = -np.mean(np.sum(targets * np.log(probabilities), axis=1))
+    np.testing.assert_allclose(SmoothedCrossentropy(smoothing)(labels, probabilities), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        SmoothedCrossentropy(1.0)
+
+
 # --- Augmentation ---------------------------------------------------------
 
 
@@ -94,6 +113,15 @@ def test_random_stroke_width_thickens_and_thins_strokes():
     assert ink.max() >= 1.5 * original, "no image got thicker strokes"
     assert ink.min() <= 0.5 * original, "no image got thinner strokes"
     assert strokes.min() >= 0.0 and strokes.max() <= 1.0
+
+
+def test_grey_dilation_is_a_3x3_max_pool_with_a_black_border(rng):
+    images = rng.random((5, 28, 28, 1)).astype(np.float32)
+    images[:, :, :3] = 0  # a black edge, as digits have
+    expected = np.asarray(keras.ops.max_pool(images, pool_size=3, strides=1, padding="same"))
+    np.testing.assert_array_equal(np.asarray(grey_dilation_3x3(images)), expected)
+    eroded = -np.asarray(grey_dilation_3x3(-images))
+    assert eroded[0, 10, 10, 0] == images[0, 9:12, 9:12, 0].min()
 
 
 def test_random_stroke_width_is_identity_at_inference():
