@@ -1,12 +1,11 @@
-"""The CNNs: a plain baseline, our best model, augmentation and the tuner's hypermodel.
+"""The CNNs: a plain baseline, our best model, a fast one, their loss and the tuner's hypermodel.
 
-Taught in ``notebooks/03_training_the_cnn.ipynb`` (models and augmentation),
-``notebooks/04_hyperparameter_tuning.ipynb`` (the hypermodel) and
-``notebooks/01_mnist_and_preprocessing.ipynb`` (augmentation on one digit).
+Taught in ``notebooks/03_training_the_cnn.ipynb`` (models, loss) and
+``notebooks/04_hyperparameter_tuning.ipynb`` (the hypermodel).
 
 Models take 28x28x1 float images in [0, 1] (white ink on black, as MNIST) and
-return 10 softmax probabilities. Augmentation is a separate model applied to
-training batches only, so the saved classifiers hold no random layers.
+return 10 softmax probabilities. Augmentation (:mod:`digitlab.augmentation`) is
+applied to training batches only, so the saved classifiers hold no random layers.
 """
 
 from __future__ import annotations
@@ -91,7 +90,7 @@ def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
     return keras.Model(inputs, outputs, name=name)
 
 
-def fast_cnn(width: int = 24, dropout: float = 0.3, classes: int = NUM_CLASSES) -> keras.Model:
+def fast_cnn(width: int = 20, dropout: float = 0.3, classes: int = NUM_CLASSES) -> keras.Model:
     """A CNN shaped for a CPU's throughput, trained by the "fast" recipe (:data:`digitlab.train.RECIPES`).
 
     On a CPU, time goes to the layers at full resolution, and to batch norm
@@ -136,77 +135,6 @@ def ensemble(members, name: str = "digit_cnn") -> keras.Model:
     renamed = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
     outputs = layers.Average()([member(inputs) for member in renamed])
     return keras.Model(inputs, outputs, name=name)
-
-
-# --- Augmentation ---------------------------------------------------------
-
-
-def grey_dilation_3x3(images):
-    """Each pixel of a batch of (N, H, W, C) images replaced by the maximum of its 3x3 neighbourhood.
-
-    The same as a 3x3 max-pool with stride 1 and "same" padding (zeros, the background, pad the edge),
-    but as two separable maxima of shifted copies: ten times faster on a CPU, where pooling one
-    channel is slow (6.7 s of CPU time per 55,000 images against 0.7 s here).
-    """
-    padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    rows = ops.maximum(ops.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
-    return ops.maximum(ops.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
-
-
-@keras.saving.register_keras_serializable(package="digitlab")
-class RandomStrokeWidth(layers.Layer):
-    """Randomly thins or thickens the strokes of white-on-black digits.
-
-    Each image gets a strength ``s`` drawn from ``[-factor, factor]``: ``s > 0``
-    blends towards a 3x3 grey dilation (thicker ink), ``s < 0`` towards a 3x3
-    erosion (thinner ink). Drawn digits differ from MNIST mostly in stroke
-    width, so this matters more for the widget than for the test set.
-    """
-
-    def __init__(self, factor: float = 0.7, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= factor <= 1:
-            raise ValueError(f"factor must be in [0, 1], got {factor}.")
-        self.factor = factor
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, images, training=True):
-        if not training or self.factor == 0:
-            return images
-        thick, thin = grey_dilation_3x3(images), -grey_dilation_3x3(-images)
-        strength = keras.random.uniform(
-            (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
-        )
-        towards_thick = ops.relu(strength) * (thick - images)
-        towards_thin = ops.relu(-strength) * (thin - images)
-        return images + towards_thick + towards_thin
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
-
-
-def augmentation(
-    rotation_degrees: float = 12.0,
-    shift: float = 0.1,
-    zoom: float = 0.12,
-    stroke: float = 0.7,
-    seed: int | None = None,
-) -> keras.Sequential:
-    """Random rotation, shift, zoom and stroke width (no flips: a flipped 2 is no digit)."""
-    fill = {"fill_mode": "constant", "fill_value": 0.0}
-    return keras.Sequential(
-        [
-            layers.RandomRotation(rotation_degrees / 360.0, seed=seed, **fill),
-            layers.RandomZoom(zoom, seed=seed, **fill),
-            layers.RandomTranslation(shift, shift, seed=seed, **fill),
-            RandomStrokeWidth(stroke, seed=seed),
-        ],
-        name="augmentation",
-    )
 
 
 # --- Keras Tuner ----------------------------------------------------------

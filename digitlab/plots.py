@@ -148,7 +148,7 @@ def class_balance(labels, ax=None, title: str = "Images per digit"):
 def augmentation_row(image, augment, count: int = 7, seed: int = 0, title: str | None = None, ax=None):
     """The same digit, then ``count`` random augmentations of it by ``augment``.
 
-    ``augment`` is a Keras layer or model such as :func:`digitlab.model.augmentation`
+    ``augment`` is a Keras layer or model such as :func:`digitlab.augmentation.augmentation`
     or one of its layers; ``title`` goes above the row, on the left.
     """
     import keras

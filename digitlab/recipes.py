@@ -51,6 +51,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     from *test* digits the model rejects. ``started_from`` is
     ``(start_card, fresh_layers)`` for a model that started from a saved one
     (:func:`initialisation_fields`)."""
+    from digitlab import augmentation
     from digitlab.data import load_mnist
     from digitlab.train import train
 
@@ -71,7 +72,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "train_images": history["train_size"],
         "validation_images": history["validation_size"],
         "validation_split": validation_split(),
-        "augmentation": "rotation 12 deg, zoom 12 %, shift 10 %, stroke width +-0.7",
+        "augmentation": augmentation.DESCRIPTION,
         "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
         **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from digitlab.files import write_json
-from digitlab.model import augmentation, compile_model
+from digitlab.augmentation import augmentation
+from digitlab.model import compile_model
 from digitlab.preprocess import to_model_input
 
 #: Quick mode: enough to see the loss fall, in a few seconds.

@@ -10,13 +10,10 @@ keras = pytest.importorskip("keras")
 from digitlab.model import (  # noqa: E402
     DEFAULT_MODEL,
     ModelFileError,
-    RandomStrokeWidth,
     SmoothedCrossentropy,
-    augmentation,
     build_hypermodel,
     digit_cnn,
     fast_cnn,
-    grey_dilation_3x3,
     load_default,
     load_model,
     baseline_cnn,
@@ -24,17 +21,6 @@ from digitlab.model import (  # noqa: E402
 )
 
 SHIPPED_FLOOR = 0.996
-
-
-def _digit_one(width: int = 3) -> np.ndarray:
-    """A float (1, 28, 28, 1) vertical bar in the left half: asymmetric, like a "1"."""
-    image = np.zeros((1, 28, 28, 1), np.float32)
-    image[0, 6:22, 8:8 + width, 0] = 1.0
-    return image
-
-
-def _ink(images, threshold: float = 0.5) -> np.ndarray:
-    return (np.asarray(images) > threshold).reshape(len(images), -1).sum(axis=1)
 
 
 # --- Architectures --------------------------------------------------------
@@ -100,60 +86,6 @@ def test_smoothed_crossentropy_is_cross_entropy_against_softened_targets():
     np.testing.assert_allclose(SmoothedCrossentropy(smoothing)(labels, probabilities), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="label_smoothing"):
         SmoothedCrossentropy(1.0)
-
-
-# --- Augmentation ---------------------------------------------------------
-
-
-def test_random_stroke_width_thickens_and_thins_strokes():
-    digit = np.repeat(_digit_one(width=3), 64, axis=0)
-    layer = RandomStrokeWidth(factor=1.0, seed=1)
-    strokes = np.asarray(layer(digit, training=True))
-    ink, original = _ink(strokes), _ink(digit)[0]
-    assert ink.max() >= 1.5 * original, "no image got thicker strokes"
-    assert ink.min() <= 0.5 * original, "no image got thinner strokes"
-    assert strokes.min() >= 0.0 and strokes.max() <= 1.0
-
-
-def test_grey_dilation_is_a_3x3_max_pool_with_a_black_border(rng):
-    images = rng.random((5, 28, 28, 1)).astype(np.float32)
-    images[:, :, :3] = 0  # a black edge, as digits have
-    expected = np.asarray(keras.ops.max_pool(images, pool_size=3, strides=1, padding="same"))
-    np.testing.assert_array_equal(np.asarray(grey_dilation_3x3(images)), expected)
-    eroded = -np.asarray(grey_dilation_3x3(-images))
-    assert eroded[0, 10, 10, 0] == images[0, 9:12, 9:12, 0].min()
-
-
-def test_random_stroke_width_is_identity_at_inference():
-    digit = np.repeat(_digit_one(), 4, axis=0)
-    np.testing.assert_array_equal(np.asarray(RandomStrokeWidth(1.0)(digit, training=False)), digit)
-    with pytest.raises(ValueError, match="factor"):
-        RandomStrokeWidth(1.5)
-
-
-def test_random_stroke_width_survives_a_save(tmp_path):
-    model = keras.Sequential([keras.Input((28, 28, 1)), RandomStrokeWidth(0.3, seed=2)])
-    model.save(tmp_path / "stroke.keras")
-    layer = load_model(tmp_path / "stroke.keras").layers[0]
-    assert isinstance(layer, RandomStrokeWidth) and (layer.factor, layer.seed) == (0.3, 2)
-
-
-def test_augmentation_keeps_shape_and_range_and_does_not_flip():
-    digit = np.repeat(_digit_one(), 32, axis=0)
-    augmented = np.asarray(augmentation(seed=3)(digit, training=True))
-    assert augmented.shape == digit.shape
-    assert augmented.min() >= 0.0 and augmented.max() <= 1.0 + 1e-6
-    assert not np.allclose(augmented, digit), "training-time augmentation changed nothing"
-    # The bar sits at columns 8-10; a horizontal flip would move it to 17-19.
-    columns = np.arange(28)
-    centres = (augmented.sum(axis=(1, 3)) * columns).sum(axis=1) / augmented.sum(axis=(1, 2, 3))
-    assert centres.max() < 14, "augmentation moved ink to the mirrored side: a flip?"
-    assert not any("flip" in layer.name.lower() for layer in augmentation().layers)
-
-
-def test_augmentation_is_identity_at_inference():
-    digit = np.repeat(_digit_one(), 4, axis=0)
-    np.testing.assert_allclose(np.asarray(augmentation()(digit, training=False)), digit, atol=1e-6)
 
 
 # --- Saved models ---------------------------------------------------------

@@ -70,7 +70,7 @@ def test_image_row_checks_titles(digits):
 
 
 def test_augmentation_row_changes_the_digit(mnist):
-    from digitlab.model import augmentation
+    from digitlab.augmentation import augmentation
 
     (x_train, _), _ = mnist
     figure = plots.augmentation_row(x_train[0], augmentation(seed=0), count=4, title="all")
