@@ -31,7 +31,8 @@ import numpy as np
 from digitlab.data import load_mnist  # first: digitlab quiets TensorFlow's start-up logs
 from digitlab.model import baseline_cnn, digit_cnn, fast_cnn
 from digitlab.preprocess import to_model_input
-from digitlab.train import QUICK_EPOCHS, RECIPES, train
+from digitlab.recipes import RECIPES
+from digitlab.train import QUICK_EPOCHS, train
 
 import keras  # noqa: E402 (after digitlab, see above)
 

@@ -101,7 +101,7 @@ def _start_from(path: str, model) -> tuple[dict, list[str]]:
 def _take_recipe(args) -> None:
     """Fill the options left out (``--epochs``, ``--learning-rate``) from ``--recipe``; the label smoothing
     always comes from it."""
-    from digitlab.train import RECIPES
+    from digitlab.recipes import RECIPES
 
     recipe = RECIPES[args.recipe]
     args.epochs = recipe.epochs if args.epochs is None else args.epochs
@@ -253,14 +253,14 @@ def _is_image_name(path: str) -> bool:
 
 
 def _add_train_command(commands) -> None:
-    from digitlab.train import RECIPES
+    from digitlab.recipes import RECIPES
 
     train = commands.add_parser("train", help="train a CNN (or the CRNN) and write it with its model card")
     train.add_argument("--model", choices=["digit_cnn", "fast_cnn", "baseline_cnn", "candidate_cnn", "crnn"],
                        default="digit_cnn")
     train.add_argument("--recipe", choices=list(RECIPES), default="standard",
-                       help="standard (default): 20 epochs at a peak learning rate of 3e-3; fast (digit CNNs): "
-                            "3 epochs at 1e-2 with label smoothing 0.1, made for --model fast_cnn")
+                       help="; ".join(f"{name}: {recipe}" for name, recipe in RECIPES.items())
+                            + " (default standard; fast is for the digit CNNs, made for --model fast_cnn)")
     train.add_argument("--epochs", type=int, help="default: the recipe's")
     train.add_argument("--learning-rate", type=float, help="peak learning rate (default: the recipe's)")
     train.add_argument("--seed", type=int, default=0)

@@ -72,7 +72,7 @@ def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
     about 10x the baseline's cost per epoch here. This one keeps one convolution
     at 28x28, down-samples with strided 3x3 convolutions, ends with two
     unpadded convolutions and global average pooling: about 3.5x the baseline's
-    cost per epoch (``benchmarks/train_speed.py`` measures it).
+    cost per epoch (``benchmarks/train_speed.py --recipe standard`` measures it).
 
     :func:`candidate_cnn` is the same network with an 11th output.
     """
@@ -91,7 +91,7 @@ def digit_cnn(width: int = 32, dropout: float = 0.4, classes: int = NUM_CLASSES,
 
 
 def fast_cnn(width: int = 20, dropout: float = 0.3, classes: int = NUM_CLASSES) -> keras.Model:
-    """A CNN shaped for a CPU's throughput, trained by the "fast" recipe (:data:`digitlab.train.RECIPES`).
+    """A CNN shaped for a CPU's throughput, trained by the "fast" recipe (:data:`digitlab.recipes.RECIPES`).
 
     On a CPU, time goes to the layers at full resolution, and to batch norm
     there, more than to multiply-adds: so this one starts with a strided 5x5

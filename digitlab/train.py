@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -32,25 +31,6 @@ VALIDATION_SEED = 0
 #: 85 % right in training mode is at chance level at inference.
 QUICK_BATCH_SIZE = 32
 QUICK_BATCH_NORM_MOMENTUM = 0.9
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Settings of :func:`train` that belong together: how long, how fast, how soft the targets."""
-
-    epochs: int
-    learning_rate: float
-    label_smoothing: float = 0.0
-
-
-#: ``digitlab train --recipe``. "standard" trains long, for the last tenths of a percent (the shipped CNNs'
-#: members: 30 epochs). "fast" trains :func:`digitlab.model.fast_cnn` to about the baseline's full accuracy
-#: (99.45 %) in three epochs: a peak learning rate three times higher over the same warm-up and cosine decay,
-#: with smoothed targets (``benchmarks/train_speed.py``; each choice measured in docs/EXPERIMENTS.md).
-RECIPES = {
-    "standard": Recipe(epochs=20, learning_rate=3e-3),
-    "fast": Recipe(epochs=3, learning_rate=1e-2, label_smoothing=0.1),
-}
 
 
 def training_set(x=None, y=None):
@@ -202,7 +182,7 @@ def train(
     digit, and to the validation digits too, for a model with an 11th class
     (:func:`digitlab.non_digits.with_non_digits`). ``label_smoothing``
     softens the targets (:class:`digitlab.model.SmoothedCrossentropy`).
-    :data:`RECIPES` names the settings that go together.
+    :data:`digitlab.recipes.RECIPES` names the settings that go together.
     ``history_path`` saves the history as JSON.
     """
     check_schedule(epochs, learning_rate)
