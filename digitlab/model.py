@@ -137,7 +137,7 @@ def ensemble(members, name: str = "digit_cnn") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-# --- Keras Tuner ----------------------------------------------------------
+# --- Loss and compilation ---------------------------------------------------
 
 
 @keras.saving.register_keras_serializable(package="digitlab")
@@ -170,6 +170,9 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3, label_smoothi
     loss = SmoothedCrossentropy(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     return model
+
+
+# --- Keras Tuner ----------------------------------------------------------
 
 
 def build_hypermodel(hp) -> keras.Model:

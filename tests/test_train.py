@@ -11,10 +11,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from digitlab.card import card_path, read_card  # noqa: E402
-from digitlab.recipes import train_and_save  # noqa: E402
+from digitlab.recipes import RECIPES, train_and_save  # noqa: E402
 from digitlab.data import CHECKSUMS  # noqa: E402
 from digitlab.model import digit_cnn, fast_cnn, load_model  # noqa: E402
-from digitlab.recipes import RECIPES  # noqa: E402
 from digitlab.train import batch_norm_momentum, split_validation, train, warmup_cosine  # noqa: E402
 
 # --- The validation split -------------------------------------------------
