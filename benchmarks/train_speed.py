@@ -121,9 +121,8 @@ def main(argv=None) -> int:
 
     # --- 2. the recipe until it reaches the target
     recipe, model = RECIPES[args.recipe], RECIPE_MODELS[args.recipe]()
-    epochs = min(recipe.epochs, QUICK_EPOCHS) if args.quick else recipe.epochs
-    print(f"{model.name}, the {args.recipe} recipe ({epochs} epochs, peak learning rate {recipe.learning_rate}, "
-          f"label smoothing {recipe.label_smoothing}):")
+    quick_note = f"; quick: {min(recipe.epochs, QUICK_EPOCHS)} epochs" if args.quick else ""
+    print(f"{model.name}, the {args.recipe} recipe ({recipe}{quick_note}):")
     clock = TimeToAccuracy(x_test, y_test, args.target)
     train(model, x_train, y_train, quick=args.quick, seed=args.seed, verbose=0, callbacks=[clock],
           epochs=recipe.epochs, learning_rate=recipe.learning_rate, label_smoothing=recipe.label_smoothing)
