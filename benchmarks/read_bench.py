@@ -18,10 +18,12 @@ The strings are drawn from the *benchmark* half of the test digits
 (:func:`digitlab.data.test_half`). Choose rules and models on the other half,
 ``--digits development`` (new writers too), and run the default once at
 the end.
-``--crnn PATH`` reads with another CRNN than the shipped one.
+``--crnn PATH`` reads with another CRNN than the shipped one; ``--cnn PATH``
+with another digit CNN for "contours" and the per-digit pipeline than the
+shipped ensemble (a single network reads faster).
 
 Run: python benchmarks/read_bench.py [--n 500] [--quick] [--digits benchmark|development]
-[--crnn MODEL.keras] [--candidate MODEL.keras] [--methods ...] [--lines 10]
+[--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--methods ...] [--lines 10]
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 strings, 2 lines timed 5 times each: a smoke test")
     parser.add_argument("--digits", choices=TEST_HALVES, default="benchmark",
                         help="the benchmark half of MNIST's test digits (default), or the development half")
+    parser.add_argument("--cnn", metavar="MODEL.keras",
+                        help="method contours and the per-digit pipeline: this CNN instead of the shipped ensemble")
     parser.add_argument("--crnn", metavar="MODEL.keras", help="read with this CRNN instead of the shipped one")
     parser.add_argument("--candidate", metavar="MODEL.keras",
                         help="method auto: read with this 11-class recognizer instead of the shipped one")
@@ -94,8 +98,8 @@ def main() -> None:
     n, repeats, lines = (30, 5, 2) if args.quick else (args.n, 15, args.lines)
 
     mnist = test_half(load_mnist(), args.digits)
-    cnn = Reader.default().model
     try:
+        cnn = load_model(args.cnn) if args.cnn else Reader.default().model
         crnn_model = crnn.load_model(args.crnn) if args.crnn else crnn.load_default()
         candidate_model = load_model(args.candidate) if args.candidate else None
     except ModelFileError as error:
@@ -105,6 +109,8 @@ def main() -> None:
                               digit_cost=args.digit_cost) for method in methods}
     sets = {name: benchmark_strings(name, n, mnist=mnist) for name in BENCHMARK_STRINGS}
     source = f"the {args.digits} half of MNIST's test digits"
+    if args.cnn:
+        source += f", CNN {args.cnn}"
     if args.crnn:
         source += f", CRNN {args.crnn}"
     print(f"String accuracy (digit accuracy), n={n} strings each, {source}:")

@@ -54,6 +54,11 @@ def _train(args) -> int:
     except (ValueError, OSError, models.ModelFileError) as error:
         print(f"digitlab train: --init {args.init}: {error}", file=sys.stderr)
         return 2
+    try:
+        mixture |= _teacher(args.teacher, model) if args.teacher else {}
+    except (ValueError, OSError, models.ModelFileError) as error:
+        print(f"digitlab train: --teacher {args.teacher}: {error}", file=sys.stderr)
+        return 2
     trainer(model, Path(args.out) if args.out else _default_out(args), epochs=args.epochs, quick=args.quick,
             seed=args.seed, learning_rate=args.learning_rate, command=_command_line(args),
             verbose=2 if args.log else "auto", started_from=started_from, **mixture)
@@ -98,6 +103,17 @@ def _start_from(path: str, model) -> tuple[dict, list[str]]:
     return start_card, fresh
 
 
+def _teacher(path: str, model) -> dict:
+    """The trained model at ``path`` (with its card) that ``model`` will learn from, checked to match it."""
+    from digitlab.card import read_card
+    from digitlab.distill import check_teacher
+    from digitlab.model import load_model
+
+    teacher = load_model(path)
+    check_teacher(teacher, model)
+    return {"teacher": teacher, "teacher_path": path, "teacher_card": read_card(path)}
+
+
 def _take_recipe(args) -> None:
     """Fill the options left out (``--epochs``, ``--learning-rate``) from ``--recipe``; the label smoothing
     always comes from it."""
@@ -125,6 +141,8 @@ def _training_option_problem(args) -> str | None:
         return None
     if args.styles:
         return "--styles is for the digit CNNs, not --model crnn"
+    if args.teacher:
+        return "--teacher is for the digit CNNs, not --model crnn"
     if args.recipe != "standard":
         return f"--recipe {args.recipe} is for the digit CNNs; the CRNN trains with the standard recipe"
     from digitlab import crnn
@@ -277,6 +295,9 @@ def _add_train_command(commands) -> None:
     train.add_argument("--styles", type=float, default=0.0, metavar="FRACTION",
                        help="digit CNNs: share of training digits given a writing style MNIST lacks (slashed 0, "
                             "continental 1, crossed 7, floating 5 bar, uniform pen; digitlab.styles), default 0")
+    train.add_argument("--teacher", metavar="MODEL.keras",
+                       help="digit CNNs: also learn this trained model's probabilities (knowledge distillation, "
+                            "digitlab.distill), e.g. the shipped ensemble digitlab/models/digit_cnn.keras")
     train.add_argument("--quick", action="store_true", help="2,000 images (crnn: 400 strings), 2 epochs: a smoke test")
     train.add_argument("--log", action="store_true", help="one line per epoch instead of a progress bar")
     train.set_defaults(run=_train)

@@ -87,6 +87,11 @@ EXERCISES = {
         "With label smoothing 0.1 over 10 classes, what probability is the target for the right digit?",
         0.91, "Smoothing by s keeps 1 - s of the right answer and spreads s evenly over all 10 classes, "
         "the right one included.", tolerance=1e-3),
+    "03.temperature": Exercise(
+        "A teacher gives an image probability 0.8 for one digit and 0.2 for another (0 for the rest). Softened "
+        "at temperature 2, what probability does the first digit get?",
+        2 / 3, "Raise each probability to the power 1/2 (take its square root), then divide by their sum so "
+        "that they add up to 1 again.", tolerance=1e-2),
     # 04_hyperparameter_tuning
     "04.grid_size": Exercise(
         "How many models does a full grid over filters {32, 64, 128}, dense units {32, 64, 128} "

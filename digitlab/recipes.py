@@ -68,15 +68,17 @@ def _test_fields(model, out, x_test, y_test) -> dict:
 
 
 def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0,
-                   non_digits=0.0, label_smoothing=0.0, started_from=None) -> dict:
+                   non_digits=0.0, label_smoothing=0.0, started_from=None, teacher=None, teacher_path=None,
+                   teacher_card=None) -> dict:
     """Train on MNIST, save the model and its card, return the card.
 
     ``non_digits`` (for :func:`digitlab.model.candidate_cnn`) adds examples of
     "not one digit"; the card then also says how many such examples made
     from *test* digits the model rejects. ``started_from`` is
     ``(start_card, fresh_layers)`` for a model that started from a saved one
-    (:func:`initialisation_fields`)."""
-    from digitlab import augmentation
+    (:func:`initialisation_fields`). ``teacher`` (loaded from ``teacher_path``, whose card is
+    ``teacher_card``) makes it a distillation (:mod:`digitlab.distill`), which the card records."""
+    from digitlab import augmentation, distill
     from digitlab.data import load_mnist
     from digitlab.train import train
 
@@ -85,7 +87,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     history = train(
         model, x_train, y_train, epochs=epochs, quick=quick, seed=seed,
         learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
-        label_smoothing=label_smoothing, history_path=Path(out).with_suffix(".history.json"),
+        label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
     save_model(model, out)
@@ -102,6 +104,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "label_smoothing": label_smoothing,
+        **(distill.card_fields(teacher_path, teacher_card or {}) if teacher is not None else {}),
         "seed": seed,
         "quick": bool(quick),
         **provenance(wall, command),

@@ -15,6 +15,7 @@ import numpy as np
 
 from digitlab.files import write_json
 from digitlab.augmentation import augmentation
+from digitlab.distill import distiller
 from digitlab.model import compile_model
 from digitlab.preprocess import to_model_input
 
@@ -161,6 +162,7 @@ def train(
     styles: float = 0.0,
     non_digits: float = 0.0,
     label_smoothing: float = 0.0,
+    teacher: keras.Model | None = None,
     quick: bool = False,
     seed: int = 0,
     history_path: str | Path | None = None,
@@ -182,6 +184,10 @@ def train(
     digit, and to the validation digits too, for a model with an 11th class
     (:func:`digitlab.non_digits.with_non_digits`). ``label_smoothing``
     softens the targets (:class:`digitlab.model.SmoothedCrossentropy`).
+    With a ``teacher`` (a trained model with the same classes, such as an
+    ensemble), ``model`` learns the teacher's probabilities besides the
+    labels (:func:`digitlab.distill.distiller`); the teacher reads each
+    augmented batch as the student sees it.
     :data:`digitlab.recipes.RECIPES` names the settings that go together.
     ``history_path`` saves the history as JSON.
     """
@@ -194,11 +200,12 @@ def train(
     (x_fit, y_fit), (x_val, y_val) = _fit_and_validation(x, y, validation_size, quick, styles, non_digits, seed)
 
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
-    compile_model(model, warmup_cosine(steps, learning_rate), label_smoothing)
+    fitted = model if teacher is None else distiller(teacher, model)
+    compile_model(fitted, warmup_cosine(steps, learning_rate), label_smoothing)
     augment_model = augmentation(seed=seed) if augment else None
     started = time.perf_counter()
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else nullcontext():
-        history = model.fit(
+        history = fitted.fit(
             _dataset(x_fit, y_fit, batch_size, augment_model, seed),
             validation_data=(x_val, y_val),
             shuffle=False,  # the dataset shuffles itself

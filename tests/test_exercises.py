@@ -175,6 +175,13 @@ def _smoothed_target():
     return round(float(candidates[int(np.argmin(losses))]), 3)
 
 
+def _temperature():
+    """The first of two probabilities, 0.8 and 0.2, softened at temperature 2 as distillation softens them."""
+    from digitlab.distill import soften
+
+    return float(np.asarray(soften(np.array([0.8, 0.2] + [0.0] * 8, np.float32), 2.0))[0])
+
+
 COMPUTED = {
     "01.pixels": _pixels,
     "01.normalise": _normalised_51,
@@ -187,6 +194,7 @@ COMPUTED = {
     "03.baseline_parameters": _baseline_parameters,
     "03.steps_per_epoch": _steps_per_epoch,
     "03.smoothed_target": _smoothed_target,
+    "03.temperature": _temperature,
     "04.grid_size": _grid_size,
     "04.chief": _chief,
     "05.errors": lambda: round((1 - 0.9942) * 10_000),
