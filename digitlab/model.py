@@ -199,7 +199,7 @@ class ModelFileError(RuntimeError):
 #: The most bytes a ``.keras`` archive's weights (``model.weights.h5``) and each of its other members (the
 #: JSON config and metadata, which Keras reads whole and parses: a 1.5 GiB ``config.json`` took 3.8 GB)
 #: may unpack to, checked in the zip's directory before Keras opens it. Ours: 3.7 MB of weights, 64 KB
-#: of config.
+#: of config. A legacy HDF5 file (``.h5``) is held to the same: its arrays, and all else it holds.
 MAX_WEIGHTS_BYTES = 256 * 2**20
 MAX_MEMBER_BYTES = 16 * 2**20
 
@@ -209,7 +209,8 @@ def load_model(path: str | Path, train_options: str = "") -> keras.Model:
     missing, the ``digitlab train`` command, with ``train_options``, that makes one).
 
     A ``.keras`` file is a zip archive: one that is truncated, or whose members would unpack to more
-    than :data:`MAX_WEIGHTS_BYTES` and :data:`MAX_MEMBER_BYTES`, is refused before Keras reads it.
+    than :data:`MAX_WEIGHTS_BYTES` and :data:`MAX_MEMBER_BYTES`, is refused before Keras reads it; so is
+    a legacy HDF5 file (``.h5``) whose arrays or attributes would (HDF5 compresses them too).
     """
     path = Path(path)
     if not path.exists():
@@ -231,10 +232,12 @@ def load_model(path: str | Path, train_options: str = "") -> keras.Model:
 
 def _check_archive(path: Path) -> None:
     """Raise :class:`ModelFileError` if ``path`` (named ``.keras``, or a zip) is no complete zip archive, or
-    one whose members unpack to more than the limits. Other files (``.h5``) are left to Keras."""
+    one whose members unpack to more than the limits; or if it is an HDF5 file whose contents would
+    (:func:`_check_hdf5`). Other files are left to Keras, which refuses them."""
     import zipfile
 
     if path.suffix != ".keras" and not zipfile.is_zipfile(path):
+        _check_hdf5(path)
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -250,6 +253,38 @@ def _check_archive(path: Path) -> None:
             raise ModelFileError(
                 f"{path}: its {member.filename} unpacks to {member.file_size / 2**20:,.0f} MiB, more than "
                 f"the {limit / 2**20:.0f} MiB a model of ours needs; refused without reading it."
+            )
+
+
+def _check_hdf5(path: Path) -> None:
+    """Raise :class:`ModelFileError` if ``path`` is an HDF5 file whose arrays would unpack to more than
+    :data:`MAX_WEIGHTS_BYTES`, or whose other contents (attributes, where Keras keeps the JSON config,
+    which HDF5 never compresses) take more than :data:`MAX_MEMBER_BYTES` of the file. Sizes come from
+    HDF5's headers; nothing is read or unpacked."""
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        return
+    datasets = []
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            datasets.append(item)
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(collect)
+            unpacked = sum(dataset.size * dataset.dtype.itemsize for dataset in datasets)
+            stored = sum(dataset.id.get_storage_size() for dataset in datasets)
+    except OSError as error:
+        raise ModelFileError(f"{path} is a damaged HDF5 file: {error}. Copy it again, or retrain it with "
+                             "`digitlab train`.") from None
+    for what, size, limit in [("arrays unpack", unpacked, MAX_WEIGHTS_BYTES),
+                              ("attributes and headers take", path.stat().st_size - stored, MAX_MEMBER_BYTES)]:
+        if size > limit:
+            raise ModelFileError(
+                f"{path}: its {what} {size / 2**20:,.0f} MiB, more than the {limit / 2**20:.0f} MiB a model "
+                "of ours needs; refused without reading it."
             )
 
 

@@ -278,3 +278,42 @@ def test_a_truncated_keras_file_is_called_truncated_not_missing(tmp_path):
             load_model(path)
         assert "truncated" in str(error.value) and "not found" not in str(error.value).lower()
         assert "\n" not in str(error.value)
+
+
+def test_a_legacy_h5_model_still_loads(tmp_path):
+    path = tmp_path / "small.h5"
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(path)
+    assert load_model(path).predict(np.zeros((1, 28, 28, 1)), verbose=0).shape == (1, 10)
+
+
+def test_an_h5_file_whose_arrays_unpack_to_gigabytes_is_refused_unread(tmp_path):
+    """HDF5 compresses arrays too: a 1 GiB array of zeros, never written, takes a few KB on disk."""
+    import h5py
+
+    path = tmp_path / "bomb.h5"
+    with h5py.File(path, "w") as file:
+        file.attrs["model_config"] = "{}"
+        file.create_dataset("weights", shape=(2**30,), dtype="uint8", chunks=(2**20,), compression="gzip")
+    assert path.stat().st_size < 2**20
+    with pytest.raises(ModelFileError, match="bomb.h5: its arrays unpack 1,024 MiB, more than the 256 MiB"):
+        load_model(path)
+
+
+def test_an_h5_file_with_a_config_of_many_megabytes_is_refused_unread(tmp_path):
+    """Keras keeps an .h5 model's JSON config in an attribute, which it reads whole and parses."""
+    import h5py
+
+    path = tmp_path / "config.h5"
+    with h5py.File(path, "w") as file:
+        file.attrs["model_config"] = " " * (20 * 2**20)
+    with pytest.raises(ModelFileError, match="config.h5: its attributes and headers take 20 MiB, more than the 16"):
+        load_model(path)
+
+
+def test_a_damaged_h5_file_is_called_damaged(tmp_path):
+    good, cut = tmp_path / "good.h5", tmp_path / "cut.h5"
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(good)
+    cut.write_bytes(good.read_bytes()[:3000])
+    with pytest.raises(ModelFileError, match="cut.h5") as error:
+        load_model(cut)
+    assert "not found" not in str(error.value).lower() and "\n" not in str(error.value)
