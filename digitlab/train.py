@@ -200,8 +200,9 @@ def train(
     (x_fit, y_fit), (x_val, y_val) = _fit_and_validation(x, y, validation_size, quick, styles, non_digits, seed)
 
     steps = epochs * int(np.ceil(len(x_fit) / batch_size))
-    fitted = model if teacher is None else distiller(teacher, model)
-    compile_model(fitted, warmup_cosine(steps, learning_rate), label_smoothing)
+    schedule = warmup_cosine(steps, learning_rate)
+    compile_model(model, schedule, label_smoothing)  # a distilled model too: it is evaluated like any other
+    fitted = model if teacher is None else compile_model(distiller(teacher, model), schedule, label_smoothing)
     augment_model = augmentation(seed=seed) if augment else None
     started = time.perf_counter()
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else nullcontext():

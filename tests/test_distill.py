@@ -44,21 +44,22 @@ def test_a_student_must_have_its_teachers_classes():
 @pytest.mark.training
 def test_distillation_on_a_small_set_brings_the_student_closer_to_its_teacher(mnist):
     """``fast_cnn`` trained for two epochs on 2,000 digits with the shipped ensemble as its teacher, and
-    again on the labels alone (same seed, same steps): the distilled one ends nearer the teacher's
-    softened probabilities on test digits it never saw, and reads about as many right."""
+    again on the labels alone (the same initial weights, seed and steps): the distilled one ends nearer
+    the teacher's softened probabilities on test digits it never saw (about half as far with seeds 0-3),
+    and it did learn to read digits. (Which of the two reads more right after so short a training
+    varies with the seed.)"""
     from digitlab.evaluate import accuracy, predict_probabilities
 
     (x_train, y_train), (x_test, y_test) = mnist
     teacher, images, labels = load_default(), x_test[:1000], y_test[:1000]
     students, losses = {}, {}
     for name, maybe_teacher in [("distilled", teacher), ("labels only", None)]:
+        keras.utils.set_random_seed(0)  # the same initial weights for both
         students[name] = fast_cnn()
         train(students[name], x_train, y_train, quick=True, seed=0, verbose=0, teacher=maybe_teacher)
         losses[name] = distillation_loss(teacher, students[name], images)
-    assert losses["distilled"] < 0.8 * losses["labels only"], losses
-    read = {name: accuracy(labels, predict_probabilities(model, images).argmax(axis=1))
-            for name, model in students.items()}
-    assert read["distilled"] > 0.9 and read["distilled"] >= read["labels only"] - 0.02, read
+    assert losses["distilled"] < 0.7 * losses["labels only"], losses
+    assert accuracy(labels, predict_probabilities(students["distilled"], images).argmax(axis=1)) > 0.9
 
 
 @pytest.mark.training
