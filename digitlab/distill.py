@@ -24,8 +24,12 @@ from keras import ops
 TEMPERATURE = 4.0
 #: The labels' share of the loss; the teacher's softened probabilities have the rest (Keras' default, 0.5).
 LABEL_WEIGHT = 0.5
-#: The smallest probability whose logarithm is taken: a softmax may round a probability to 0.
-SMALLEST_PROBABILITY = 1e-7
+
+
+def check_temperature(temperature: float) -> None:
+    """Raise ``ValueError`` unless ``temperature`` is a positive number."""
+    if not temperature > 0:
+        raise ValueError(f"the temperature must be positive, got {temperature}.")
 
 
 def soften(probabilities, temperature: float):
@@ -34,10 +38,10 @@ def soften(probabilities, temperature: float):
     For probabilities made by a softmax this equals a softmax of the logits
     divided by ``temperature``: at 1 nothing changes, above 1 the small
     probabilities grow and the large ones shrink, and the ranking stays.
+    A probability the softmax rounded to 0 counts as Keras' epsilon (1e-7).
     """
-    if not temperature > 0:
-        raise ValueError(f"the temperature must be positive, got {temperature}.")
-    logits = ops.log(ops.clip(probabilities, SMALLEST_PROBABILITY, 1.0))
+    check_temperature(temperature)
+    logits = ops.log(ops.clip(probabilities, keras.config.epsilon(), 1.0))
     return ops.softmax(logits / temperature, axis=-1)
 
 
@@ -47,8 +51,7 @@ class SoftenedProbabilities(keras.distillation.DistillationLoss):
     temperature squared (so that its gradients keep their size whatever the temperature)."""
 
     def __init__(self, temperature: float = TEMPERATURE):
-        if not temperature > 0:
-            raise ValueError(f"the temperature must be positive, got {temperature}.")
+        check_temperature(temperature)  # now, not at the first training step
         self.temperature = temperature
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
