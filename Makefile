@@ -60,6 +60,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/read_bench.py --quick
 	$(BIN)/python benchmarks/widget_latency.py --repeats 10
 	$(BIN)/python benchmarks/train_speed.py --quick
+	$(BIN)/python benchmarks/train_memory.py --quick
 	$(BIN)/python benchmarks/notebooks.py --mode quick
 
 clean:

@@ -105,28 +105,32 @@ def _batch_norm_layers(model):
             yield from _batch_norm_layers(layer)  # nested models
 
 
-def _dataset(x, y, batch_size: int, augment, seed: int):
+def training_batches(x, y, batch_size: int, augment, seed: int):
     """Shuffled batches, scaled to [0, 1] (uint8 images) and augmented batch by batch.
 
-    uint8 images stay uint8 in the dataset and its shuffle buffer, which
-    each hold a copy of the training set: a quarter of float32's memory.
+    The images are held once, as one tensor; what is shuffled is their
+    indices, and each batch gathers its images. (Shuffling the images
+    themselves would hold a second copy in the shuffle buffer, one small
+    tensor per image, and it grows from epoch to epoch.) uint8 images stay
+    uint8 until a batch is scaled: a quarter of float32's memory.
     """
     import tensorflow as tf
 
+    images, labels = tf.constant(x), tf.constant(y)
     divisor = 255.0 if x.dtype == np.uint8 else 1.0
 
-    def prepare(images, labels):
-        images = tf.cast(images, tf.float32) / divisor
-        return (images if augment is None else augment(images, training=True)), labels
+    def prepare(indices):
+        batch = tf.cast(tf.gather(images, indices), tf.float32) / divisor
+        return (batch if augment is None else augment(batch, training=True)), tf.gather(labels, indices)
 
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
-    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed).batch(batch_size)
+    return order.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _fit_and_validation(x, y, validation_size: int, quick: bool, styles: float, non_digits: float, seed: int):
     """The digits :func:`train` fits and validates on: split, restyled, with non-digits added, as model input.
 
-    Training digits stay uint8 until a batch is scaled (see :func:`_dataset`): a quarter of the memory.
+    Training digits stay uint8 until a batch is scaled (see :func:`training_batches`): a quarter of the memory.
     """
     if quick:
         validation_size = min(validation_size, QUICK_VALIDATION_SIZE)
@@ -207,7 +211,7 @@ def train(
     started = time.perf_counter()
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else nullcontext():
         history = fitted.fit(
-            _dataset(x_fit, y_fit, batch_size, augment_model, seed),
+            training_batches(x_fit, y_fit, batch_size, augment_model, seed),
             validation_data=(x_val, y_val),
             shuffle=False,  # the dataset shuffles itself
             epochs=epochs,

@@ -14,7 +14,9 @@ from digitlab.card import card_path, read_card  # noqa: E402
 from digitlab.recipes import RECIPES, train_and_save  # noqa: E402
 from digitlab.data import CHECKSUMS  # noqa: E402
 from digitlab.model import digit_cnn, fast_cnn, load_model  # noqa: E402
-from digitlab.train import batch_norm_momentum, split_validation, train, warmup_cosine  # noqa: E402
+from digitlab.train import (  # noqa: E402
+    batch_norm_momentum, split_validation, train, training_batches, warmup_cosine,
+)
 
 # --- The validation split -------------------------------------------------
 
@@ -77,6 +79,20 @@ def test_batch_norm_momentum_is_restored():
     with batch_norm_momentum(model, 0.5):
         assert {layer.momentum for layer in norms} == {0.5}
     assert {layer.momentum for layer in norms} == {0.99}
+
+
+def test_each_epoch_of_training_batches_holds_every_image_once_with_its_label_in_a_new_order():
+    images = np.arange(300, dtype=np.uint8).reshape(300, 1, 1, 1)  # image i is the single pixel i (mod 256)
+    labels = np.arange(300, dtype=np.int64)
+    batches = training_batches(images, labels, batch_size=64, augment=None, seed=0)
+    orders = []
+    for _ in range(2):
+        seen_images, seen_labels = zip(*((batch.numpy(), label.numpy()) for batch, label in batches))
+        seen_labels = np.concatenate(seen_labels)
+        assert sorted(seen_labels) == list(range(300))
+        assert np.allclose(np.concatenate(seen_images).ravel(), (seen_labels % 256) / 255)  # scaled, beside its label
+        orders.append(seen_labels)
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[0], labels)
 
 
 # --- A real quick training, saved with its card ---------------------------
