@@ -38,17 +38,15 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-import psutil
 from PIL import Image
 
 from digitlab.image_files import MAX_PIXELS
 from digitlab.reading import UNSURE_BELOW
+from fresh_process import last_line, run_in_fresh_process
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -145,54 +143,25 @@ IMAGES = {function.__name__: function for function in (
 # --- One read ---------------------------------------------------------------
 
 
-def _watch(process: subprocess.Popen, kill_above: float, killed: list) -> None:
-    """Kill ``process`` if its resident memory passes ``kill_above`` bytes."""
-    try:
-        watched = psutil.Process(process.pid)
-        while process.poll() is None:
-            if watched.memory_info().rss > kill_above:
-                killed.append(True)
-                process.kill()
-                return
-            time.sleep(0.05)
-    except psutil.Error:  # it ended
-        return
-
-
 def read_in_fresh_process(path: Path, kill_above: float, timeout: float) -> dict:
     """Read ``path`` with ``digitlab read --json`` in a new process: its peak RSS, wall time and outcome."""
-    command = [sys.executable, "-m", "digitlab.cli", "read", str(path), "--json"]
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err)
-        killed: list = []
-        watcher = threading.Thread(target=_watch, args=(process, kill_above, killed), daemon=True)
-        watcher.start()
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        out.seek(0), err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    return {"image": path.name, "file_kb": round(path.stat().st_size / 1024), "seconds": round(seconds, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024), "exit": process.returncode,
-            "outcome": _outcome(process.returncode, stdout, stderr, bool(killed), seconds >= timeout)}
+    run = run_in_fresh_process([sys.executable, "-m", "digitlab.cli", "read", str(path), "--json"],
+                               kill_above=kill_above, timeout=timeout)
+    return {"image": path.name, "file_kb": round(path.stat().st_size / 1024), "seconds": round(run["seconds"], 1),
+            "peak_rss_mb": run["peak_rss_mb"], "exit": run["exit"], "outcome": _outcome(run)}
 
 
-def _outcome(code: int, stdout: str, stderr: str, killed: bool, timed_out: bool) -> str:
-    if killed:
+def _outcome(run: dict) -> str:
+    if run["killed"] == "memory":
         return "KILLED above --kill-above"
-    if timed_out:
+    if run["killed"] == "time":
         return "KILLED at --timeout"
-    if code == 0:
-        digits = json.loads(stdout)["digits"]
+    if run["exit"] == 0:
+        digits = json.loads(run["stdout"])["digits"]
         sure = sum(digit["confidence"] >= UNSURE_BELOW for digit in digits)
         return f"read {len(digits)} digits, {sure} of them sure"
-    lines = stderr.strip().splitlines()
-    return f"exit {code}: " + (lines[-1][:110] if lines else "(nothing on stderr)") + (
-        f" ({len(lines)} lines)" if len(lines) > 1 else "")
+    lines = run["stderr"].strip().splitlines()
+    return f"exit {run['exit']}: {last_line(run['stderr'])}" + (f" ({len(lines)} lines)" if len(lines) > 1 else "")
 
 
 # --- All of them --------------------------------------------------------------
@@ -211,7 +180,7 @@ def main(argv=None) -> int:
         IMAGES[args.make[0]](Path(args.make[1]) / args.make[0])
         return 0
 
-    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     print(f"{platform.node()}: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; pixel budget "
           f"{MAX_PIXELS / 1e6:.0f} Mpx; targets <= {MAX_RSS_BYTES / 1e9:.1f} GB peak RSS, <= {MAX_SECONDS:.0f} s; "
           f"this process {floor:.0f} MB")

@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from fresh_process import last_line, run_in_fresh_process
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "digitlab" / "models"
 
@@ -48,16 +48,9 @@ def train_in_fresh_process(options: list[str], epochs: int, quick: bool, folder:
     """Run ``digitlab train`` with ``options`` in a new process: its peak RSS, wall time and exit status."""
     command = [sys.executable, "-m", "digitlab.cli", "train", *options, "--epochs", str(epochs),
                "--out", str(folder / "model.keras"), "--log"] + (["--quick"] if quick else [])
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        err.seek(0)
-        lines = err.read().decode(errors="replace").strip().splitlines()
-    code = os.waitstatus_to_exitcode(status)
-    return {"seconds": round(seconds), "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6), "exit": code,
-            "error": "" if code == 0 else (lines[-1][:110] if lines else "(nothing on stderr)")}
+    run = run_in_fresh_process(command)
+    return {"seconds": round(run["seconds"]), "peak_rss_mb": run["peak_rss_mb"], "exit": run["exit"],
+            "error": "" if run["exit"] == 0 else last_line(run["stderr"])}
 
 
 def main(argv=None) -> int:

@@ -82,15 +82,15 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     from digitlab.data import load_mnist
     from digitlab.train import train
 
-    (x_train, y_train), (x_test, y_test) = load_mnist()
     started = time.perf_counter()
-    history = train(
-        model, x_train, y_train, epochs=epochs, quick=quick, seed=seed,
+    history = train(  # on MNIST's training set, which train() loads and lets go of once its batches hold it
+        model, epochs=epochs, quick=quick, seed=seed,
         learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
         label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
     save_model(model, out)
+    _, (x_test, y_test) = load_mnist()
     card = {
         **_test_fields(model, out, x_test, y_test),
         "validation_accuracy": round(history["val_accuracy"][-1], 6),
@@ -190,6 +190,8 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
             f"validation lines use the other 5,000), {crnn.describe_training_strings(**mixture)}; each strip moved "
             f"right by 0-{crnn.STRIDE - 1} columns (crnn.StripBatches shift)"
         ),
+        "batches": (f"{history['batch_size']} lines on average, of similar widths, each batch of about the same "
+                    "area (crnn.equal_area_runs), each line weighted by its batch's size over the mean"),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
         "validation_split": validation_split(),

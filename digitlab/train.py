@@ -202,23 +202,28 @@ def train(
     if quick:
         epochs, batch_size = min(epochs, QUICK_EPOCHS), min(batch_size, QUICK_BATCH_SIZE)
     (x_fit, y_fit), (x_val, y_val) = _fit_and_validation(x, y, validation_size, quick, styles, non_digits, seed)
+    train_size = int(len(x_fit))
+    augment_model = augmentation(seed=seed) if augment else None
+    batches = training_batches(x_fit, y_fit, batch_size, augment_model, seed)
+    # The batches hold the training digits now, as one tensor: let the arrays go (freed unless the caller
+    # keeps them, which digitlab.recipes.train_and_save does not).
+    del x, y, x_fit, y_fit
 
-    steps = epochs * int(np.ceil(len(x_fit) / batch_size))
+    steps = epochs * int(np.ceil(train_size / batch_size))
     schedule = warmup_cosine(steps, learning_rate)
     compile_model(model, schedule, label_smoothing)  # a distilled model too: it is evaluated like any other
     fitted = model if teacher is None else compile_model(distiller(teacher, model), schedule, label_smoothing)
-    augment_model = augmentation(seed=seed) if augment else None
     started = time.perf_counter()
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else nullcontext():
         history = fitted.fit(
-            training_batches(x_fit, y_fit, batch_size, augment_model, seed),
+            batches,
             validation_data=(x_val, y_val),
             shuffle=False,  # the dataset shuffles itself
             epochs=epochs,
             verbose=verbose,
             callbacks=list(callbacks),
         )
-    return history_record(history, history_path, epochs=epochs, train_size=int(len(x_fit)),
+    return history_record(history, history_path, epochs=epochs, train_size=train_size,
                           validation_size=int(len(x_val)), styles=styles, non_digits=non_digits,
                           label_smoothing=label_smoothing,
                           seconds=round(time.perf_counter() - started, 1))

@@ -290,7 +290,7 @@ def test_a_quick_training_lowers_the_ctc_loss(mnist):
 
     keras.utils.set_random_seed(0)
     lines = crnn.training_strings(64, seed=5, mnist=mnist)
-    batch, labels = next(crnn.StripBatches(lines, batch_size=64, shuffle=False).batches())
+    batch, labels, _ = next(crnn.StripBatches(lines, batch_size=64, shuffle=False).batches())
     model = crnn.crnn()
     loss = crnn.ctc_loss()
     before = float(loss(labels, model(batch, training=False)))
@@ -360,13 +360,52 @@ def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
     lines = crnn.training_strings(150, seed=4, mnist=mnist)
     batches = crnn.StripBatches(lines, batch_size=32, seed=0)
     seen = 0
-    for strips, labels in batches.batches():
+    for strips, labels, weights in batches.batches():
         assert strips.dtype == np.float32 and strips.shape[1:2] == (crnn.STRIP_HEIGHT,)
         assert strips.shape[2] % crnn.BUCKET_WIDTH == 0 and strips.shape[0] == labels.shape[0]
         assert 0.0 <= strips.min() and strips.max() <= 1.0
+        np.testing.assert_array_equal(weights, np.ones(len(labels)))  # fixed lines: the loss is a mean per line
         seen += len(labels)
     assert seen == len(lines)
     assert len(batches) == sum(1 for _ in batches.batches())
+
+
+def test_fresh_strip_batches_weigh_each_line_as_batches_of_equal_size_would(mnist):
+    batches = crnn.StripBatches(lambda count, pass_index, chunk_index: crnn.training_strings(count, mnist=mnist),
+                                batch_size=32, per_pass=256)
+    sizes = []
+    for _, labels, weights in batches.batches():
+        # The batch's mean loss, times len / 32, counts as that many of 32 lines' losses.
+        np.testing.assert_allclose(weights, np.full(len(labels), len(labels) / 32), rtol=1e-6)
+        sizes.append(len(labels))
+    assert sum(sizes) == 256 and len(sizes) == 256 // 32 and len(set(sizes)) > 1
+
+
+def test_strip_batches_of_short_lines_hold_more_lines_than_batches_of_long_ones(mnist):
+    lines = crnn.training_strings(256, seed=4, mnist=mnist)
+    batches = list(crnn.StripBatches(lines, batch_size=32, shuffle=False).batches())
+    assert len(batches) == 256 // 32
+    sizes = [len(labels) for _, labels, _ in batches]
+    areas = [strips.shape[0] * strips.shape[2] for strips, _, _ in batches]
+    widths = [strips.shape[2] for strips, _, _ in batches]
+    assert sizes[np.argmin(widths)] > 32 > sizes[np.argmax(widths)]
+    # Runs of 32 lines each would put the 32 widest together: more area than any batch here.
+    one_by_one = crnn.StripBatches(lines, batch_size=1, shuffle=False).batches()
+    widest = max(strips.shape[2] for strips, _, _ in one_by_one)
+    assert max(areas) < 32 * widest
+
+
+def test_equal_area_runs_cover_the_lines_in_order_with_the_smallest_largest_area():
+    widths = [32] * 12 + [64] * 6 + [128] * 3
+    runs = crnn.equal_area_runs(widths, 3)
+    assert runs == [(0, 12), (12, 18), (18, 21)]  # each run 384 columns of area
+    assert crnn.equal_area_runs([32, 32, 32, 32], 4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    runs = crnn.equal_area_runs([10, 40, 40, 200, 300], 2)
+    assert runs[0][0] == 0 and runs[-1][1] == 5 and all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    with pytest.raises(ValueError, match="sorted"):
+        crnn.equal_area_runs([64, 32], 1)
+    with pytest.raises(ValueError, match="runs"):
+        crnn.equal_area_runs([32, 32], 3)
 
 
 def test_fresh_strip_batches_make_new_lines_every_pass(mnist):
@@ -382,8 +421,8 @@ def test_fresh_strip_batches_make_new_lines_every_pass(mnist):
     assert made == [(crnn.CHUNK_STRINGS, 0, 0), (40, 0, 1), (crnn.CHUNK_STRINGS, 1, 0), (40, 1, 1)]
     for batches_of_a_pass in passes:
         assert len(batches_of_a_pass) == len(batches)
-        assert sum(len(labels) for _, labels in batches_of_a_pass) == per_pass
-    first, second = (np.sort(np.concatenate([labels for _, labels in p]), axis=0) for p in passes)
+        assert sum(len(labels) for _, labels, _ in batches_of_a_pass) == per_pass
+    first, second = (np.sort(np.concatenate([labels for _, labels, _ in p]), axis=0) for p in passes)
     assert not np.array_equal(first, second)
 
 
@@ -391,7 +430,7 @@ def test_shifted_strip_batches_move_lines_within_their_margin(mnist):
     lines = crnn.training_strings(40, seed=6, mnist=mnist)
     plain = list(crnn.StripBatches(lines, batch_size=40, shuffle=False).batches())
     shifted = list(crnn.StripBatches(lines, batch_size=40, shuffle=False, shift=crnn.STRIDE, seed=1).batches())
-    (plain_strips, plain_labels), (shifted_strips, shifted_labels) = plain[0], shifted[0]
+    (plain_strips, plain_labels, _), (shifted_strips, shifted_labels, _) = plain[0], shifted[0]
     np.testing.assert_array_equal(plain_labels, shifted_labels)
     assert not np.array_equal(plain_strips, shifted_strips)
     # No ink is lost: each line only moved right, by less than STRIDE columns.

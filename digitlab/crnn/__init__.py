@@ -51,7 +51,8 @@ from digitlab.crnn.reading import (
 )
 from digitlab.crnn.strings import (
     BUCKET_WIDTH, CHUNK_STRINGS, OVERLAPPING_FRACTION, OVERLAPPING_OPTIONS, PLAIN_FRACTION, SPACED_OPTIONS,
-    STRING_OPTIONS, StripBatches, check_fractions, describe_training_strings, spaced_strings, touching_strings,
+    STRING_OPTIONS, StripBatches, check_fractions, describe_training_strings, equal_area_runs, spaced_strings,
+    touching_strings,
     training_strings,
 )
 from digitlab.crnn.strips import (

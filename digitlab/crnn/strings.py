@@ -110,6 +110,47 @@ def _white_on_black(sequence) -> np.ndarray:
     return to_ink(to_grayscale(sequence.image), "auto")
 
 
+def equal_area_runs(widths, count: int) -> list[tuple[int, int]]:
+    """Cut lines sorted by width (``widths``, ascending) into ``count`` runs ``(start, end)`` of about equal area.
+
+    A run's area is its lines times its widest line's width, padded to
+    BUCKET_WIDTH: what a training step holds in memory grows with it. Runs
+    of equal length put the widest lines together, in a batch of two or
+    three times the mean area; here the largest area is the smallest any
+    ``count`` runs allow (searched by halving, each candidate packed
+    greedily), and runs are then halved, longest first, until there are
+    ``count``. Needs 1 <= ``count`` <= ``len(widths)``.
+    """
+    padded = -(-np.asarray(widths, dtype=np.int64) // BUCKET_WIDTH) * BUCKET_WIDTH
+    if np.any(np.diff(padded) < 0):
+        raise ValueError("widths must be sorted, narrowest first.")
+    if not 1 <= count <= len(padded):
+        raise ValueError(f"need 1 to {len(padded)} runs (one line each at most), got {count}.")
+
+    def packed(limit: int) -> list[int]:
+        starts = [0]
+        for index in range(1, len(padded)):
+            if (index - starts[-1] + 1) * padded[index] > limit:
+                starts.append(index)
+        return starts
+
+    low, high = int(padded[-1]), int(padded[-1]) * len(padded)  # one run of every line always fits ``high``
+    while low < high:
+        middle = (low + high) // 2
+        if len(packed(middle)) <= count:
+            high = middle
+        else:
+            low = middle + 1
+    starts = packed(low)
+    runs = list(zip(starts, starts[1:] + [len(padded)]))
+    while len(runs) < count:
+        longest = max(range(len(runs)), key=lambda index: runs[index][1] - runs[index][0])
+        start, end = runs[longest]
+        middle = (start + end) // 2
+        runs[longest:longest + 1] = [(start, middle), (middle, end)]
+    return runs
+
+
 class StripBatches:
     """Batches of (strips, labels) for ``model.fit``: lines of similar width together.
 
@@ -118,10 +159,17 @@ class StripBatches:
     returning ``count`` fresh lines, with ``per_pass`` lines made per pass in
     chunks of CHUNK_STRINGS (training: the model never sees the same composed
     line twice, only the same digits in new company). Within a chunk, lines
-    are sorted by width and cut into batches, padded to a multiple of
-    BUCKET_WIDTH, so a batch carries little padding and Keras traces only a
-    few input shapes; the batches' order is shuffled. :meth:`dataset` gives
-    a ``tf.data.Dataset`` whose width is declared variable (a
+    are sorted by width and cut into as many batches as ``batch_size`` lines
+    each would make, of about equal area (:func:`equal_area_runs`: many
+    short lines or a few long ones), padded to a multiple of BUCKET_WIDTH, so
+    a batch carries little padding, a training step's memory does not depend
+    on how wide the widest lines are, and Keras traces only a few input
+    shapes; the batches' order is shuffled. A fresh (training) line weighs
+    its batch's size over the mean batch size, so that it counts in the
+    gradient as much as in batches of equal size; a fixed (validation) line
+    weighs 1, so that Keras' validation loss (a mean over batches weighted
+    by their sizes) is the mean per line. :meth:`dataset` gives a
+    ``tf.data.Dataset`` whose width is declared variable (a
     ``keras.utils.PyDataset`` would fix it from its first batches).
     """
 
@@ -159,21 +207,23 @@ class StripBatches:
         return self._encode(self.make(self.chunk_sizes[chunk_index], pass_index, chunk_index))
 
     def _split(self, strips) -> list[np.ndarray]:
-        """Indices of each batch: sorted by width (ties shuffled), then cut into runs of batch_size."""
+        """Indices of each batch: sorted by width (ties shuffled), then cut into runs of about equal area."""
         widths = np.array([strip.shape[1] for strip in strips])
         tie_breaker = self.rng.random(len(widths)) if self.shuffle else np.arange(len(widths))
         order = np.lexsort((tie_breaker, widths))
-        return np.array_split(order, -(-len(order) // self.batch_size))
+        runs = equal_area_runs(widths[order], -(-len(order) // self.batch_size))
+        return [order[start:end] for start, end in runs]
 
     def __len__(self) -> int:
         return sum(-(-size // self.batch_size) for size in self.chunk_sizes)
 
     def batches(self):
-        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS)) per batch."""
+        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS), float32 weights (N,)) per batch."""
         pass_index, self.passes = self.passes, self.passes + 1
         for chunk_index in range(len(self.chunk_sizes)):
             strips, labels = self._chunk(pass_index, chunk_index)
             order = self._split(strips)
+            mean_size = len(strips) / len(order)
             if self.shuffle:
                 self.rng.shuffle(order)
             for members in order:
@@ -182,7 +232,9 @@ class StripBatches:
                     lines = [np.roll(line, offset, axis=1)
                              for line, offset in zip(lines, self.rng.integers(0, self.shift, len(lines)))]
                 batch = stack_strips(lines, multiple=BUCKET_WIDTH)
-                yield batch / np.float32(255.0), labels[members]
+                weight = len(members) / mean_size if self.make is not None else 1.0
+                weights = np.full(len(members), weight, dtype=np.float32)
+                yield batch / np.float32(255.0), labels[members], weights
 
     def dataset(self):
         """The batches as a ``tf.data.Dataset`` (a new pass on every epoch, prefetched)."""
@@ -191,6 +243,7 @@ class StripBatches:
         signature = (
             tf.TensorSpec((None, STRIP_HEIGHT, None, 1), tf.float32),
             tf.TensorSpec((None, MAX_DIGITS), tf.int32),
+            tf.TensorSpec((None,), tf.float32),
         )
         batches = tf.data.Dataset.from_generator(self.batches, output_signature=signature)
         return batches.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

@@ -1,0 +1,71 @@
+"""Run one command in a fresh process and measure it: peak resident memory, wall time, exit status, output.
+
+Used by ``memory_bench.py`` (reading) and ``train_memory.py`` (training): a
+fresh process shows what one command costs, TensorFlow's start-up included,
+untouched by what ran before it. The peak is the child's ``ru_maxrss`` from
+``os.wait4``, given in MB of 10^6 bytes like the targets. On Linux a child's
+``ru_maxrss`` starts at its parent's peak, so the parent should stay small.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+import psutil
+
+
+def run_in_fresh_process(command: list[str], kill_above: float | None = None,
+                         timeout: float | None = None) -> dict:
+    """Run ``command``; kill it if its RSS passes ``kill_above`` bytes or it runs past ``timeout`` seconds.
+
+    Returns ``exit`` (its exit status), ``seconds`` (wall time), ``peak_rss_mb``,
+    ``stdout``, ``stderr`` and ``killed``: "" if it ended by itself, else
+    "memory" or "time".
+    """
+    started = time.perf_counter()
+    killed: list[str] = []
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        if kill_above is not None:
+            threading.Thread(target=_watch, args=(process, kill_above, killed), daemon=True).start()
+        timer = threading.Timer(timeout, _kill, args=(process, killed, "time")) if timeout else None
+        if timer:
+            timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        if timer:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    return {"exit": process.returncode, "seconds": seconds, "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6),
+            "stdout": stdout, "stderr": stderr, "killed": killed[0] if killed else ""}
+
+
+def last_line(stderr: str, width: int = 110) -> str:
+    """The last line a failed command wrote (its error, as a rule), cut to ``width`` characters."""
+    lines = stderr.strip().splitlines()
+    return lines[-1][:width] if lines else "(nothing on stderr)"
+
+
+def _kill(process: subprocess.Popen, killed: list, why: str) -> None:
+    if process.poll() is None:
+        killed.append(why)
+        process.kill()
+
+
+def _watch(process: subprocess.Popen, kill_above: float, killed: list) -> None:
+    """Kill ``process`` if its resident memory passes ``kill_above`` bytes."""
+    try:
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            if watched.memory_info().rss > kill_above:
+                _kill(process, killed, "memory")
+                return
+            time.sleep(0.05)
+    except psutil.Error:  # it ended
+        return
