@@ -160,8 +160,8 @@ def _outcome(run: dict) -> str:
         digits = json.loads(run["stdout"])["digits"]
         sure = sum(digit["confidence"] >= UNSURE_BELOW for digit in digits)
         return f"read {len(digits)} digits, {sure} of them sure"
-    lines = run["stderr"].strip().splitlines()
-    return f"exit {run['exit']}: {last_line(run['stderr'])}" + (f" ({len(lines)} lines)" if len(lines) > 1 else "")
+    lines = len(run["stderr"].strip().splitlines())
+    return f"exit {run['exit']}: {last_line(run['stderr'])}" + (f" ({lines} lines)" if lines > 1 else "")
 
 
 # --- All of them --------------------------------------------------------------

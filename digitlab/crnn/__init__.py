@@ -52,8 +52,7 @@ from digitlab.crnn.reading import (
 from digitlab.crnn.strings import (
     BUCKET_WIDTH, CHUNK_STRINGS, OVERLAPPING_FRACTION, OVERLAPPING_OPTIONS, PLAIN_FRACTION, SPACED_OPTIONS,
     STRING_OPTIONS, StripBatches, check_fractions, describe_training_strings, equal_area_runs, spaced_strings,
-    touching_strings,
-    training_strings,
+    touching_strings, training_strings,
 )
 from digitlab.crnn.strips import (
     FRAME_WIDTH, INK_HEIGHT, INK_THRESHOLD, SIDE_MARGIN, STRIDE, STRIP_HEIGHT, SUBFRAMES, Box, Strip, stack_strips,

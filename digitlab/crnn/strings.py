@@ -6,7 +6,7 @@ import numpy as np
 
 from digitlab import synth
 from digitlab.crnn.ctc import MAX_DIGITS, encode_labels
-from digitlab.crnn.strips import SIDE_MARGIN, STRIP_HEIGHT, stack_strips, to_strip
+from digitlab.crnn.strips import SIDE_MARGIN, STRIP_HEIGHT, padded_width, stack_strips, to_strip
 
 #: Training batches are padded to a multiple of this width (few shapes, few retracings).
 BUCKET_WIDTH = 32
@@ -121,7 +121,7 @@ def equal_area_runs(widths, count: int) -> list[tuple[int, int]]:
     greedily), and runs are then halved, longest first, until there are
     ``count``. Needs 1 <= ``count`` <= ``len(widths)``.
     """
-    padded = -(-np.asarray(widths, dtype=np.int64) // BUCKET_WIDTH) * BUCKET_WIDTH
+    padded = padded_width(np.asarray(widths, dtype=np.int64), BUCKET_WIDTH)
     if np.any(np.diff(padded) < 0):
         raise ValueError("widths must be sorted, narrowest first.")
     if not 1 <= count <= len(padded):
@@ -211,11 +211,15 @@ class StripBatches:
         widths = np.array([strip.shape[1] for strip in strips])
         tie_breaker = self.rng.random(len(widths)) if self.shuffle else np.arange(len(widths))
         order = np.lexsort((tie_breaker, widths))
-        runs = equal_area_runs(widths[order], -(-len(order) // self.batch_size))
+        runs = equal_area_runs(widths[order], self._batch_count(len(order)))
         return [order[start:end] for start, end in runs]
 
+    def _batch_count(self, lines: int) -> int:
+        """Batches in a chunk of ``lines``: as many as ``batch_size`` lines each would make."""
+        return -(-lines // self.batch_size)
+
     def __len__(self) -> int:
-        return sum(-(-size // self.batch_size) for size in self.chunk_sizes)
+        return sum(self._batch_count(size) for size in self.chunk_sizes)
 
     def batches(self):
         """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS), float32 weights (N,)) per batch."""

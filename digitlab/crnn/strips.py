@@ -104,10 +104,14 @@ def to_strip(image, ink_height: int = INK_HEIGHT) -> Strip | None:
     return Strip(pixels, int(left), float(factor), ink)
 
 
+def padded_width(width, multiple: int = STRIDE):
+    """``width`` (columns, or an array of them) rounded up to a multiple of ``multiple``: a batch's width."""
+    return -(-width // multiple) * multiple
+
+
 def stack_strips(strips, multiple: int = STRIDE) -> np.ndarray:
     """Strips of different widths -> one float32 batch (N, STRIP_HEIGHT, W, 1), padded on the right with black."""
-    width = max(strip.shape[1] for strip in strips)
-    width = -(-width // multiple) * multiple
+    width = padded_width(max(strip.shape[1] for strip in strips), multiple)
     batch = np.zeros((len(strips), STRIP_HEIGHT, width, 1), dtype=np.float32)
     for index, strip in enumerate(strips):
         batch[index, :, :strip.shape[1], 0] = strip

@@ -123,5 +123,6 @@ def train(
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else contextlib.nullcontext():
         history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
                             shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
-    return history_record(history, history_path, epochs=epochs, train_strings_per_epoch=strings, batch_size=batch_size,
-                          validation_strings=len(val_lines), seconds=round(time.perf_counter() - started, 1))
+    return history_record(history, history_path, epochs=epochs, train_strings_per_epoch=strings,
+                          batch_size=batch_size, validation_strings=len(val_lines),
+                          seconds=round(time.perf_counter() - started, 1))
