@@ -23,8 +23,9 @@ def run_in_fresh_process(command: list[str], kill_above: float | None = None,
     """Run ``command``; kill it if its RSS passes ``kill_above`` bytes or it runs past ``timeout`` seconds.
 
     Returns ``exit`` (its exit status), ``seconds`` (wall time), ``peak_rss_mb``,
-    ``stdout``, ``stderr`` and ``killed``: "" if it ended by itself, else
-    "memory" or "time".
+    ``cpu_seconds`` (user + kernel) and ``kernel_seconds`` (time the kernel
+    spent for it: page faults, as a rule), ``stdout``, ``stderr`` and
+    ``killed``: "" if it ended by itself, else "memory" or "time".
     """
     started = time.perf_counter()
     killed: list[str] = []
@@ -43,6 +44,7 @@ def run_in_fresh_process(command: list[str], kill_above: float | None = None,
         out.seek(0), err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     return {"exit": process.returncode, "seconds": seconds, "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime, "kernel_seconds": usage.ru_stime,
             "stdout": stdout, "stderr": stderr, "killed": killed[0] if killed else ""}
 
 

@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     worst_time = max(results, key=lambda result: result["seconds"])
     killed = [result["image"] for result in results if result["outcome"].startswith("KILLED")]
     within = not killed and worst_rss["peak_rss_mb"] * 1e6 <= MAX_RSS_BYTES and worst_time["seconds"] <= MAX_SECONDS
-    print(f"worst peak RSS: {worst_rss['peak_rss_mb']} MB ({worst_rss['image']}), target <= {MAX_RSS_BYTES / 1e6:.0f} MB")
+    print(f"worst peak RSS: {worst_rss['peak_rss_mb']} MB ({worst_rss['image']}), "
+          f"target <= {MAX_RSS_BYTES / 1e6:.0f} MB")
     print(f"worst time: {worst_time['seconds']:.1f} s ({worst_time['image']}), target <= {MAX_SECONDS:.0f} s")
     print("within targets" if within else f"OVER target{': killed ' + ', '.join(killed) if killed else ''}")
     if args.json:

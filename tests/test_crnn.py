@@ -426,6 +426,24 @@ def test_fresh_strip_batches_make_new_lines_every_pass(mnist):
     assert not np.array_equal(first, second)
 
 
+def test_strip_batches_dataset_gives_a_new_pass_every_epoch(mnist):
+    def make(count, pass_index, chunk_index):
+        return crnn.training_strings(count, seed=100 * pass_index + chunk_index, mnist=mnist)
+
+    expected = crnn.StripBatches(make, batch_size=16, per_pass=48, seed=0)
+    expected_passes = [list(expected.batches()) for _ in range(2)]
+    dataset = crnn.StripBatches(make, batch_size=16, per_pass=48, seed=0).dataset()
+    assert dataset.element_spec[0].shape.as_list() == [None, crnn.STRIP_HEIGHT, None, 1]  # any width
+    for expected_pass in expected_passes:  # as Keras iterates it: once per epoch
+        got = [tuple(tensor.numpy() for tensor in batch) for batch in dataset]
+        assert len(got) == len(expected_pass) == 3
+        for got_batch, expected_batch in zip(got, expected_pass):
+            for got_array, expected_array in zip(got_batch, expected_batch):
+                np.testing.assert_array_equal(got_array, expected_array)
+    first, second = (np.concatenate([labels for _, labels, _ in p]) for p in expected_passes)
+    assert not np.array_equal(first, second)
+
+
 def test_shifted_strip_batches_move_lines_within_their_margin(mnist):
     lines = crnn.training_strings(40, seed=6, mnist=mnist)
     plain = list(crnn.StripBatches(lines, batch_size=40, shuffle=False).batches())
