@@ -80,3 +80,19 @@ def quick_model(tmp_path_factory, mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def pad():
+    """A DigitPad that reads only when asked (test_widget*.py)."""
+    from digitlab.widget import DigitPad
+
+    return DigitPad(auto_read=False)
+
+
+@pytest.fixture(scope="module")
+def shipped_reader():
+    """The reader of the shipped models, loaded once per test module."""
+    from digitlab.reader import Reader
+
+    return Reader.default()
