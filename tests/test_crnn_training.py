@@ -1,0 +1,189 @@
+"""Training the CRNN (digitlab.crnn.training, digitlab.crnn.strings): its lines, its batches, the command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlab import crnn
+
+
+@pytest.mark.training
+def test_a_quick_training_lowers_the_ctc_loss(mnist):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    lines = crnn.training_strings(64, seed=5, mnist=mnist)
+    batch, labels, _ = next(crnn.StripBatches(lines, batch_size=64, shuffle=False).batches())
+    model = crnn.crnn()
+    loss = crnn.ctc_loss()
+    before = float(loss(labels, model(batch, training=False)))
+    history = crnn.train(model, mnist, quick=True, verbose=0)
+    after = float(loss(labels, model(batch, training=False)))
+    assert history["train_strings_per_epoch"] == crnn.QUICK_STRINGS
+    assert history["loss"][-1] < history["loss"][0]
+    assert after < 0.8 * before
+    assert 0.0 <= history["val_string_accuracy"][-1] <= 1.0
+
+
+def test_training_strings_mix_spaced_and_overlapping_lines_of_1_to_10_digits(mnist):
+    lines = crnn.training_strings(200, seed=3, mnist=mnist)
+    lengths = [len(text) for text in lines.texts]
+    assert min(lengths) >= 1 and max(lengths) <= crnn.MAX_DIGITS
+    assert len(set(lengths)) >= 8
+    assert any(sequence.inverted for sequence in lines) and not all(sequence.inverted for sequence in lines)
+
+
+def test_training_strings_keep_a_share_of_digits_as_written(mnist):
+    as_written = crnn.training_strings(20, seed=3, mnist=mnist, overlapping_fraction=1.0, plain_fraction=1.0)
+    varied = crnn.training_strings(20, seed=3, mnist=mnist, overlapping_fraction=1.0, plain_fraction=0.0)
+
+    def tallest(lines):
+        return max(h for sequence in lines for _, _, _, h in sequence.boxes)
+
+    assert tallest(as_written) <= 28  # MNIST's own size: no digit was scaled up
+    assert tallest(varied) > 28
+    with pytest.raises(ValueError, match="plain_fraction"):
+        crnn.training_strings(10, mnist=mnist, overlapping_fraction=0.5, plain_fraction=0.6)
+
+
+def test_the_training_mixture_is_described_as_set():
+    words = crnn.describe_training_strings(overlapping_fraction=0.8, plain_fraction=0.7)
+    assert words.startswith("20 % spaced") and "10 % overlapping" in words and "70 % overlapping" in words
+    assert crnn.describe_training_strings().startswith(f"{(1 - crnn.OVERLAPPING_FRACTION) * 100:g} % spaced")
+    with pytest.raises(ValueError, match="plain_fraction"):  # before any data is loaded
+        crnn.train(crnn.crnn(), mnist=None, overlapping_fraction=0.5, plain_fraction=0.6)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        crnn.train(crnn.crnn(), mnist=None, epochs=0)
+
+
+def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
+    from digitlab.cli import main
+
+    assert main(["train", "--model", "crnn", "--overlapping", "0.5", "--as-written", "0.7", "--quick"]) == 2
+    assert "plain_fraction <= overlapping_fraction" in capsys.readouterr().err
+    assert main(["train", "--model", "baseline_cnn", "--as-written", "0.7", "--quick"]) == 2
+    assert "for --model crnn" in capsys.readouterr().err
+
+
+@pytest.mark.training
+def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
+    from digitlab.card import read_card, save_model, write_card
+    from digitlab.cli import main
+
+    parent, out = tmp_path / "parent.keras", tmp_path / "fine_tuned.keras"
+    save_model(crnn.crnn(), parent)
+    write_card({"model": "crnn", "epochs": 1}, parent)
+    assert main(["train", "--model", "crnn", "--quick", "--init", str(parent), "--out", str(out)]) == 0
+    card = read_card(out)
+    assert card["fresh_layers"] == [] and card["total_epochs"] == 1 + card["epochs"]
+    assert card["initialised_from"]["epochs"] == 1
+
+
+def test_strip_batches_group_similar_widths_and_cover_every_line(mnist):
+    lines = crnn.training_strings(150, seed=4, mnist=mnist)
+    batches = crnn.StripBatches(lines, batch_size=32, seed=0)
+    seen = 0
+    for strips, labels, weights in batches.batches():
+        assert strips.dtype == np.float32 and strips.shape[1:2] == (crnn.STRIP_HEIGHT,)
+        assert strips.shape[2] % crnn.BUCKET_WIDTH == 0 and strips.shape[0] == labels.shape[0]
+        assert 0.0 <= strips.min() and strips.max() <= 1.0
+        np.testing.assert_array_equal(weights, np.ones(len(labels)))  # fixed lines: the loss is a mean per line
+        seen += len(labels)
+    assert seen == len(lines)
+    assert len(batches) == sum(1 for _ in batches.batches())
+
+
+def test_fresh_strip_batches_weigh_each_line_as_batches_of_equal_size_would(mnist):
+    batches = crnn.StripBatches(lambda count, pass_index, chunk_index: crnn.training_strings(count, mnist=mnist),
+                                batch_size=32, per_pass=256)
+    sizes = []
+    for _, labels, weights in batches.batches():
+        # The batch's mean loss, times len / 32, counts as that many of 32 lines' losses.
+        np.testing.assert_allclose(weights, np.full(len(labels), len(labels) / 32), rtol=1e-6)
+        sizes.append(len(labels))
+    assert sum(sizes) == 256 and len(sizes) == 256 // 32 and len(set(sizes)) > 1
+
+
+def test_strip_batches_of_short_lines_hold_more_lines_than_batches_of_long_ones(mnist):
+    lines = crnn.training_strings(256, seed=4, mnist=mnist)
+    batches = list(crnn.StripBatches(lines, batch_size=32, shuffle=False).batches())
+    assert len(batches) == 256 // 32
+    sizes = [len(labels) for _, labels, _ in batches]
+    areas = [strips.shape[0] * strips.shape[2] for strips, _, _ in batches]
+    widths = [strips.shape[2] for strips, _, _ in batches]
+    assert sizes[np.argmin(widths)] > 32 > sizes[np.argmax(widths)]
+    # Runs of 32 lines each would put the 32 widest together: more area than any batch here.
+    one_by_one = crnn.StripBatches(lines, batch_size=1, shuffle=False).batches()
+    widest = max(strips.shape[2] for strips, _, _ in one_by_one)
+    assert max(areas) < 32 * widest
+
+
+def test_equal_area_runs_cover_the_lines_in_order_with_the_smallest_largest_area():
+    widths = [32] * 12 + [64] * 6 + [128] * 3
+    runs = crnn.equal_area_runs(widths, 3)
+    assert runs == [(0, 12), (12, 18), (18, 21)]  # each run 384 columns of area
+    assert crnn.equal_area_runs([32, 32, 32, 32], 4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    runs = crnn.equal_area_runs([10, 40, 40, 200, 300], 2)
+    assert runs[0][0] == 0 and runs[-1][1] == 5 and all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    with pytest.raises(ValueError, match="sorted"):
+        crnn.equal_area_runs([64, 32], 1)
+    with pytest.raises(ValueError, match="runs"):
+        crnn.equal_area_runs([32, 32], 3)
+
+
+def test_fresh_strip_batches_make_new_lines_every_pass(mnist):
+    made = []
+
+    def make(count, pass_index, chunk_index):
+        made.append((count, pass_index, chunk_index))
+        return crnn.training_strings(count, seed=100 * pass_index + chunk_index, mnist=mnist)
+
+    per_pass = crnn.CHUNK_STRINGS + 40  # one whole chunk and a part of one
+    batches = crnn.StripBatches(make, batch_size=512, per_pass=per_pass, seed=0)
+    passes = [list(batches.batches()) for _ in range(2)]
+    assert made == [(crnn.CHUNK_STRINGS, 0, 0), (40, 0, 1), (crnn.CHUNK_STRINGS, 1, 0), (40, 1, 1)]
+    for batches_of_a_pass in passes:
+        assert len(batches_of_a_pass) == len(batches)
+        assert sum(len(labels) for _, labels, _ in batches_of_a_pass) == per_pass
+    first, second = (np.sort(np.concatenate([labels for _, labels, _ in p]), axis=0) for p in passes)
+    assert not np.array_equal(first, second)
+
+
+def test_strip_batches_dataset_gives_a_new_pass_every_epoch(mnist):
+    def make(count, pass_index, chunk_index):
+        return crnn.training_strings(count, seed=100 * pass_index + chunk_index, mnist=mnist)
+
+    expected = crnn.StripBatches(make, batch_size=16, per_pass=48, seed=0)
+    expected_passes = [list(expected.batches()) for _ in range(2)]
+    dataset = crnn.StripBatches(make, batch_size=16, per_pass=48, seed=0).dataset()
+    assert dataset.element_spec[0].shape.as_list() == [None, crnn.STRIP_HEIGHT, None, 1]  # any width
+    for expected_pass in expected_passes:  # as Keras iterates it: once per epoch
+        got = [tuple(tensor.numpy() for tensor in batch) for batch in dataset]
+        assert len(got) == len(expected_pass) == 3
+        for got_batch, expected_batch in zip(got, expected_pass):
+            for got_array, expected_array in zip(got_batch, expected_batch):
+                np.testing.assert_array_equal(got_array, expected_array)
+    first, second = (np.concatenate([labels for _, labels, _ in p]) for p in expected_passes)
+    assert not np.array_equal(first, second)
+
+
+def test_shifted_strip_batches_move_lines_within_their_margin(mnist):
+    lines = crnn.training_strings(40, seed=6, mnist=mnist)
+    plain = list(crnn.StripBatches(lines, batch_size=40, shuffle=False).batches())
+    shifted = list(crnn.StripBatches(lines, batch_size=40, shuffle=False, shift=crnn.STRIDE, seed=1).batches())
+    (plain_strips, plain_labels, _), (shifted_strips, shifted_labels, _) = plain[0], shifted[0]
+    np.testing.assert_array_equal(plain_labels, shifted_labels)
+    assert not np.array_equal(plain_strips, shifted_strips)
+    # No ink is lost: each line only moved right, by less than STRIDE columns.
+    np.testing.assert_allclose(plain_strips.sum(axis=(1, 2, 3)), shifted_strips.sum(axis=(1, 2, 3)), rtol=1e-5)
+    first_ink = [np.nonzero(strip.any(axis=(0, 2)))[0][0] for strip in (plain_strips, shifted_strips) for strip in strip]
+    moves = np.subtract(first_ink[len(lines):], first_ink[:len(lines)])
+    assert moves.min() >= 0 and moves.max() <= crnn.STRIDE - 1 and len(set(moves)) > 1
+    with pytest.raises(ValueError, match="shift"):
+        crnn.StripBatches(lines, shift=crnn.SIDE_MARGIN + 1)
+
+
+def test_fresh_strip_batches_need_a_number_of_lines_per_pass():
+    with pytest.raises(ValueError, match="per_pass"):
+        crnn.StripBatches(lambda count, pass_index, chunk_index: None)
