@@ -96,3 +96,19 @@ def shipped_reader():
     from digitlab.reader import Reader
 
     return Reader.default()
+
+
+@pytest.fixture(scope="session")
+def reader(quick_model):
+    """A contour reader with the quick model: right structure, not accurate digits (test_reader*.py)."""
+    from digitlab.reader import Reader
+
+    return Reader(quick_model, method="contours")
+
+
+@pytest.fixture(scope="session")
+def five_digits(mnist):
+    """One seeded string of five MNIST test digits, twice MNIST's size."""
+    from digitlab.synth import make_dataset
+
+    return make_dataset(1, length=5, seed=7, mnist=mnist, scale=2.0)[0]
