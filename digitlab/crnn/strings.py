@@ -246,9 +246,10 @@ class StripBatches:
 
         Built on a range of batch numbers mapped through ``tf.numpy_function``
         rather than ``Dataset.from_generator``: the generator dataset sets
-        glibc's trim threshold to 128 KiB for the whole process, after which
-        each large tensor freed goes back to the kernel and is faulted in
-        again, and the training spends a third of its time in the kernel.
+        glibc's trim threshold to 128 KiB for the whole process, which freezes
+        glibc's mmap threshold wherever it happens to be; frozen low, each
+        large tensor freed goes back to the kernel and is faulted in again,
+        and a training spent a third of its CPU time in the kernel.
         """
         import tensorflow as tf
 
