@@ -1,4 +1,4 @@
-"""Data augmentation: random rotation, zoom, shift, bend and stroke width of training digits.
+"""Data augmentation: random rotation, zoom, shift and stroke width of training digits.
 
 Taught in ``notebooks/01_mnist_and_preprocessing.ipynb`` (each change on one
 digit) and used by :func:`digitlab.train.train` on every training batch, afresh
@@ -19,10 +19,6 @@ ROTATION_DEGREES = 12.0
 ZOOM = 0.12
 SHIFT = 0.1
 STROKE = 0.7
-#: How far :class:`RandomAffine` bends: the most a point of the image moves, as a fraction of the size.
-BEND = 0.0
-#: The bend's control points per side: a displacement drawn at each, smoothly interpolated between them.
-BEND_POINTS = 4
 
 
 def grey_dilation_3x3(images):
@@ -38,53 +34,26 @@ def grey_dilation_3x3(images):
     return ops.maximum(ops.maximum(rows[:, :, :-2], rows[:, :, 1:-1]), rows[:, :, 2:])
 
 
-def bilinear_sample(images, source_y, source_x):
-    """Each output pixel ``(n, y, x)`` of (N, H, W, C) ``images`` read at ``(source_y, source_x)[n, y, x]``
-    of image ``n``, interpolated between its four nearest pixels; outside the image is background (0).
-
-    Four gathers from the flattened batch: ``keras.ops.image.map_coordinates`` would
-    interpolate over the batch and channel axes too (sixteen gathers).
-    """
-    count, height, width, channels = ops.shape(images)[0], images.shape[1], images.shape[2], images.shape[3]
-    pixels = ops.reshape(images, (-1, channels))
-    first = ops.reshape(ops.arange(count) * (height * width), (-1, 1, 1))
-    top, left = ops.floor(source_y), ops.floor(source_x)
-    down, right = (source_y - top)[..., None], (source_x - left)[..., None]
-
-    def at(row, column):
-        inside = (row >= 0) & (row <= height - 1) & (column >= 0) & (column <= width - 1)
-        row = ops.cast(ops.clip(row, 0, height - 1), "int32")
-        column = ops.cast(ops.clip(column, 0, width - 1), "int32")
-        return ops.take(pixels, first + row * width + column, axis=0) * ops.cast(inside, images.dtype)[..., None]
-
-    return ((at(top, left) * (1 - right) + at(top, left + 1) * right) * (1 - down)
-            + (at(top + 1, left) * (1 - right) + at(top + 1, left + 1) * right) * down)
-
-
 @keras.saving.register_keras_serializable(package="digitlab")
 class RandomAffine(layers.Layer):
-    """Rotates, zooms, shifts and bends each image by its own random amounts, in one resample.
+    """Rotates, zooms and shifts each image by its own random amounts, in one resample.
 
     Each image gets an angle in ``[-rotation_degrees, rotation_degrees]``, a scale in
     ``[1 - zoom, 1 + zoom]`` and a shift in ``[-shift, shift]`` of its width and of its
     height, composed into one affine map about the image's centre: Keras'
     ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` in a row would
-    interpolate the image three times, and each interpolation blurs it. With ``bend``
-    above 0, a smooth random displacement of at most ``bend`` of the size is added
-    to the map (drawn at BEND_POINTS x BEND_POINTS points, interpolated between them):
-    an "elastic distortion" (Simard, Steinkraus and Platt 2003), the way one writer's
-    strokes curve differently from another's. Outside the image is background (0).
+    interpolate the image three times, and each interpolation blurs it. Outside the
+    image is background (0).
     """
 
     def __init__(self, rotation_degrees: float = ROTATION_DEGREES, zoom: float = ZOOM, shift: float = SHIFT,
-                 seed: int | None = None, bend: float = BEND, **kwargs):
+                 seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         for name, value, most in [("rotation_degrees", rotation_degrees, 180), ("zoom", zoom, 0.9),
-                                  ("shift", shift, 1), ("bend", bend, 0.5)]:
+                                  ("shift", shift, 1)]:
             if not 0 <= value <= most:
                 raise ValueError(f"{name} must be in [0, {most}], got {value}.")
         self.rotation_degrees, self.zoom, self.shift, self.seed = rotation_degrees, zoom, shift, seed
-        self.bend = bend
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=True):
@@ -103,34 +72,16 @@ class RandomAffine(layers.Layer):
         cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
         from_x = centre_x - cos * (centre_x + shift_x) - sin * (centre_y + shift_y)
         from_y = centre_y + sin * (centre_x + shift_x) - cos * (centre_y + shift_y)
-        if self.bend == 0:
-            zeros = ops.zeros_like(cos)
-            transform = ops.stack([cos, sin, from_x, -sin, cos, from_y, zeros, zeros], axis=1)
-            return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")
-        return self._resample(images, cos, sin, from_x, from_y)
-
-    def _resample(self, images, cos, sin, from_x, from_y):
-        """The affine map plus a smooth random displacement, sampled once (bilinear)."""
-        count, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
-        spread = self.bend * max(height, width)
-        coarse = keras.random.uniform((count, BEND_POINTS, BEND_POINTS, 2), -spread, spread, seed=self.seed_generator)
-        displacement = ops.image.resize(coarse, (height, width), interpolation="bilinear")
-        rows, columns = ops.meshgrid(ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"),
-                                     indexing="ij")
-
-        def per_image(values):
-            return ops.reshape(values, (-1, 1, 1))
-
-        source_x = per_image(cos) * columns + per_image(sin) * rows + per_image(from_x) + displacement[..., 0]
-        source_y = -per_image(sin) * columns + per_image(cos) * rows + per_image(from_y) + displacement[..., 1]
-        return bilinear_sample(images, source_y, source_x)
+        zeros = ops.zeros_like(cos)
+        transform = ops.stack([cos, sin, from_x, -sin, cos, from_y, zeros, zeros], axis=1)
+        return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         return {**super().get_config(), "rotation_degrees": self.rotation_degrees, "zoom": self.zoom,
-                "shift": self.shift, "seed": self.seed, "bend": self.bend}
+                "shift": self.shift, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="digitlab")
@@ -175,12 +126,11 @@ def augmentation(
     zoom: float = ZOOM,
     stroke: float = STROKE,
     seed: int | None = None,
-    bend: float = BEND,
 ) -> keras.Sequential:
-    """Random rotation, zoom, shift and bend (one resample), then stroke width; no flips: a flipped 2 is no digit."""
+    """Random rotation, zoom and shift (one resample), then stroke width; no flips: a flipped 2 is no digit."""
     return keras.Sequential(
         [
-            RandomAffine(rotation_degrees, zoom, shift, seed=seed, bend=bend),
+            RandomAffine(rotation_degrees, zoom, shift, seed=seed),
             RandomStrokeWidth(stroke, seed=seed),
         ],
         name="augmentation",
@@ -188,6 +138,5 @@ def augmentation(
 
 
 #: What :func:`augmentation` does with its defaults, in the words of a model card.
-DESCRIPTION = (f"rotation {ROTATION_DEGREES:g} deg, zoom {ZOOM * 100:g} %, shift {SHIFT * 100:g} %"
-               + (f", bend {BEND * 100:g} % ({BEND_POINTS}x{BEND_POINTS} points)" if BEND else "")
-               + f" (one resample), stroke width +-{STROKE:g}")
+DESCRIPTION = (f"rotation {ROTATION_DEGREES:g} deg, zoom {ZOOM * 100:g} %, shift {SHIFT * 100:g} % (one resample), "
+               f"stroke width +-{STROKE:g}")
