@@ -143,21 +143,25 @@ def test_model_card_round_trip(trained, mnist):
 
 @pytest.mark.training
 def test_fast_recipe_beats_the_standard_one_in_the_same_steps(mnist):
-    """``fast_cnn`` trained twice for two epochs on 2,000 images, with seeds 0 and 1, by each recipe: the fast
-    recipe reads more test digits right. (Accuracy, not cross-entropy: a model trained towards smoothed
-    targets is never fully sure, so its cross-entropy has a floor by design.)"""
+    """``fast_cnn`` trained for two epochs on 2,000 images by each recipe, with seeds 0, 1 and 2: the fast
+    recipe reads more of the 10,000 test digits right on average. (Accuracy, not cross-entropy: a model
+    trained towards smoothed targets is never fully sure, so its cross-entropy has a floor by design.)
+
+    Training on the CPU is not bit-reproducible, so one run of a seed differs from the next: the mean gap
+    is about 0.6 points with a spread of about 0.4 per seed, measured over six seeds; the mean of three
+    seeds on the whole test set keeps the chance of a wrong verdict well under one in a hundred."""
     from digitlab.evaluate import accuracy, predict_probabilities
 
     (x_train, y_train), (x_test, y_test) = mnist
     accuracies = {}
     for name in ["fast", "standard"]:
         recipe, right = RECIPES[name], []
-        for seed in [0, 1]:
+        for seed in [0, 1, 2]:
             model = fast_cnn()
             history = train(model, x_train, y_train, quick=True, seed=seed, verbose=0, epochs=recipe.epochs,
                             learning_rate=recipe.learning_rate, label_smoothing=recipe.label_smoothing)
             assert history["epochs"] == 2 and history["train_size"] == 2000  # the same steps
-            right.append(accuracy(y_test[:2000], predict_probabilities(model, x_test[:2000]).argmax(axis=1)))
+            right.append(accuracy(y_test, predict_probabilities(model, x_test).argmax(axis=1)))
         accuracies[name] = float(np.mean(right))
     assert accuracies["fast"] > accuracies["standard"], accuracies
 
@@ -216,7 +220,7 @@ def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
     (["--learning-rate", "nan"], "learning rate must be a positive number, got nan"),
     (["--styles", "1.5"], "--styles must be a fraction in [0, 1], got 1.5"),
     (["--styles", "nan"], "--styles must be a fraction in [0, 1]"),
-    (["--model", "crnn", "--styles", "0.3"], "--styles is for the digit CNNs"),
+    (["--model", "crnn", "--styles", "-0.1"], "--styles must be a fraction in [0, 1], got -0.1"),
     (["--model", "crnn", "--recipe", "fast"], "--recipe fast is for the digit CNNs"),
 ])
 def test_train_command_refuses_bad_numbers_before_writing_anything(tmp_path, capsys, options, message):
