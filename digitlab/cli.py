@@ -73,7 +73,7 @@ def _recipe(args):
     if args.model == "crnn":  # strings of digits, not single digits: its own data and card
         from digitlab import crnn
 
-        return crnn.crnn, train_and_save_crnn, _crnn_mixture(args)
+        return crnn.crnn, train_and_save_crnn, {**_crnn_mixture(args), "styles": args.styles}
     if args.model == "candidate_cnn":
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
@@ -139,8 +139,6 @@ def _training_option_problem(args) -> str | None:
         if args.overlapping is not None or args.as_written is not None:
             return "--overlapping and --as-written are for --model crnn"
         return None
-    if args.styles:
-        return "--styles is for the digit CNNs, not --model crnn"
     if args.teacher:
         return "--teacher is for the digit CNNs, not --model crnn"
     if args.recipe != "standard":
@@ -293,8 +291,9 @@ def _add_train_command(commands) -> None:
                        help="crnn: share of training strings that overlap with every digit as MNIST wrote it, "
                             "no scale, slant, stroke or noise changes (default 0.5; at most --overlapping)")
     train.add_argument("--styles", type=float, default=0.0, metavar="FRACTION",
-                       help="digit CNNs: share of training digits given a writing style MNIST lacks (slashed 0, "
-                            "continental 1, crossed 7, floating 5 bar, uniform pen; digitlab.styles), default 0")
+                       help="share of training digits (crnn: of those its lines are made of) given a writing style "
+                            "MNIST lacks (slashed 0, continental 1, crossed 7, floating 5 bar, uniform pen; "
+                            "digitlab.styles), default 0")
     train.add_argument("--teacher", metavar="MODEL.keras",
                        help="digit CNNs: also learn this trained model's probabilities (knowledge distillation, "
                             "digitlab.distill), e.g. the shipped ensemble digitlab/models/digit_cnn.keras")

@@ -153,15 +153,17 @@ def crnn_test_fields(model, mnist, evaluation_strings: int = 1000) -> dict:
 
 
 def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command, verbose="auto",
-                        evaluation_strings: int = 1000, started_from=None, **mixture) -> dict:
+                        evaluation_strings: int = 1000, started_from=None, styles: float = 0.0,
+                        **mixture) -> dict:
     """Train a CRNN on synthetic strings (:func:`digitlab.crnn.train`), save it and its card, return the card.
 
     The card's accuracies are exact-string accuracies on seeded strings of
     MNIST *test* digits: touching (4-8 digits, 10-40 % overlap) and spaced
     (5 digits), ``evaluation_strings`` of each (200 in quick mode).
     ``mixture`` (``overlapping_fraction``, ``plain_fraction``) goes to
-    :func:`digitlab.crnn.train` and into the card's words. ``started_from``:
-    as for :func:`train_and_save`.
+    :func:`digitlab.crnn.train` and into the card's words, as does ``styles``
+    (the fraction of training digits restyled). ``started_from``: as for
+    :func:`train_and_save`.
     """
     from digitlab import crnn
     from digitlab.data import load_mnist
@@ -170,7 +172,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
     started = time.perf_counter()
     history = crnn.train(
         model, mnist, epochs=epochs, quick=quick, seed=seed, learning_rate=learning_rate,
-        verbose=verbose, history_path=Path(out).with_suffix(".history.json"), **mixture,
+        verbose=verbose, history_path=Path(out).with_suffix(".history.json"), styles=styles, **mixture,
     )
     wall = time.perf_counter() - started
     save_model(model, out)
@@ -190,6 +192,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
             f"validation lines use the other 5,000), {crnn.describe_training_strings(**mixture)}; each strip moved "
             f"right by 0-{crnn.STRIDE - 1} columns (crnn.StripBatches shift)"
         ),
+        "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
         "batches": (f"{history['batch_size']} lines on average, of similar widths, each batch of about the same "
                     "area (crnn.equal_area_runs), each line weighted by its batch's size over the mean"),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",

@@ -57,6 +57,27 @@ def test_the_training_mixture_is_described_as_set():
         crnn.train(crnn.crnn(), mnist=None, epochs=0)
 
 
+def test_styles_restyle_the_training_lines_digits_but_not_the_validation_lines(mnist):
+    from digitlab.crnn.training import _training_lines
+
+    (x_train, y_train), test = mnist
+    few = ((x_train[:6000], y_train[:6000]), test)  # 5,000 held out for validation, 1,000 to restyle
+
+    def first_chunk_and_validation(styles):
+        batches, validation = _training_lines(few, 64, 16, 64, seed=0, overlapping_fraction=0.8,
+                                              plain_fraction=0.7, styles=styles)
+        strips, labels = batches._chunk(0, 0)
+        return strips, labels, validation
+
+    plain_strips, plain_labels, plain_validation = first_chunk_and_validation(0.0)
+    styled_strips, styled_labels, styled_validation = first_chunk_and_validation(1.0)
+    np.testing.assert_array_equal(styled_labels, plain_labels)  # the same texts, digits restyled
+    assert sum(not np.array_equal(a, b) for a, b in zip(plain_strips, styled_strips)) > len(plain_strips) // 2
+    assert [sequence.text for sequence in styled_validation] == [sequence.text for sequence in plain_validation]
+    for plain, styled in zip(plain_validation, styled_validation):
+        np.testing.assert_array_equal(plain.image, styled.image)
+
+
 def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     from digitlab.cli import main
 
@@ -74,9 +95,11 @@ def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist
     parent, out = tmp_path / "parent.keras", tmp_path / "fine_tuned.keras"
     save_model(crnn.crnn(), parent)
     write_card({"model": "crnn", "epochs": 1}, parent)
-    assert main(["train", "--model", "crnn", "--quick", "--init", str(parent), "--out", str(out)]) == 0
+    assert main(["train", "--model", "crnn", "--quick", "--init", str(parent), "--styles", "0.3",
+                 "--out", str(out)]) == 0
     card = read_card(out)
     assert card["fresh_layers"] == [] and card["total_epochs"] == 1 + card["epochs"]
+    assert card["styles"].startswith("30% of training digits restyled")
     assert card["initialised_from"]["epochs"] == 1
 
 

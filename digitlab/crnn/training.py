@@ -54,13 +54,18 @@ def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
 
 
 def _training_lines(mnist, strings: int, validation_strings: int, batch_size: int, seed: int,
-                    overlapping_fraction: float, plain_fraction: float):
+                    overlapping_fraction: float, plain_fraction: float, styles: float):
     """:func:`train`'s batches of fresh training lines (``strings`` a pass) and its fixed validation lines,
-    from the two sides of the CNN's validation split of MNIST's training digits."""
+    from the two sides of the CNN's validation split of MNIST's training digits; ``styles`` of the
+    training digits restyled once, as the digit CNNs' are."""
     from digitlab.train import VALIDATION_SEED, split_validation
 
     (x_train, y_train), _ = mnist
     fit_digits, val_digits = split_validation(x_train, y_train, 5000, VALIDATION_SEED)
+    if styles:
+        from digitlab.styles import add_styles
+
+        fit_digits = (add_styles(*fit_digits, styles, seed), fit_digits[1])
 
     def fresh_lines(count: int, pass_index: int, chunk_index: int):
         chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
@@ -85,6 +90,7 @@ def train(
     history_path: str | Path | None = None,
     overlapping_fraction: float = OVERLAPPING_FRACTION,
     plain_fraction: float = PLAIN_FRACTION,
+    styles: float = 0.0,
 ) -> dict:
     """Train a CRNN on synthetic strings of MNIST *training* digits; return its history as a dict.
 
@@ -97,7 +103,10 @@ def train(
     The test digits are left for the model card. ``overlapping_fraction``
     and ``plain_fraction`` set the training lines' mixture
     (:func:`training_strings`); the validation lines keep the default one,
-    so validation figures compare across runs. The learning rate warms up
+    so validation figures compare across runs. ``styles`` is the fraction
+    of training digits given a writing style MNIST lacks
+    (:func:`digitlab.styles.add_styles`, once, seeded by ``seed``); the
+    validation digits keep MNIST's. The learning rate warms up
     then decays (:func:`digitlab.train.warmup_cosine`). ``quick`` trains on
     QUICK_STRINGS lines for QUICK_EPOCHS, with fast batch-norm statistics.
     """
@@ -115,7 +124,7 @@ def train(
         strings, epochs = min(strings, QUICK_STRINGS), min(epochs, QUICK_EPOCHS)
         validation_strings = min(validation_strings, QUICK_STRINGS // 4)
     fit_data, val_lines = _training_lines(mnist, strings, validation_strings, batch_size, seed,
-                                          overlapping_fraction, plain_fraction)
+                                          overlapping_fraction, plain_fraction, styles)
     val_data = StripBatches(val_lines, batch_size, shuffle=False)
 
     compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
