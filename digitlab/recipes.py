@@ -55,6 +55,11 @@ def initialisation_fields(card: dict, start_card: dict, fresh_layers) -> dict:
     return fields
 
 
+def _styles_words(fraction: float, seed: int) -> str:
+    """A card's ``styles``: how many training digits :func:`digitlab.styles.add_styles` restyled, and its seed."""
+    return f"{fraction:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})"
+
+
 def _test_fields(model, out, x_test, y_test) -> dict:
     """The head of a digit classifier's card: its name, file and MNIST test accuracy."""
     from digitlab.evaluate import test_accuracy
@@ -100,7 +105,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "validation_images": history["validation_size"],
         "validation_split": validation_split(),
         "augmentation": augmentation.DESCRIPTION,
-        "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
+        "styles": _styles_words(styles, seed),
         **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "label_smoothing": label_smoothing,
@@ -192,7 +197,7 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
             f"validation lines use the other 5,000), {crnn.describe_training_strings(**mixture)}; each strip moved "
             f"right by 0-{crnn.STRIDE - 1} columns (crnn.StripBatches shift)"
         ),
-        "styles": f"{styles:.0%} of training digits restyled once (digitlab.styles.add_styles, seed {seed})",
+        "styles": _styles_words(styles, seed),
         "batches": (f"{history['batch_size']} lines on average, of similar widths, each batch of about the same "
                     "area (crnn.equal_area_runs), each line weighted by its batch's size over the mean"),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",

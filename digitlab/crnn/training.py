@@ -65,7 +65,8 @@ def _training_lines(mnist, strings: int, validation_strings: int, batch_size: in
     if styles:
         from digitlab.styles import add_styles
 
-        fit_digits = (add_styles(*fit_digits, styles, seed), fit_digits[1])
+        x_fit, y_fit = fit_digits
+        fit_digits = (add_styles(x_fit, y_fit, styles, seed), y_fit)
 
     def fresh_lines(count: int, pass_index: int, chunk_index: int):
         chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
