@@ -60,6 +60,9 @@ SHIFTS_BELOW = 0.99
 #: How many crops' probabilities (per model, the most recent) the pad's reader remembers: the pad reads all its
 #: strokes again after each new one, and classifies only the candidates the new stroke made.
 PAD_REMEMBERS = 4096
+#: A pad's digit height, for MNIST's pen (:meth:`Reader.mnist_pen_width`), is measured on its drawing shrunk to at
+#: most this many pixels a side: a third of the time of a full-size segmentation, the height within a pixel or two.
+SIZING_SIDE = 400
 
 
 class Reader:
@@ -187,18 +190,38 @@ class Reader:
     def read_strokes(self, strokes, size: tuple[int, int], pen_width=None) -> Reading:
         """Read a pad's ``strokes`` (lists of (x, y) pixels on a pad of ``size`` = (height, width)).
 
-        Method "auto" takes the strokes themselves as the pieces it groups
-        into digits (:func:`digitlab.decode.stroke_lines`); the other methods
-        read the strokes' image, as :meth:`read` would.
+        The strokes are read as if drawn with MNIST's pen (:meth:`mnist_pen_width`):
+        the recognizers learned MNIST's stroke thickness, and a pen much
+        thicker fills a narrow 8 or joins a 1's flag to its stem, one much
+        thinner leaves hairlines that MNIST never had. Method "auto" takes
+        the strokes themselves as the pieces it groups into digits
+        (:func:`digitlab.decode.stroke_lines`); the other methods read the
+        strokes' image, as :meth:`read` would.
         """
         from digitlab.strokes import DEFAULT_PEN_WIDTH, rasterize
 
-        pen_width = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
+        strokes = list(strokes)
+        pen_width = self.mnist_pen_width(strokes, size, DEFAULT_PEN_WIDTH if pen_width is None else pen_width)
         image = rasterize(strokes, size, pen_width)
         if self.method != "auto":
             return self.read(image)
         page, segmentation = self.find_boxes(image)
         return self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+
+    def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width) -> float:
+        """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
+        digits are: :data:`digitlab.strokes.MNIST_PEN` of the typical digit height, found by segmenting
+        the strokes as drawn with ``pen_width`` (one, or one per stroke) and shrunk to at most
+        :data:`SIZING_SIDE` pixels. ``pen_width`` itself when no digit is found."""
+        from digitlab.strokes import MNIST_PEN, rasterize
+
+        drawn = prepare(rasterize(strokes, size, pen_width), polarity=self.polarity, method=self.threshold,
+                        max_side=SIZING_SIDE)
+        height = segment(drawn.mask).digit_height / drawn.scale
+        if height == 0:
+            return pen_width
+        drawn_with = float(np.mean(pen_width))  # the ink reaches half a pen beyond the strokes, above and below
+        return max(1.0, MNIST_PEN * (height - drawn_with))
 
     def read_graph(self, page: Page, segmentation: Segmentation, lines=None) -> Reading:
         """Method "auto": each line read as the best path through its segmentation graph (:meth:`lattices`)."""

@@ -21,6 +21,10 @@ SUBPIXEL_SHIFT = 4
 #: The pen widths the draw-and-read pad offers (its slider), in canvas pixels, and its default.
 PEN_WIDTHS = (2, 40)
 DEFAULT_PEN_WIDTH = 14
+#: MNIST's pen, as a fraction of a digit's height (the extent of its strokes, the pen not included): drawn
+#: with it, strokes are as thick for their height as MNIST's digits are. The reader draws a pad's strokes
+#: again with it (:meth:`digitlab.reader.Reader.read_strokes`), whatever pen the student chose.
+MNIST_PEN = 0.12
 
 
 # --- Strokes to an image --------------------------------------------------

@@ -146,7 +146,8 @@ class DigitPad(ipywidgets.VBox):
 
     @property
     def image(self) -> np.ndarray:
-        """The strokes rasterized (white ink on black, uint8): exactly what the reader reads."""
+        """The strokes rasterized as drawn (white ink on black, uint8). The reader reads them drawn again with
+        MNIST's pen (:meth:`digitlab.reader.Reader.read_strokes`)."""
         return rasterize(self.strokes, self.size, self.pen_widths)
 
     def load_strokes(self, strokes, pen_width: int | None = None) -> None:

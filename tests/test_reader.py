@@ -343,6 +343,50 @@ def test_a_reader_remembers_nothing_unless_asked_so_a_model_in_training_is_read_
         Reader(ink_column_model, remember_crops=-1)
 
 
+# --- The pad's strokes -------------------------------------------------------------------------
+
+
+def _relative_stroke_width(crop) -> float:
+    """A crop's stroke width (ink area over skeleton length) over its ink height."""
+    from digitlab.preprocess import ink_box
+    from digitlab.styles import stroke_width
+
+    return stroke_width(crop) / ink_box(crop > 0.5)[3]
+
+
+def test_the_pad_is_read_as_if_drawn_with_mnists_pen_whatever_pen_was_chosen(mnist):
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes("0123456789", style="continental")
+    size = strokes_size(strokes)
+    reader = Reader(ink_column_model, method="contours", average_shifts=False)
+    seen = {pen: np.stack([digit.crop for digit in reader.read_strokes(strokes, size, pen).digits])
+            for pen in (3, 12, 36)}  # a hairline, a pen, a marker
+    assert all(len(crops) == 10 for crops in seen.values())
+    np.testing.assert_allclose(seen[3], seen[36], atol=0.05)
+    np.testing.assert_allclose(seen[12], seen[36], atol=0.05)
+    # ... as thick for their height as MNIST's digits are (as an image, the hairline is a third of that)
+    mnist_width = np.median([_relative_stroke_width(image / 255.0) for image in mnist[1][0][:500]])
+    pad_width = np.median([_relative_stroke_width(crop) for crop in seen[12]])
+    assert abs(pad_width / mnist_width - 1) < 0.2
+    hairline = np.median([_relative_stroke_width(digit.crop) for digit in
+                          reader.read(rasterize(strokes, size, 3)).digits])
+    assert hairline < 0.5 * mnist_width
+
+
+def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
+    from digitlab.strokes import MNIST_PEN, digit_strokes, strokes_size
+
+    reader = Reader(ink_column_model)
+    for height in (60, 180):
+        strokes = digit_strokes("1704", height=height)
+        widths = [reader.mnist_pen_width(strokes, strokes_size(strokes), pen) for pen in (4, 30)]
+        assert widths[0] == pytest.approx(widths[1], rel=0.05)
+        assert widths[0] == pytest.approx(MNIST_PEN * height, rel=0.15)
+    assert reader.mnist_pen_width([], (100, 200), 14) == 14
+    assert reader.read_strokes([], (100, 200), 14).text == ""
+
+
 # --- Adversarial pages: bounded memory -------------------------------------------------------
 
 
