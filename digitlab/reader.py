@@ -208,11 +208,11 @@ class Reader:
         page, segmentation = self.find_boxes(image)
         return self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
 
-    def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width) -> float:
+    def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
         digits are: :data:`digitlab.strokes.MNIST_PEN` of the typical digit height, found by segmenting
         the strokes as drawn with ``pen_width`` (one, or one per stroke) and shrunk to at most
-        :data:`SIZING_SIDE` pixels. ``pen_width`` itself when no digit is found."""
+        :data:`SIZING_SIDE` pixels. ``pen_width`` as given when there is no digit to read."""
         from digitlab.strokes import MNIST_PEN, rasterize
 
         drawn = prepare(rasterize(strokes, size, pen_width), polarity=self.polarity, method=self.threshold,
