@@ -36,6 +36,7 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -201,12 +202,15 @@ class Reader:
         from digitlab.strokes import DEFAULT_PEN_WIDTH, rasterize
 
         strokes = list(strokes)
-        pen_width = self.mnist_pen_width(strokes, size, DEFAULT_PEN_WIDTH if pen_width is None else pen_width)
+        drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
+        pen_width = self.mnist_pen_width(strokes, size, drawn_with)
         image = rasterize(strokes, size, pen_width)
         if self.method != "auto":
-            return self.read(image)
-        page, segmentation = self.find_boxes(image)
-        return self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+            reading = self.read(image)
+        else:
+            page, segmentation = self.find_boxes(image)
+            reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+        return _boxes_grown(reading, (float(np.mean(drawn_with)) - float(np.mean(pen_width))) / 2, size)
 
     def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
@@ -410,6 +414,22 @@ def _check_digit_classifier(model) -> None:
             f"the model takes {inputs} and gives {outputs} outputs, but the reader needs a digit classifier "
             f"from {'x'.join(map(str, INPUT_SHAPE))} images to {NUM_CLASSES} classes (a CRNN goes to crnn_model=)."
         )
+
+
+def _boxes_grown(reading: Reading, margin: float, size: tuple[int, int]) -> Reading:
+    """``reading`` with each digit's box ``margin`` pixels larger on every side, within a pad of ``size``:
+    read with a thinner pen than the student's, the boxes still hold the ink the student sees."""
+    grow = round(margin)
+    if grow < 1:
+        return reading
+    height, width = size
+    digits = []
+    for digit in reading.digits:
+        x, y, w, h = digit.box
+        left, top = max(0, x - grow), max(0, y - grow)
+        right, bottom = min(width, x + w + grow), min(height, y + h + grow)
+        digits.append(replace(digit, box=(left, top, right - left, bottom - top)))
+    return replace(reading, digits=digits)
 
 
 def _cut(image: np.ndarray, box) -> np.ndarray:

@@ -374,6 +374,19 @@ def test_the_pad_is_read_as_if_drawn_with_mnists_pen_whatever_pen_was_chosen(mni
     assert hairline < 0.5 * mnist_width
 
 
+def test_the_pads_boxes_hold_the_ink_the_student_drew_with_a_thick_pen():
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes("17", height=100)
+    size = strokes_size(strokes)
+    reading = Reader(ink_column_model, method="contours", average_shifts=False).read_strokes(strokes, size, 36)
+    assert len(reading.digits) == 2
+    outside = rasterize(strokes, size, 36) > 127
+    for x, y, w, h in (digit.box for digit in reading.digits):
+        outside[y:y + h, x:x + w] = False
+    assert not outside.any()
+
+
 def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
     from digitlab.strokes import MNIST_PEN, digit_strokes, strokes_size
 
