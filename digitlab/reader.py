@@ -210,7 +210,8 @@ class Reader:
         else:
             page, segmentation = self.find_boxes(image)
             reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
-        return _boxes_grown(reading, (float(np.mean(drawn_with)) - float(np.mean(pen_width))) / 2, size)
+        thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
+        return _boxes_grown(reading, thinner_by / 2, size)
 
     def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
