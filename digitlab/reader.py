@@ -32,16 +32,12 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import weakref
-from collections import OrderedDict
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from digitlab import decode
+from digitlab.crop_memory import CropMemory, crop_keys
 from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
@@ -105,7 +101,7 @@ class Reader:
         self.skip_cost = decode.SKIP_COST if skip_cost is None else skip_cost
         if remember_crops < 0:
             raise ValueError(f"remember_crops must be 0 or more, got {remember_crops}.")
-        self._remembered = _RememberedCrops(remember_crops)
+        self._remembered = CropMemory(remember_crops)
 
     @property
     def crnn_model(self):
@@ -211,7 +207,7 @@ class Reader:
             page, segmentation = self.find_boxes(image)
             reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
-        return _boxes_grown(reading, thinner_by / 2, size)
+        return reading.with_boxes_grown(thinner_by / 2, size)
 
     def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
@@ -262,7 +258,7 @@ class Reader:
         model = self.model if model is None else model
         if not len(crops) or not self._remembered.capacity:
             return self._classify_anew(crops, model)
-        keys = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
+        keys = crop_keys(crops)
         rows = self._remembered.recall(model, keys)
         new = [index for index, row in enumerate(rows) if row is None]
         if new:
@@ -366,38 +362,6 @@ def _piece(page: Page, segmentation: Segmentation, seg, x0=None, x1=None) -> tup
     return normalize_digit(page.ink[y:y + h, x:x + w] * own), box
 
 
-class _RememberedCrops:
-    """The probabilities of the last ``capacity`` crops each model classified, by a hash of the crop's pixels;
-    safe to share between threads."""
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._by_model = weakref.WeakKeyDictionary()  # model -> OrderedDict(key -> probabilities)
-
-    def recall(self, model, keys) -> list:
-        """Each key's probabilities, or None for keys not remembered."""
-        with self._lock:
-            known = self._by_model.get(model, OrderedDict())
-            for key in keys:
-                if key in known:
-                    known.move_to_end(key)  # recently used: kept the longest
-            return [known.get(key) for key in keys]
-
-    def keep(self, model, keys, rows) -> None:
-        with self._lock:
-            known = self._by_model.setdefault(model, OrderedDict())
-            for key, row in zip(keys, rows):
-                known[key] = np.array(row)  # a copy: a row alone, not a view holding its whole batch
-                known.move_to_end(key)
-            while len(known) > self.capacity:
-                known.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._by_model.clear()
-
-
 def _check_digit_classifier(model) -> None:
     """A ``ValueError`` that says what is wrong when ``model`` is not a 28x28x1 -> 10 digit classifier.
 
@@ -415,22 +379,6 @@ def _check_digit_classifier(model) -> None:
             f"the model takes {inputs} and gives {outputs} outputs, but the reader needs a digit classifier "
             f"from {'x'.join(map(str, INPUT_SHAPE))} images to {NUM_CLASSES} classes (a CRNN goes to crnn_model=)."
         )
-
-
-def _boxes_grown(reading: Reading, margin: float, size: tuple[int, int]) -> Reading:
-    """``reading`` with each digit's box ``margin`` pixels larger on every side, within a pad of ``size``:
-    read with a thinner pen than the student's, the boxes still hold the ink the student sees."""
-    grow = round(margin)
-    if grow < 1:
-        return reading
-    height, width = size
-    digits = []
-    for digit in reading.digits:
-        x, y, w, h = digit.box
-        left, top = max(0, x - grow), max(0, y - grow)
-        right, bottom = min(width, x + w + grow), min(height, y + h + grow)
-        digits.append(replace(digit, box=(left, top, right - left, bottom - top)))
-    return replace(reading, digits=digits)
 
 
 def _cut(image: np.ndarray, box) -> np.ndarray:

@@ -5,7 +5,7 @@ Made by :class:`digitlab.reader.Reader` (notebook 06), shown by the pad (noteboo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,21 @@ class Reading:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def with_boxes_grown(self, margin: float, size: tuple[int, int]) -> Reading:
+        """This reading with each digit's box ``margin`` pixels larger on every side, within an image of ``size``
+        (height, width): a pad read with a thinner pen than the student's still boxes the ink the student sees."""
+        grow = round(margin)
+        if grow < 1:
+            return self
+        height, width = size
+        digits = []
+        for digit in self.digits:
+            x, y, w, h = digit.box
+            left, top = max(0, x - grow), max(0, y - grow)
+            right, bottom = min(width, x + w + grow), min(height, y + h + grow)
+            digits.append(replace(digit, box=(left, top, right - left, bottom - top)))
+        return replace(self, digits=digits)
 
     def to_dict(self) -> dict:
         """``{"text", "digits": [{"value", "confidence", "box", "line", "method"}], "lines"}``, for JSON."""
