@@ -365,7 +365,7 @@ def test_the_pad_is_read_as_if_drawn_with_mnists_pen_whatever_pen_was_chosen(mni
     assert all(len(crops) == 10 for crops in seen.values())
     np.testing.assert_allclose(seen[3], seen[36], atol=0.05)
     np.testing.assert_allclose(seen[12], seen[36], atol=0.05)
-    # ... as thick for their height as MNIST's digits are (as an image, the hairline is a third of that)
+    # ... as thick for their height as MNIST's digits are (read as an image, the hairline is under half of that)
     mnist_width = np.median([_relative_stroke_width(image / 255.0) for image in mnist[1][0][:500]])
     pad_width = np.median([_relative_stroke_width(crop) for crop in seen[12]])
     assert abs(pad_width / mnist_width - 1) < 0.2
