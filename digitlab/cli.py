@@ -200,7 +200,7 @@ def _read(args) -> int:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
         return 2
     from digitlab.model import ModelFileError
-    from digitlab.reader import Reader
+    from digitlab.reader import UNSURE_BELOW, Reader
 
     try:
         reader = Reader.from_file(args.model, method=args.method) if args.model else Reader.default(method=args.method)
@@ -227,6 +227,11 @@ def _read(args) -> int:
         print(reading.text)
     if not reading.digits:
         print("no digits found", file=sys.stderr)
+    unsure = reading.unsure()
+    if unsure:  # said, not hidden: a page of noise reads as many unsure digits, a misread digit is often unsure
+        print(f"digitlab read: {args.image}: {len(unsure)} of the {len(reading.digits)} digits read "
+              f"{'is' if len(unsure) == 1 else 'are'} unsure (confidence under {UNSURE_BELOW:.0%}); "
+              "--json gives each digit's confidence", file=sys.stderr)
     problem = args.annotate and _save_annotated(reading, Path(args.annotate))
     if problem:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)

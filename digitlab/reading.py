@@ -34,6 +34,10 @@ class Digit:
     touching: bool = False
     blobs: int = 1
 
+    def is_unsure(self, below: float = UNSURE_BELOW) -> bool:
+        """Whether the reader's confidence in this digit is under ``below``: a digit to check."""
+        return float(self.confidence) < below
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -57,6 +61,10 @@ class Reading:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def unsure(self, below: float = UNSURE_BELOW) -> list[Digit]:
+        """The digits read with a confidence under ``below``: the ones to check (orange in the pad)."""
+        return [digit for digit in self.digits if digit.is_unsure(below)]
 
     def with_boxes_grown(self, margin: float, size: tuple[int, int]) -> Reading:
         """This reading with each digit's box ``margin`` pixels larger on every side, within an image of ``size``
@@ -98,7 +106,7 @@ class Reading:
         thickness = max(1, round(max(canvas.shape[:2]) / 400))
         for digit in self.digits:
             x, y, w, h = (round(v * self.scale) for v in digit.box)
-            color = rgb(SURE if digit.confidence >= low_confidence else UNSURE)
+            color = rgb(UNSURE if digit.is_unsure(low_confidence) else SURE)
             cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), color, thickness)
             font_scale = max(0.4, h / 60)
             label_y = y - 3 if y > 14 * font_scale else y + h + round(22 * font_scale)

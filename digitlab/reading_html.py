@@ -26,14 +26,9 @@ HINT_HTML = (f'<span style="font-size:1.1em;color:{HINT}">'
 NO_DIGITS_HTML = f'<span style="font-size:2em;color:{HINT}">no digits</span>'
 
 
-def is_unsure(digit, unsure_below: float) -> bool:
-    """Whether the reader's confidence in ``digit`` is below ``unsure_below``."""
-    return float(digit.confidence) < unsure_below
-
-
 def digit_colour(digit, unsure_below: float) -> str:
     """:data:`~digitlab.colours.UNSURE` for an unsure digit, else :data:`~digitlab.colours.SURE`."""
-    return UNSURE if is_unsure(digit, unsure_below) else SURE
+    return UNSURE if digit.is_unsure(unsure_below) else SURE
 
 
 def message_html(text: str, error: bool = False) -> str:
@@ -58,13 +53,13 @@ def text_html(reading, unsure_below: float) -> str:
         parts = []
         for character in line:
             digit = next(digits, None) if character.isdigit() else None
-            if digit is not None and is_unsure(digit, unsure_below):
+            if digit is not None and digit.is_unsure(unsure_below):
                 title = f"unsure: {digit.confidence:.0%}"
                 parts.append(f'<span style="color:{UNSURE}" title="{title}">{character}?</span>')
             else:
                 parts.append(html.escape(character))
         lines.append("".join(parts))
-    unsure = sum(is_unsure(digit, unsure_below) for digit in reading.digits)
+    unsure = len(reading.unsure(unsure_below))
     note = (
         f'<div style="font-size:0.9em;color:{UNSURE}">{unsure} digit{"s" if unsure > 1 else ""} below '
         f"{unsure_below:.0%} confidence, marked ?</div>" if unsure else ""

@@ -22,7 +22,7 @@ import numpy as np
 
 from digitlab.ink_canvas import BoxLabel, InkCanvas, Stroke, reports_errors
 from digitlab.reading import UNSURE_BELOW
-from digitlab.reading_html import digit_colour, is_unsure, message_html, reading_html
+from digitlab.reading_html import digit_colour, message_html, reading_html
 from digitlab.strokes import DEFAULT_PEN_WIDTH, PEN_WIDTHS, rasterize, stroke_points
 from digitlab.uploads import jpeg_bytes, open_upload
 
@@ -228,7 +228,7 @@ class DigitPad(ipywidgets.VBox):
             return []
         labels = []
         for digit in self.reading.digits:
-            short = f"{digit.value}{'?' if is_unsure(digit, self.unsure_below) else ''}"
+            short = f"{digit.value}{'?' if digit.is_unsure(self.unsure_below) else ''}"
             labels.append(BoxLabel(digit.box, f"{short} {digit.confidence:.0%}",
                                    digit_colour(digit, self.unsure_below), short=short))
         return labels

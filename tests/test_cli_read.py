@@ -80,6 +80,23 @@ def test_blank_image_prints_nothing_and_says_so(model_file, blank_png, capsys):
     assert "no digits found" in err
 
 
+def test_unsure_digits_are_counted_on_stderr(tmp_path, capsys):
+    """A page of blurred noise has no writing: whatever it reads, the reader is unsure of some of it, and says so."""
+    import cv2
+
+    noise = cv2.GaussianBlur(np.random.default_rng(0).normal(128, 60, (240, 320)).astype(np.float32), (0, 0), 1.5)
+    path = tmp_path / "noise.png"
+    Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(path)
+    assert main(["read", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    confidences = [digit["confidence"] for digit in json.loads(out)["digits"]]
+    unsure = sum(confidence < 0.8 for confidence in confidences)
+    assert unsure > 0
+    assert err == (f"digitlab read: {path}: {unsure} of the {len(confidences)} digits read "
+                   f"{'is' if unsure == 1 else 'are'} unsure (confidence under 80%); "
+                   "--json gives each digit's confidence\n")
+
+
 @pytest.mark.parametrize("content", [b"", b"hello, I am not a PNG\n", "truncated"])
 def test_bad_files_give_one_line_and_exit_2(tmp_path, capsys, content):
     path = tmp_path / "bad.png"
@@ -103,7 +120,7 @@ def test_missing_file_and_missing_model(tmp_path, capsys):
 
 def test_shipped_model_reads_the_sample(capsys):
     assert main(["read", str(SAMPLES_DIR / "4096.png")]) == 0
-    assert capsys.readouterr().out == "4096\n"
+    assert capsys.readouterr() == ("4096\n", "")  # sure of every digit: nothing on stderr
 
 
 def test_a_real_subprocess(model_file):

@@ -76,6 +76,17 @@ def test_annotated_image_has_the_input_size_and_marks(reader, five_digits):
     assert (annotated[..., 0] != annotated[..., 1]).any()  # coloured marks on a gray image
 
 
+def test_unsure_digits_are_those_under_the_confidence_given():
+    from digitlab.reading import UNSURE_BELOW, Digit, Reading
+
+    crop = np.zeros((28, 28), np.float32)
+    digits = [Digit(value, confidence, (10 * value, 0, 8, 10), crop)
+              for value, confidence in [(1, 0.99), (2, UNSURE_BELOW - 0.01), (3, UNSURE_BELOW), (4, 0.3)]]
+    reading = Reading(digits, np.zeros((10, 50, 3), np.uint8))
+    assert [digit.value for digit in reading.unsure()] == [2, 4]
+    assert [digit.value for digit in reading.unsure(below=0.995)] == [1, 2, 3, 4]
+
+
 def test_huge_image_is_downscaled_and_boxes_stay_in_input_pixels(reader, mnist):
     (_, _), (x_test, y_test) = mnist
     sequence = make_sequence(x_test[:3], y_test[:3], height=3000)
