@@ -229,9 +229,9 @@ def _read(args) -> int:
         print("no digits found", file=sys.stderr)
     unsure = reading.unsure()
     if unsure:  # said, not hidden: a page of noise reads as many unsure digits, a misread digit is often unsure
-        print(f"digitlab read: {args.image}: {len(unsure)} of the {len(reading.digits)} digits read "
-              f"{'is' if len(unsure) == 1 else 'are'} unsure (confidence under {UNSURE_BELOW:.0%}); "
-              "--json gives each digit's confidence", file=sys.stderr)
+        print(f"digitlab read: {args.image}: unsure of {len(unsure)} digit{'s' if len(unsure) > 1 else ''} of "
+              f"{len(reading.digits)} (confidence under {UNSURE_BELOW:.0%}); --json gives each digit's confidence",
+              file=sys.stderr)
     problem = args.annotate and _save_annotated(reading, Path(args.annotate))
     if problem:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)

@@ -92,9 +92,8 @@ def test_unsure_digits_are_counted_on_stderr(tmp_path, capsys):
     confidences = [digit["confidence"] for digit in json.loads(out)["digits"]]
     unsure = sum(confidence < 0.8 for confidence in confidences)
     assert unsure > 0
-    assert err == (f"digitlab read: {path}: {unsure} of the {len(confidences)} digits read "
-                   f"{'is' if unsure == 1 else 'are'} unsure (confidence under 80%); "
-                   "--json gives each digit's confidence\n")
+    assert err == (f"digitlab read: {path}: unsure of {unsure} digit{'s' if unsure > 1 else ''} of "
+                   f"{len(confidences)} (confidence under 80%); --json gives each digit's confidence\n")
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, I am not a PNG\n", "truncated"])
