@@ -319,8 +319,8 @@ def normalize_digit(crop: np.ndarray, height: float | None = None) -> np.ndarray
     total = float(digit.sum())
     row_mass = float((digit.sum(axis=1) * np.arange(digit.shape[0])).sum()) / total
     col_mass = float((digit.sum(axis=0) * np.arange(digit.shape[1])).sum()) / total
-    top = int(np.clip(round(MNIST_SIZE / 2 - row_mass), 0, MNIST_SIZE - digit.shape[0]))
-    left = int(np.clip(round(MNIST_SIZE / 2 - col_mass), 0, MNIST_SIZE - digit.shape[1]))
+    top = min(max(round(MNIST_SIZE / 2 - row_mass), 0), MNIST_SIZE - digit.shape[0])
+    left = min(max(round(MNIST_SIZE / 2 - col_mass), 0), MNIST_SIZE - digit.shape[1])
     out[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
     return out
 

@@ -85,8 +85,8 @@ def rasterize(
         if len(points) > 1:
             cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
         # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
-        for x, y in points:
-            cv2.circle(image, (int(x), int(y)), radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
+        for point in points.tolist():
+            cv2.circle(image, point, radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
     return image
 
 
