@@ -41,6 +41,7 @@ from digitlab.crop_memory import CropMemory, crop_keys
 from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
+from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 
@@ -138,8 +139,20 @@ class Reader:
     # --- Reading ----------------------------------------------------------
 
     def read(self, image) -> Reading:
-        """Read the digits in ``image`` (a path, a PIL image or a numpy array)."""
+        """Read the digits in ``image`` (a path, a PIL image or a numpy array).
+
+        Lines that tilt (:func:`digitlab.tilt.line_tilt`) are read on the page
+        turned level (:class:`digitlab.tilt.Levelled`); boxes stay in the input's pixels.
+        """
         page, segmentation = self.find_boxes(image)
+        tilt = line_tilt(segmentation)
+        if abs(tilt) < LEVEL_FROM_DEGREES:
+            return self.read_page(page, segmentation)
+        levelled = Levelled.of(page, tilt, self.polarity, self.threshold)
+        return levelled.read_back(self.read_page(levelled.level, segment(levelled.level.mask)))
+
+    def read_page(self, page: Page, segmentation: Segmentation) -> Reading:
+        """Read a prepared page, segmented (:meth:`find_boxes`), by this reader's method."""
         if self.method == "auto":
             return self.read_graph(page, segmentation)
         if self.method == "crnn":
@@ -192,7 +205,8 @@ class Reader:
         thicker fills a narrow 8 or joins a 1's flag to its stem, one much
         thinner leaves hairlines that MNIST never had. Method "auto" takes
         the strokes themselves as the pieces it groups into digits
-        (:func:`digitlab.decode.stroke_lines`); the other methods read the
+        (:func:`digitlab.decode.stroke_lines`), turned level when their lines
+        tilt, as :meth:`read` turns photos; the other methods read the
         strokes' image, as :meth:`read` would.
         """
         from digitlab.strokes import DEFAULT_PEN_WIDTH, rasterize
@@ -205,7 +219,15 @@ class Reader:
             reading = self.read(image)
         else:
             page, segmentation = self.find_boxes(image)
-            reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+            tilt = line_tilt(segmentation)
+            if abs(tilt) < LEVEL_FROM_DEGREES:
+                reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+            else:  # as read() does, with the strokes themselves turned level
+                level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
+                level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width))
+                lines = decode.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
+                level_reading = self.read_graph(level_page, level_segmentation, lines)
+                reading = Levelled(page, level_page, turn).read_back(level_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
         return reading.with_boxes_grown(thinner_by / 2, size)
 

@@ -1,0 +1,89 @@
+"""Tilted lines (digitlab.tilt): the tilt measured from the digits' centres, and photos read level."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitlab.segment import Segment, Segmentation
+from digitlab.strokes import digit_strokes, rasterize
+from digitlab.tilt import line_tilt
+
+
+def segmentation_of(centres_by_line, size=40):
+    """A segmentation whose digits (``size`` pixels square) have these centres, line by line."""
+    segments = [Segment((round(x - size / 2), round(y - size / 2), size, size), (1,), line)
+                for line, centres in enumerate(centres_by_line) for x, y in centres]
+    return Segmentation(segments, np.zeros((10, 10), np.int32), float(size), np.zeros(2, bool))
+
+
+def test_the_tilt_of_lines_that_rise_to_the_right_is_positive():
+    rise = np.tan(np.radians(6.0))
+    line = [(x, 300 - rise * x) for x in range(0, 800, 100)]
+    assert line_tilt(segmentation_of([line])) == pytest.approx(6.0, abs=0.1)
+    falling = [(x, 100 + rise * x) for x in range(0, 800, 100)]
+    assert line_tilt(segmentation_of([falling])) == pytest.approx(-6.0, abs=0.1)
+
+
+def test_each_line_counts_at_its_own_height():
+    rise = np.tan(np.radians(4.0))
+    lines = [[(x, top - rise * x) for x in range(0, 500, 100)] for top in (200, 400)]
+    assert line_tilt(segmentation_of(lines)) == pytest.approx(4.0, abs=0.1)
+
+
+def test_lines_of_one_digit_and_pairs_alone_have_no_tilt():
+    column = [[(100, 100 * row)] for row in range(1, 6)]  # a column of digits, one a line
+    assert line_tilt(segmentation_of(column)) == 0.0
+    assert line_tilt(segmentation_of([[(100, 100), (200, 150)]])) == 0.0
+    assert line_tilt(segmentation_of([])) == 0.0
+
+
+def tilted_photo(text: str, degrees: float) -> np.ndarray:
+    """``text`` written on white paper, turned ``degrees`` counter-clockwise about the page's centre."""
+    ink = rasterize(digit_strokes(text, origin=(60, 140), height=60, spacing=20), (340, 660), 7)
+    turn = cv2.getRotationMatrix2D((330, 170), degrees, 1.0)
+    return 255 - cv2.warpAffine(ink, turn, (660, 340)), turn
+
+
+@pytest.mark.parametrize("degrees", [12, -12, 15, -15])
+def test_a_tilted_line_reads_as_one_line(shipped_reader, degrees):
+    """Tilted this much, the line's ends are a digit's height apart: read as it is, it fell into two lines."""
+    photo, _ = tilted_photo("31415926", degrees)
+    assert shipped_reader.read(photo).text == "31415926"
+
+
+def test_the_boxes_of_a_tilted_line_are_on_its_digits_in_the_photo(shipped_reader):
+    level = shipped_reader.read(tilted_photo("31415926", 0)[0])
+    photo, turn = tilted_photo("31415926", 12)
+    reading = shipped_reader.read(photo)
+    assert reading.text == level.text == "31415926"
+    assert reading.image.shape[:2] == photo.shape  # shown on the photo as it was given
+    for digit, upright in zip(reading.digits, level.digits):
+        x, y, width, height = upright.box
+        centre_x, centre_y = turn @ (x + width / 2, y + height / 2, 1.0)
+        left, top, box_width, box_height = digit.box
+        assert left <= centre_x <= left + box_width and top <= centre_y <= top + box_height
+        assert box_height < 1.6 * height  # the box of one digit, not of the whole tilted line
+
+
+def test_a_level_page_is_read_as_it_is(shipped_reader):
+    photo, _ = tilted_photo("31415926", 0)
+    page, segmentation = shipped_reader.find_boxes(photo)
+    def summary(reading):
+        return [(digit.value, digit.confidence, digit.box) for digit in reading.digits]
+
+    assert summary(shipped_reader.read(photo)) == summary(shipped_reader.read_page(page, segmentation))
+
+
+@pytest.mark.parametrize("degrees", [12, -15])
+def test_strokes_written_at_a_slant_on_the_pad_read_as_one_line(shipped_reader, degrees):
+    strokes = digit_strokes("31415926", origin=(60, 140), height=60, spacing=20)
+    turn = cv2.getRotationMatrix2D((330, 200), degrees, 1.0)
+    slanted = [np.asarray(stroke) @ turn[:, :2].T + turn[:, 2] for stroke in strokes]
+    level = shipped_reader.read_strokes(strokes, (400, 660), 7)
+    reading = shipped_reader.read_strokes(slanted, (400, 660), 7)
+    assert reading.text == level.text == "31415926"
+    for digit, upright in zip(reading.digits, level.digits):  # the pad draws the boxes over the strokes as written
+        x, y, width, height = upright.box
+        centre_x, centre_y = turn @ (x + width / 2, y + height / 2, 1.0)
+        left, top, box_width, box_height = digit.box
+        assert left <= centre_x <= left + box_width and top <= centre_y <= top + box_height
