@@ -7,7 +7,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   the pad slider's range, heights 40-200 px), white on black;
 - ``--n`` strings of 3-8 digits, each of ONE writer (writers weighted by their digits), laid out left to right
   with gaps of 10-60 % of the height, on the pad;
-- the same strings as ink on paper (dark on light, blurred, noisy), as a photo.
+- the same strings as ink on paper (dark on light, blurred, noisy), as a photo;
+- with ``--turn DEGREES``, both sets of strings written and photographed at a slant: turned by that many
+  degrees, one string up and the next down.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -28,7 +30,7 @@ project of on-line data exchange and recognizer benchmarks", ICPR 1994
 (DOI 10.5281/zenodo.1195803).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--turn DEGREES] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def main() -> int:
                         help="method auto: read with this 11-class recognizer instead of the shipped one")
     parser.add_argument("--digit-cost", type=float, metavar="COST",
                         help="method auto: the price per digit read (default digitlab.decode.DIGIT_COST)")
+    parser.add_argument("--turn", type=float, default=0.0, metavar="DEGREES",
+                        help="strings written at a slant: turned this much, up and down in turn (default 0)")
     parser.add_argument("--data", metavar="PATH", help=f"digits.jsonl.gz (default ${unipen.ENV_VAR}, "
                                                        "else ../shared/unipen-dev/ beside the repository)")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
@@ -130,8 +134,10 @@ def main() -> int:
 
     writers = len({digit.writer for digit in digits})
     print(f"Real pen strokes (UNIPEN), the {args.half!r} half: {len(digits)} digits of {writers} writers; "
-          f"method {args.method!r}, CNN {args.cnn or 'shipped'}, CRNN {args.crnn or 'shipped'}")
-    lines = unipen.strings(digits, n)
+          f"method {args.method!r}, CNN {args.cnn or 'shipped'}, CRNN {args.crnn or 'shipped'}"
+          + (f"; strings turned by {args.turn:g} degrees, up and down in turn" if args.turn else ""))
+    lines = [line.turned(args.turn if index % 2 else -args.turn) if args.turn else line
+             for index, line in enumerate(unipen.strings(digits, n))]
     paper_rng = np.random.default_rng(2)
     def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
         return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)

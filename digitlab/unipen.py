@@ -27,7 +27,7 @@ import json
 import os
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +205,14 @@ class PenString:
     def on_pad(self) -> np.ndarray:
         """White ink on black, uint8: what :class:`~digitlab.widget.DigitPad` hands its reader."""
         return rasterize(self.strokes, self.size, self.pen_width)
+
+    def turned(self, degrees: float) -> PenString:
+        """The same writing turned ``degrees`` counter-clockwise, on a canvas large enough: written, or
+        photographed, at a slant (:func:`digitlab.tilt.turned_strokes`)."""
+        from digitlab.tilt import turned_strokes
+
+        strokes, size, _ = turned_strokes(self.strokes, self.size, degrees)
+        return replace(self, strokes=strokes, size=size)
 
 
 def lay_out(digits: list[PenDigit], rng, gap=(0.1, 0.6), jitter: float = 0.05) -> PenString:

@@ -113,6 +113,19 @@ def test_strings_are_of_one_writer_laid_out_left_to_right(tiny):
         assert unipen.PEN_WIDTHS[0] <= line.pen_width <= unipen.PEN_WIDTHS[1]
 
 
+def test_a_string_turned_keeps_all_its_ink_on_a_larger_canvas(tiny):
+    line = unipen.strings(unipen.load_digits(tiny, sha256=None), 1, seed=3)[0]
+    height, width = line.size
+    upright = line.turned(90)  # counter-clockwise: the first digit ends at the bottom
+    assert np.allclose(upright.size, (width, height), atol=1) and upright.text == line.text
+    first, last = upright.strokes[0], upright.strokes[-1]
+    assert first[:, 1].mean() > last[:, 1].mean()
+    assert (upright.on_pad() > 0).sum() == pytest.approx((line.on_pad() > 0).sum(), rel=0.05)
+    slanted = line.turned(-10)
+    assert slanted.size[0] > height and slanted.size[1] > width
+    assert all((stroke >= 0).all() and (stroke <= slanted.size[::-1]).all() for stroke in slanted.strokes)
+
+
 def test_isolated_digits_and_paper_versions(tiny, rng):
     digits = unipen.load_digits(tiny, sha256=None)
     alone = unipen.isolated(digits[:3])
