@@ -61,7 +61,8 @@ def turned(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     return cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), turn
 
 
-def turned_strokes(strokes, size: tuple[int, int], degrees: float):
+def turned_strokes(strokes, size: tuple[int, int],
+                   degrees: float) -> tuple[list[np.ndarray], tuple[int, int], np.ndarray]:
     """A pad's ``strokes`` (on a pad of ``size`` = (height, width)) turned as :func:`turned` turns its image:
     the strokes' points, the size of the canvas that holds them, and the 2x3 affine matrix."""
     turn, canvas = _turn(size, degrees)
