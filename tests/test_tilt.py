@@ -37,8 +37,9 @@ def test_lines_of_one_digit_and_pairs_alone_have_no_tilt():
     assert line_tilt(segmentation_of([])) == 0.0
 
 
-def tilted_photo(text: str, degrees: float) -> np.ndarray:
-    """``text`` written on white paper, turned ``degrees`` counter-clockwise about the page's centre."""
+def tilted_photo(text: str, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """``text`` written on white paper, turned ``degrees`` counter-clockwise about the page's centre; and the
+    2x3 matrix of the turn."""
     ink = rasterize(digit_strokes(text, origin=(60, 140), height=60, spacing=20), (340, 660), 7)
     turn = cv2.getRotationMatrix2D((330, 170), degrees, 1.0)
     return 255 - cv2.warpAffine(ink, turn, (660, 340)), turn
@@ -51,23 +52,31 @@ def test_a_tilted_line_reads_as_one_line(shipped_reader, degrees):
     assert shipped_reader.read(photo).text == "31415926"
 
 
-def test_the_boxes_of_a_tilted_line_are_on_its_digits_in_the_photo(shipped_reader):
-    level = shipped_reader.read(tilted_photo("31415926", 0)[0])
-    photo, turn = tilted_photo("31415926", 12)
-    reading = shipped_reader.read(photo)
-    assert reading.text == level.text == "31415926"
-    assert reading.image.shape[:2] == photo.shape  # shown on the photo as it was given
+def assert_boxes_on_the_digits(reading, level, turn):
+    """Each box of ``reading`` holds the centre of the same digit's box in ``level`` turned by ``turn``, and
+    is the box of one digit, not of the whole tilted line."""
+    assert reading.text == level.text
     for digit, upright in zip(reading.digits, level.digits):
         x, y, width, height = upright.box
         centre_x, centre_y = turn @ (x + width / 2, y + height / 2, 1.0)
         left, top, box_width, box_height = digit.box
         assert left <= centre_x <= left + box_width and top <= centre_y <= top + box_height
-        assert box_height < 1.6 * height  # the box of one digit, not of the whole tilted line
+        assert box_height < 1.6 * height
+
+
+def test_the_boxes_of_a_tilted_line_are_on_its_digits_in_the_photo(shipped_reader):
+    level = shipped_reader.read(tilted_photo("31415926", 0)[0])
+    photo, turn = tilted_photo("31415926", 12)
+    reading = shipped_reader.read(photo)
+    assert reading.text == "31415926"
+    assert reading.image.shape[:2] == photo.shape  # shown on the photo as it was given
+    assert_boxes_on_the_digits(reading, level, turn)
 
 
 def test_a_level_page_is_read_as_it_is(shipped_reader):
     photo, _ = tilted_photo("31415926", 0)
     page, segmentation = shipped_reader.find_boxes(photo)
+
     def summary(reading):
         return [(digit.value, digit.confidence, digit.box) for digit in reading.digits]
 
@@ -81,9 +90,5 @@ def test_strokes_written_at_a_slant_on_the_pad_read_as_one_line(shipped_reader, 
     slanted = [np.asarray(stroke) @ turn[:, :2].T + turn[:, 2] for stroke in strokes]
     level = shipped_reader.read_strokes(strokes, (400, 660), 7)
     reading = shipped_reader.read_strokes(slanted, (400, 660), 7)
-    assert reading.text == level.text == "31415926"
-    for digit, upright in zip(reading.digits, level.digits):  # the pad draws the boxes over the strokes as written
-        x, y, width, height = upright.box
-        centre_x, centre_y = turn @ (x + width / 2, y + height / 2, 1.0)
-        left, top, box_width, box_height = digit.box
-        assert left <= centre_x <= left + box_width and top <= centre_y <= top + box_height
+    assert reading.text == "31415926"
+    assert_boxes_on_the_digits(reading, level, turn)  # the pad draws them over the strokes as written
