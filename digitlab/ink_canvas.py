@@ -18,6 +18,7 @@ back), so a stroke lands on the same pixels whatever the size on screen.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -103,9 +104,20 @@ def place_labels(labels: Sequence[BoxLabel], size: tuple[int, int]) -> list[tupl
                    for spot in _tab_spots(text, outlines[index], size, inside)]
         if not choices:  # no room for a tab anywhere: at the box's corner
             choices = [(label.text, (outlines[index][0], outlines[index][1], 0.0, 0.0))]
-        covered = [sum(overlap(spot, other) for other in others) for _, spot in choices]
-        placed.append(choices[covered.index(min(covered))])  # the first free spot, if any
+        placed.append(_least_covered(choices, others))
     return placed
+
+
+def _least_covered(choices: list[tuple[str, Rect]], others: list[Rect]) -> tuple[str, Rect]:
+    """The first of ``choices`` (text, spot) whose spot covers none of ``others``, else the one covering least."""
+    best, least = choices[0], math.inf
+    for choice in choices:
+        covered = sum(overlap(choice[1], other) for other in others)
+        if covered == 0:
+            return choice
+        if covered < least:
+            best, least = choice, covered
+    return best
 
 
 def reports_errors(callback):
