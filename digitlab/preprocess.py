@@ -242,10 +242,10 @@ def binarize(ink: np.ndarray, method: str = "otsu") -> np.ndarray:
 def keep_connected(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """uint8 mask (255) of the 8-connected blobs of ``weak`` that hold a ``strong`` pixel."""
     count, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, dtype=bool)
-    keep[np.unique(labels[strong])] = True
-    keep[0] = False
-    return np.where(keep[labels], 255, 0).astype(np.uint8)
+    keep = np.zeros(count, dtype=np.uint8)  # per blob: 255 if it holds a strong pixel
+    keep[labels[strong]] = 255
+    keep[0] = 0
+    return keep[labels]
 
 
 # --- All steps -----------------------------------------------------------
