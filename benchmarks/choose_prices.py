@@ -35,14 +35,28 @@ DIGIT_COSTS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 SKIP_COSTS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
-def graphs(reader: Reader, items, read) -> list[list[tuple[int, list]]]:
-    """Per item, per line: (piece count, edges without crops), read by ``read(item) -> (page, seg, lines)``."""
+class RecordingReader(Reader):
+    """A reader that keeps every line's graph it searches: the prices are chosen on the graphs the reader
+    itself builds (a pad's strokes drawn with MNIST's pen, tilted lines levelled), not on a copy of its steps."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.searched: list[decode.Lattice] = []
+
+    def lattices(self, page, segmentation, lines=None) -> list[decode.Lattice]:
+        found = super().lattices(page, segmentation, lines)
+        self.searched.extend(found)
+        return found
+
+
+def graphs(reader: RecordingReader, items, read) -> list[list[tuple[int, list]]]:
+    """Per item, per line: (piece count, edges without crops) of the graphs ``read(item)`` searched."""
     found = []
     for item in items:
-        page, segmentation, lines = read(item)
-        lattices = reader.lattices(page, segmentation, lines)
+        reader.searched.clear()
+        read(item)
         found.append([(len(lattice.pieces), [replace(edge, confidences=(), boxes=(), crop=None)
-                                             for edge in lattice.edges]) for lattice in lattices])
+                                             for edge in lattice.edges]) for lattice in reader.searched])
     return found
 
 
@@ -61,16 +75,11 @@ def main() -> int:
     except DataError as error:
         print(f"choose_prices: {error}", file=sys.stderr)
         return 2
-    reader = Reader.default(candidate_model=load_model(args.candidate) if args.candidate else None)
+    reader = RecordingReader.default(candidate_model=load_model(args.candidate) if args.candidate else None)
     paper_rng = np.random.default_rng(2)
 
-    def from_strokes(pen):
-        page, segmentation = reader.find_boxes(pen.on_pad())
-        return page, segmentation, decode.stroke_lines(page, segmentation, pen.strokes, pen.pen_width)
-
-    def from_image(image):
-        page, segmentation = reader.find_boxes(image)
-        return page, segmentation, None
+    def from_strokes(pen):  # as the pad reads them
+        return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
 
     lines = unipen.strings(digits, args.n)
     mnist = test_half(load_mnist(), "development")
@@ -78,11 +87,11 @@ def main() -> int:
     sets = {
         "isolated, pad": (unipen.isolated(digits), from_strokes, [str(d.label) for d in digits]),
         "strings, pad": (lines, from_strokes, [line.text for line in lines]),
-        "strings, paper": ((unipen.on_paper(line.on_pad(), paper_rng) for line in lines), from_image,
+        "strings, paper": ((unipen.on_paper(line.on_pad(), paper_rng) for line in lines), reader.read,
                            [line.text for line in lines]),
-        "MNIST gaps": ((s.image for s in gaps), from_image, [s.text for s in gaps]),
-        "MNIST broken + specks": ((s.image for s in broken), from_image, [s.text for s in broken]),
-        "MNIST touching": ((s.image for s in touching), from_image, [s.text for s in touching]),
+        "MNIST gaps": ((s.image for s in gaps), reader.read, [s.text for s in gaps]),
+        "MNIST broken + specks": ((s.image for s in broken), reader.read, [s.text for s in broken]),
+        "MNIST touching": ((s.image for s in touching), reader.read, [s.text for s in touching]),
     }
     scored = {}
     for name, (items, read, truths) in sets.items():
