@@ -299,7 +299,8 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     candidates of all lines go to it in one call. ``lines`` (pieces per
     line, e.g. :func:`stroke_lines`) defaults to the segmentation's blobs
     and the parts of its blobs of touching digits (:func:`line_pieces`).
-    ``crnn_model`` (if given) also reads each line whole, in one more call.
+    ``crnn_model`` (if given) also reads each line whole, in one more call, at its column phases only: the
+    extra views of hard lines that mend the CRNN's own readings mend none of the graph's (docs/EXPERIMENTS.md).
     """
     lines = line_pieces(segmentation) if lines is None else lines
     found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
@@ -327,8 +328,9 @@ def _crnn_strings(page: Page, segmentation: Segmentation, lines, crnn_model) -> 
                                   segmentation.claimed)
         strips.append(strip)
         origins.append(origin)
+    readings = crnn.read_lines(crnn_model, strips, extra_ink_heights=()) if strips else []
     edges: dict[int, list[Edge]] = {}
-    for line, (x0, y0), reading in zip(read, origins, crnn.read_lines(crnn_model, strips) if strips else []):
+    for line, (x0, y0), reading in zip(read, origins, readings):
         if reading.values:
             boxes = [(x0 + x, y0 + y, w, h) for x, y, w, h in reading.boxes]
             skipped = unread_pieces(lines[line], [x0 + x for x in reading.centres], line_height(segmentation, line))

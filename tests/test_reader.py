@@ -439,3 +439,35 @@ def test_a_page_of_short_bars_reaches_the_crnn_in_batches_of_bounded_pixels():
     reader.read(page)
     assert sum(rows for rows, *_ in batches) >= 6  # every row was read whole
     assert max(rows * STRIP_HEIGHT * width for rows, _, width, _ in batches) <= MAX_BATCH_PIXELS
+
+
+def test_a_hard_line_is_read_again_by_method_crnn_and_once_by_method_auto():
+    """The CRNN's extra views of a hard line (its ink at other heights) mend its own readings: method "crnn"
+    reads such a line twice. Method "auto" weighs the line's reading against the candidates', where the extra
+    views mend nothing: one CRNN call a page."""
+    import cv2
+    from digitlab.crnn.ctc import BLANK
+    from digitlab.crnn.strips import FRAME_WIDTH
+
+    page = np.zeros((120, 300), np.uint8)
+    for x in (60, 140, 220):
+        cv2.line(page, (x, 25), (x, 95), 255, 8)
+    calls = []
+
+    def unsure_crnn(batch, training=False):  # reads one digit "1" at about 20 %: a hard line
+        calls.append(len(batch))
+        logits = np.zeros((len(batch), batch.shape[2] // FRAME_WIDTH, 11), np.float32)
+        logits[..., BLANK] = 9.0
+        logits[:, logits.shape[1] // 2] = 0.0
+        logits[:, logits.shape[1] // 2, 2] = 1.0
+        return logits
+
+    def candidate_cnn(crops):
+        return np.tile(np.float32([0.01] * 10 + [0.9]), (len(crops), 1))
+
+    for method, model_calls in (("crnn", 2), ("auto", 1)):
+        calls.clear()
+        reader = Reader(candidate_cnn, method=method, crnn_model=unsure_crnn, candidate_model=candidate_cnn,
+                        average_shifts=False)
+        reader.read(page)
+        assert len(calls) == model_calls, method
