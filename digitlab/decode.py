@@ -300,7 +300,8 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     line, e.g. :func:`stroke_lines`) defaults to the segmentation's blobs
     and the parts of its blobs of touching digits (:func:`line_pieces`).
     ``crnn_model`` (if given) also reads each line whole, in one more call, at its column phases only: the
-    extra views of hard lines that mend the CRNN's own readings mend none of the graph's (docs/EXPERIMENTS.md).
+    extra views of hard lines that mend the CRNN's own readings change about one reading of the graph's in
+    3,000 (docs/EXPERIMENTS.md).
     """
     lines = line_pieces(segmentation) if lines is None else lines
     found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]

@@ -444,7 +444,7 @@ def test_a_page_of_short_bars_reaches_the_crnn_in_batches_of_bounded_pixels():
 def test_a_hard_line_is_read_again_by_method_crnn_and_once_by_method_auto():
     """The CRNN's extra views of a hard line (its ink at other heights) mend its own readings: method "crnn"
     reads such a line twice. Method "auto" weighs the line's reading against the candidates', where the extra
-    views mend nothing: one CRNN call a page."""
+    views change next to nothing: one CRNN call a page."""
     import cv2
     from digitlab.crnn.ctc import BLANK
     from digitlab.crnn.strips import FRAME_WIDTH
