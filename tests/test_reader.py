@@ -414,6 +414,11 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
 # --- Adversarial pages: bounded memory -------------------------------------------------------
 
 
+def _reads_no_digit(crops):
+    """Stands in for the candidate CNN: every crop is "not one digit"."""
+    return np.tile(np.float32([0.01] * 10 + [0.9]), (len(crops), 1))
+
+
 def test_a_page_of_short_bars_reaches_the_crnn_in_batches_of_bounded_pixels():
     """Rows of low bars: method "auto" has the CRNN read each row whole, a strip as wide as strips get.
     All in one batch, 289 bars read whole took 4.1 GB and aborted."""
@@ -432,10 +437,7 @@ def test_a_page_of_short_bars_reaches_the_crnn_in_batches_of_bounded_pixels():
         logits[..., 0] = 9.0
         return logits
 
-    def candidate_cnn(crops):
-        return np.tile(np.float32([0.01] * 10 + [0.9]), (len(crops), 1))
-
-    reader = Reader(candidate_cnn, crnn_model=crnn, candidate_model=candidate_cnn, average_shifts=False)
+    reader = Reader(_reads_no_digit, crnn_model=crnn, candidate_model=_reads_no_digit, average_shifts=False)
     reader.read(page)
     assert sum(rows for rows, *_ in batches) >= 6  # every row was read whole
     assert max(rows * STRIP_HEIGHT * width for rows, _, width, _ in batches) <= MAX_BATCH_PIXELS
@@ -462,12 +464,9 @@ def test_a_hard_line_is_read_again_by_method_crnn_and_once_by_method_auto():
         logits[:, logits.shape[1] // 2, 2] = 1.0
         return logits
 
-    def candidate_cnn(crops):
-        return np.tile(np.float32([0.01] * 10 + [0.9]), (len(crops), 1))
-
     for method, model_calls in (("crnn", 2), ("auto", 1)):
         calls.clear()
-        reader = Reader(candidate_cnn, method=method, crnn_model=unsure_crnn, candidate_model=candidate_cnn,
+        reader = Reader(_reads_no_digit, method=method, crnn_model=unsure_crnn, candidate_model=_reads_no_digit,
                         average_shifts=False)
         reader.read(page)
         assert len(calls) == model_calls, method
