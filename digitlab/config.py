@@ -23,8 +23,9 @@ def quick_mode() -> bool:
 
 
 #: glibc gives each busy thread its own malloc arena; TensorFlow's many threads then fragment memory,
-#: and a training's peak grows epoch by epoch (``digitlab train``, 5 epochs: 1.36 GB, 1.23 GB with 2 arenas).
-MALLOC_ARENAS = 2
+#: and a training's peak grows epoch by epoch. One arena, shared by all threads, keeps the peak lowest
+#: for a few percent more CPU time (figures in ``docs/EXPERIMENTS.md``).
+MALLOC_ARENAS = 1
 _M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 
