@@ -16,7 +16,9 @@ pad does) and the paper set from its images (``Reader.read``, as the command
 line does). It prints, for each set: string accuracy, digit accuracy (position by
 position; a wrong count misses them all), accuracy per class, the most
 frequent confusions (aligned with :class:`difflib.SequenceMatcher`: "5 -> 52"
-is a 5 read with an extra 2) and the median time per read.
+is a 5 read with an extra 2), the writers whose strings were misread most, with
+the accuracy on everyone else's (a change that reads one writer's habit better
+is not a cure for the world's), and the median time per read.
 
 The writers come in two fixed halves (:func:`digitlab.unipen.split_writers`):
 choose every setting and model on ``--half choose`` (the default), and run
@@ -51,23 +53,27 @@ from digitlab.reader import METHODS, Reader
 
 
 def read_all(read, items, truths) -> dict:
-    """``read`` every item (a pad's strokes or an image); count strings, digits per class and confusions,
-    time each read."""
+    """``read`` every item (a pad's strokes or an image, each a :class:`~digitlab.unipen.PenString` or drawn
+    from one); count strings, digits per class, confusions and misread strings per writer, time each read."""
     right_strings = 0
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []
+    misread, written = Counter(), Counter()  # strings per writer
     for item, truth in zip(items, truths):
         started = time.perf_counter()
         text = read(item).text.replace("\n", "")
         seconds.append(time.perf_counter() - started)
         right_strings += text == truth
+        written[item.writer] += 1
+        misread[item.writer] += text != truth
         for position, character in enumerate(truth):
             per_class[int(character)] += (len(text) == len(truth) and text[position] == character, 1)
         confusions.update(differences(truth, text))
     digits_right, digits = per_class.sum(axis=0)
     return {"strings": right_strings / len(truths), "digits": digits_right / digits,
             "per_class": per_class[:, 0] / np.maximum(per_class[:, 1], 1), "confusions": confusions,
-            "milliseconds": 1000 * statistics.median(seconds), "count": len(truths)}
+            "milliseconds": 1000 * statistics.median(seconds), "count": len(truths),
+            "misread": misread, "written": written}
 
 
 def differences(truth: str, text: str) -> list[str]:
@@ -89,6 +95,20 @@ def report(name: str, result: dict, top: int) -> None:
     common = result["confusions"].most_common(top)
     if common:
         print("  most frequent errors: " + ", ".join(f"{pair} ({count})" for pair, count in common))
+    print_writers(result["misread"], result["written"])
+
+
+def print_writers(misread: Counter, written: Counter, shown: int = 3) -> None:
+    """The writers with the most misread strings, and the string accuracy of all the others."""
+    worst = [(writer, count) for writer, count in misread.most_common(shown) if count]
+    if not worst:
+        return
+    first = worst[0][0]
+    others = sum(written.values()) - written[first]
+    others_right = others - (sum(misread.values()) - misread[first])
+    print("  most misread writers: " + ", ".join(f"{writer} {count} of {written[writer]}" for writer, count in worst)
+          + f"; the other {len(written) - 1} writers' strings: "
+          + (f"{others_right / others:.2%}" if others else "none"))
 
 
 def main() -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +146,20 @@ def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     assert run.returncode == 2
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "missing.jsonl.gz" in lines[0] and "--data" in lines[0]
+
+
+
+def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys):
+    spec = importlib.util.spec_from_file_location("real_strokes", ROOT / "benchmarks" / "real_strokes.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    written = Counter({"aaa-000": 10, "aaa-001": 10, "bbb-000": 20})
+    benchmark.print_writers(Counter({"aaa-000": 3, "aaa-001": 0, "bbb-000": 1}), written)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("most misread writers: aaa-000 3 of 10, bbb-000 1 of 20;")  # a writer read right is not named
+    assert line.endswith("the other 2 writers' strings: 96.67%")  # 29 of the other 30
+    benchmark.print_writers(Counter({"aaa-000": 0}), written)
+    assert capsys.readouterr().out == ""  # nothing misread, nobody named
 
 
 # --- The shipped reader on real strokes -------------------------------------
