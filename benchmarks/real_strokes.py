@@ -53,8 +53,9 @@ from digitlab.reader import METHODS, Reader
 
 
 def read_all(read, items, truths) -> dict:
-    """``read`` every item (a pad's strokes or an image, each a :class:`~digitlab.unipen.PenString` or drawn
-    from one); count strings, digits per class, confusions and misread strings per writer, time each read."""
+    """``read`` every item (a :class:`~digitlab.unipen.PenString`: ``read`` takes its strokes as the pad does,
+    or draws it on paper); count strings, digits per class, confusions and misread strings per writer, time
+    each read."""
     right_strings = 0
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []

@@ -148,7 +148,6 @@ def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and "missing.jsonl.gz" in lines[0] and "--data" in lines[0]
 
 
-
 def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys):
     spec = importlib.util.spec_from_file_location("real_strokes", ROOT / "benchmarks" / "real_strokes.py")
     benchmark = importlib.util.module_from_spec(spec)
