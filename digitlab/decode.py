@@ -34,13 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
-from digitlab.strokes import rasterize
+from digitlab.strokes import rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4
@@ -366,35 +365,34 @@ def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> 
     """
     strokes = list(strokes)
     widths = pen_width if np.ndim(pen_width) else [pen_width] * len(strokes)
-    size = (round(page.ink.shape[0] / page.scale), round(page.ink.shape[1] / page.scale))
     line_of_label = np.full(int(segmentation.components.max()) + 1, -1)
     for seg in segmentation.segments:
         line_of_label[list(seg.labels)] = seg.line
     lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
-    for stroke, width in zip(strokes, widths):
-        mask = rasterize([stroke], size, width)
-        if page.scale != 1.0:
-            mask = cv2.resize(mask, page.ink.shape[::-1], interpolation=cv2.INTER_AREA)
-        found = line_of_label[segmentation.components[mask > 0]]
+    for stroke, width in zip(strokes, widths):  # at the page's scale (a pad wider than the working side is read shrunk)
+        window, (x, y) = rasterize_window(stroke_points(stroke) * page.scale, width * page.scale, page.ink.shape)
+        mask = window > 0
+        found = line_of_label[segmentation.components[y:y + mask.shape[0], x:x + mask.shape[1]][mask]]
         found = found[found >= 0]
         if found.size:
-            lines[int(np.bincount(found).argmax())].extend(stroke_pieces([mask > 0]))
+            lines[int(np.bincount(found).argmax())].extend(stroke_pieces([mask], corners=[(x, y)]))
     return [sorted(pieces, key=lambda piece: piece.box[0] + piece.box[2] / 2) for pieces in lines]
 
 
-def stroke_pieces(stroke_masks) -> list[Piece]:
-    """A pad's strokes as pieces, in the order given (each a boolean mask over the pad's image,
-    soft edges included).
+def stroke_pieces(stroke_masks, corners=None) -> list[Piece]:
+    """A pad's strokes as pieces, in the order given: each a boolean mask over the pad's image (soft edges
+    included), or over the part of it whose (x, y) corner is the same item of ``corners``.
 
     Strokes are better pieces than blobs: a two-stroke 4 or a 5 with its bar
     are two pieces whether or not the strokes touch, and two digits whose
     strokes touch are still apart. Empty masks are skipped.
     """
     pieces = []
-    for mask in stroke_masks:
+    for mask, (left, top) in zip(stroke_masks, corners or [(0, 0)] * len(stroke_masks)):
         mask = np.asarray(mask, dtype=bool)
         box = ink_box(mask)
         if box is not None:
             x, y, w, h = box
+            box = (x + left, y + top, w, h)
             pieces.append(Piece(mask[y:y + h, x:x + w], box, box))
     return pieces

@@ -69,25 +69,51 @@ def rasterize(
     stroke) with round caps and joins, as a pen leaves it; a one-point stroke
     is a dot. Anti-aliased, drawn at sub-pixel precision with OpenCV.
     """
-    import cv2
-
     height, width = (int(side) for side in size)
     if height <= 0 or width <= 0:
         raise ValueError(f"size must be (height, width) in positive pixels, got {size}.")
     strokes = list(strokes)
     widths = _check_pen_widths(pen_width, len(strokes))
     image = np.zeros((height, width), dtype=np.uint8)
-    scale = 1 << SUBPIXEL_SHIFT
     for stroke, stroke_width in zip(strokes, widths):
-        points = np.round(stroke_points(stroke) * scale).astype(np.int32)
-        thickness = max(1, int(round(stroke_width)))
-        radius = int(round(stroke_width / 2 * scale))
-        if len(points) > 1:
-            cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
-        # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
-        for point in points.tolist():
-            cv2.circle(image, point, radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
+        _draw(image, stroke_points(stroke), stroke_width)
     return image
+
+
+def rasterize_window(stroke, pen_width: float, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """One stroke drawn as :func:`rasterize` draws it on a canvas of ``size``, over the canvas's part that can
+    hold its ink only: that part (uint8, white on black) and the (x, y) of its corner on the canvas.
+
+    The same pixels as the whole canvas would have, for a tenth of the work on a pad of eight digits,
+    where reading looks at each stroke alone (:func:`digitlab.decode.stroke_lines`).
+    """
+    height, width = (int(side) for side in size)
+    points = stroke_points(stroke)
+    (pen_width,) = _check_pen_widths(pen_width, 1)
+    reach = pen_width / 2 + 2  # the pen's half width, and a pixel of anti-aliasing to spare
+    left, top = (max(0, int(np.floor(low - reach))) for low in points.min(axis=0))
+    right, bottom = (int(np.ceil(high + reach)) + 1 for high in points.max(axis=0))
+    right, bottom = max(left, min(right, width)), max(top, min(bottom, height))
+    window = np.zeros((bottom - top, right - left), dtype=np.uint8)
+    if window.size:
+        _draw(window, points, pen_width, corner=(left, top))
+    return window, (left, top)
+
+
+def _draw(image: np.ndarray, points: np.ndarray, pen_width: float, corner: tuple[int, int] = (0, 0)) -> None:
+    """Draw one stroke (float (N, 2) canvas points) in place onto ``image``, the part of the canvas whose
+    corner is at ``corner``, as :func:`rasterize` describes."""
+    import cv2
+
+    scale = 1 << SUBPIXEL_SHIFT
+    points = (np.round(points * scale) - np.multiply(corner, scale)).astype(np.int32)
+    thickness = max(1, int(round(pen_width)))
+    radius = int(round(pen_width / 2 * scale))
+    if len(points) > 1:
+        cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
+    # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
+    for point in points.tolist():
+        cv2.circle(image, point, radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
 
 
 # --- Demo strokes: digits as polylines -------------------------------------

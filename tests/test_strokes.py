@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, strokes_size
+from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, rasterize_window, strokes_size
 
 
 # --- rasterize ------------------------------------------------------------
@@ -53,6 +53,21 @@ def test_subpixel_coordinates_move_the_ink():
     left = rasterize([[(10.0, 10), (10.0, 30)]], size=(40, 40), pen_width=3)
     right = rasterize([[(10.5, 10), (10.5, 30)]], size=(40, 40), pen_width=3)
     assert not np.array_equal(left, right)
+
+
+def test_a_stroke_drawn_over_its_window_has_the_pixels_of_the_whole_canvas():
+    rng = np.random.default_rng(0)
+    size = (120, 300)
+    for _ in range(200):  # wandering strokes of any pen, some running off the canvas
+        points = rng.uniform(-20, 320, 2) + np.cumsum(rng.normal(0, 8, (int(rng.integers(1, 20)), 2)), axis=0)
+        pen_width = float(rng.uniform(0.5, 40))
+        window, (x, y) = rasterize_window(points, pen_width, size)
+        rebuilt = np.zeros(size, np.uint8)
+        rebuilt[y:y + window.shape[0], x:x + window.shape[1]] = window
+        assert np.array_equal(rebuilt, rasterize([points], size, pen_width))
+    window, corner = rasterize_window([(150, 60), (170, 70)], 10, size)
+    assert window.shape == (25, 35) and corner == (143, 53)  # the stroke's box, a pen and spare pixels around it
+    assert rasterize_window([(500, 500)], 10, size)[0].size == 0  # off the canvas: nothing to draw
 
 
 @pytest.mark.parametrize(
