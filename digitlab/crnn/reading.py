@@ -21,10 +21,11 @@ EXTRA_PHASES = 1
 HARD_BELOW = 0.9
 DEFAULT_MODEL = MODELS_DIR / "crnn.keras"
 #: One model call reads at most this many strip pixels (strips x STRIP_HEIGHT x the widest one's columns,
-#: each phase a strip): the shipped CRNN's activations take about 110 MB per million, and calls of a
-#: million run as fast per pixel (about 4 million a second on 2 cores) as larger ones. 289 low bars'
-#: strips (31,000 pixels each) at 4 phases in one call took 3.4 GB more than the model; in these, 0.26 GB.
-MAX_BATCH_PIXELS = 2**20
+#: each phase a strip): the shipped CRNN's activations take about 110 MB per million, and calls of half a
+#: million run faster per pixel than larger ones (5.2 million pixels a second on 2 cores, 4.4 at a million),
+#: so larger calls only cost memory: 289 low bars' strips (31,000 pixels each) at 4 phases in one call took
+#: 3.4 GB more than the model.
+MAX_BATCH_PIXELS = 2**19
 #: :func:`read_lines` reads this many lines at a time, so what it keeps while reading (strips and
 #: probabilities, at most about 0.5 MB a line) stays bounded whatever the number of lines.
 LINES_PER_GROUP = 256
