@@ -189,6 +189,17 @@ def test_the_graph_groups_strokes_into_digits(shipped, text, strokes):
 
 
 @pytest.mark.slow
+def test_a_pad_wider_than_the_working_side_finds_each_stroke_on_the_shrunk_page(shipped):
+    from digitlab.preprocess import MAX_WORKING_SIDE
+    from digitlab.strokes import digit_strokes, strokes_size
+
+    drawn = digit_strokes("4141", height=700, spacing=200)  # two-stroke 4s: which stroke is where matters
+    size = strokes_size(drawn)
+    assert size[1] > MAX_WORKING_SIDE
+    assert shipped.read_strokes(drawn, size, pen_width=60).text == "4141"
+
+
+@pytest.mark.slow
 def test_the_graph_reads_past_specks(shipped, mnist):
     import cv2
 
