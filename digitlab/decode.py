@@ -361,7 +361,8 @@ def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> 
 
     A stroke belongs to the line of the segment that holds most of its ink;
     a stroke whose ink no segment holds (a speck the segmentation dropped) is
-    left out, as a speck on paper is.
+    left out, as a speck on paper is. Strokes are drawn at the page's scale
+    (a pad wider than the working side is read shrunk).
     """
     strokes = list(strokes)
     widths = pen_width if np.ndim(pen_width) else [pen_width] * len(strokes)
@@ -369,7 +370,7 @@ def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> 
     for seg in segmentation.segments:
         line_of_label[list(seg.labels)] = seg.line
     lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
-    for stroke, width in zip(strokes, widths):  # at the page's scale (a pad wider than the working side is read shrunk)
+    for stroke, width in zip(strokes, widths):
         window, (x, y) = rasterize_window(stroke_points(stroke) * page.scale, width * page.scale, page.ink.shape)
         mask = window > 0
         found = line_of_label[segmentation.components[y:y + mask.shape[0], x:x + mask.shape[1]][mask]]

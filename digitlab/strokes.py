@@ -69,9 +69,7 @@ def rasterize(
     stroke) with round caps and joins, as a pen leaves it; a one-point stroke
     is a dot. Anti-aliased, drawn at sub-pixel precision with OpenCV.
     """
-    height, width = (int(side) for side in size)
-    if height <= 0 or width <= 0:
-        raise ValueError(f"size must be (height, width) in positive pixels, got {size}.")
+    height, width = _canvas_size(size)
     strokes = list(strokes)
     widths = _check_pen_widths(pen_width, len(strokes))
     image = np.zeros((height, width), dtype=np.uint8)
@@ -84,13 +82,13 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int]) -> tuple[n
     """One stroke drawn as :func:`rasterize` draws it on a canvas of ``size``, over the canvas's part that can
     hold its ink only: that part (uint8, white on black) and the (x, y) of its corner on the canvas.
 
-    The same pixels as the whole canvas would have, for a tenth of the work on a pad of eight digits,
-    where reading looks at each stroke alone (:func:`digitlab.decode.stroke_lines`).
+    The same pixels as the whole canvas would have, without a canvas to fill and search per stroke: reading
+    a pad looks at each of its strokes alone (:func:`digitlab.decode.stroke_lines`).
     """
-    height, width = (int(side) for side in size)
+    height, width = _canvas_size(size)
     points = stroke_points(stroke)
     (pen_width,) = _check_pen_widths(pen_width, 1)
-    reach = pen_width / 2 + 2  # the pen's half width, and a pixel of anti-aliasing to spare
+    reach = pen_width / 2 + 2  # half the pen, a pixel of anti-aliasing and one to spare
     left, top = (max(0, int(np.floor(low - reach))) for low in points.min(axis=0))
     right, bottom = (int(np.ceil(high + reach)) + 1 for high in points.max(axis=0))
     right, bottom = max(left, min(right, width)), max(top, min(bottom, height))
@@ -98,6 +96,14 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int]) -> tuple[n
     if window.size:
         _draw(window, points, pen_width, corner=(left, top))
     return window, (left, top)
+
+
+def _canvas_size(size) -> tuple[int, int]:
+    """A canvas ``size`` as (height, width) in whole pixels, with a helpful error when it is not positive."""
+    height, width = (int(side) for side in size)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"size must be (height, width) in positive pixels, got {size}.")
+    return height, width
 
 
 def _draw(image: np.ndarray, points: np.ndarray, pen_width: float, corner: tuple[int, int] = (0, 0)) -> None:
