@@ -14,12 +14,15 @@ Haffner, 1998, on recognition-based segmentation).
 The examples are normalised as the reader normalises a candidate: relative
 to the height of a digit of the same writing
 (:func:`digitlab.preprocess.normalize_digit` with ``height``), so a piece
-stays smaller than a digit. Four kinds, each from MNIST digits:
+stays smaller than a digit. Five kinds, the first three made from MNIST digits:
 
 - :func:`digit_piece`: the top or the bottom of a digit, cut along a slanted line;
 - :func:`digit_pair`: two digits side by side, touching, overlapping or a little apart;
 - :func:`digit_with_sliver`: a digit with the near side of another touching it;
-- :func:`speck`: a dot or a short dash, far smaller than a digit.
+- :func:`speck`: a dot or a short dash, far smaller than a digit;
+- :func:`clutter`: ink of a digit's size that no pen drew: a clump of dust, a
+  blob of a noisy photo's grain. On a page of such ink the reader's digit
+  height comes from the clutter itself, so it is normalised as a digit is.
 
 :func:`with_non_digits` adds them to a training set (``digitlab train --model
 candidate_cnn``), and also shrinks some real digits, as a digit written
@@ -37,8 +40,8 @@ from digitlab.preprocess import ink_box
 #: The 11th class: "this ink is not one digit".
 NOT_A_DIGIT = 10
 CLASS_NAMES = tuple(str(digit) for digit in range(10)) + ("not a digit",)
-#: How the examples are shared among the four kinds (pieces, pairs, slivers, specks).
-KIND_SHARES = (0.4, 0.3, 0.2, 0.1)
+#: How the examples are shared among the five kinds (pieces, pairs, slivers, specks, clutter).
+KIND_SHARES = (0.35, 0.25, 0.2, 0.1, 0.1)
 #: Non-digit examples added per training digit by ``digitlab train --model candidate_cnn``.
 NON_DIGIT_FRACTION = 0.3
 #: Fraction of the training digits drawn smaller than the writing's digit height, and how much smaller.
@@ -48,6 +51,9 @@ SMALLER_SCALE = (0.65, 1.0)
 PIECE_INK = (0.15, 0.55)
 #: How much of its neighbour's ink a sliver keeps, from the side facing the digit.
 SLIVER_INK = (0.1, 0.4)
+#: Clutter is never more than this many times as long as it is broad (the sides of the smallest turned
+#: rectangle around it): a pen's stroke, a 1 or a piece of a broken digit, is longer.
+CLUTTER_ELONGATION = 2.0
 
 
 def _ink(image) -> np.ndarray:
@@ -140,6 +146,40 @@ def speck(rng: np.random.Generator) -> np.ndarray:
     return normalize_digit(canvas, height=height)
 
 
+def elongation(ink: np.ndarray) -> float:
+    """How many times longer than broad ``ink`` is: the sides of the smallest turned rectangle around it."""
+    points = cv2.findNonZero((np.asarray(ink) > 0.5).astype(np.uint8))
+    if points is None:
+        return 0.0
+    _, (width, height), _ = cv2.minAreaRect(points)
+    return (max(width, height) + 1.0) / (min(width, height) + 1.0)
+
+
+def clutter(rng: np.random.Generator) -> np.ndarray:
+    """Ink of a digit's size that is not pen strokes: a clump of touching specks (dust), or a blob of
+    blurred noise cut at a threshold (the grain of a photo), whichever ``rng`` picks; never more elongated
+    than :data:`CLUTTER_ELONGATION`, so no pen stroke is taught as clutter."""
+    size = 40
+    while True:
+        canvas = np.zeros((size, size), np.float32)
+        if rng.random() < 0.5:  # a clump: each speck touches or overlaps one laid before it
+            corner = np.array([size / 2, size / 2])
+            for _ in range(rng.integers(2, 7)):
+                side = max(2, round(rng.uniform(0.12, 0.35) * size))
+                y, x = np.clip(corner + rng.uniform(-0.8, 0.8, 2) * side, 0, size - side).astype(int)
+                canvas[y:y + side, x:x + side] = 1.0
+                corner = np.array([y, x], np.float32)
+        else:  # grain: the largest blob of smooth noise above a high threshold
+            grain = cv2.GaussianBlur(rng.normal(size=(size, size)).astype(np.float32), (0, 0), rng.uniform(1.5, 4.0))
+            above = (grain > np.quantile(grain, rng.uniform(0.7, 0.85))).astype(np.uint8)
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
+            if count > 1:
+                canvas = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.float32)
+                canvas = cv2.GaussianBlur(canvas, (0, 0), 0.7)
+        if ink_box(canvas) is not None and elongation(canvas) <= CLUTTER_ELONGATION:
+            return normalize_digit(canvas)
+
+
 def non_digits(images, n: int, seed: int = 0) -> np.ndarray:
     """``n`` examples of "not one digit" (float32 (n, 28, 28) in [0, 1]) made from ``images``, seeded.
 
@@ -159,8 +199,10 @@ def non_digits(images, n: int, seed: int = 0) -> np.ndarray:
             examples[index] = digit_pair(first, second, rng)
         elif kind == 2:
             examples[index] = digit_with_sliver(first, second, rng)
-        else:
+        elif kind == 3:
             examples[index] = speck(rng)
+        else:
+            examples[index] = clutter(rng)
     return examples
 
 

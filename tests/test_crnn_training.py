@@ -57,6 +57,33 @@ def test_the_training_mixture_is_described_as_set():
         crnn.train(crnn.crnn(), mnist=None, epochs=0)
 
 
+def test_clutter_goes_beside_or_between_digits_and_leaves_them_as_they_were(mnist):
+    lines = crnn.training_strings(30, seed=6, mnist=mnist, overlapping_fraction=0.0, plain_fraction=0.0)
+    rng = np.random.default_rng(0)
+    for sequence in lines.sequences[:10]:
+        cluttered = crnn.with_clutter(sequence, rng)
+        assert cluttered.text == sequence.text and cluttered.inverted == sequence.inverted
+        assert cluttered.image.shape[0] == sequence.image.shape[0] and cluttered.image.shape[1] > sequence.image.shape[1]
+        ink = 255 - cluttered.image if cluttered.inverted else cluttered.image
+        before = 255 - sequence.image if sequence.inverted else sequence.image
+        # Every digit's ink is where its box now says, untouched; the clutter is ink outside every box.
+        for (x, y, w, h), (x0, y0, w0, h0) in zip(cluttered.boxes, sequence.boxes):
+            assert (w, h, y) == (w0, h0, y0)
+            np.testing.assert_array_equal(ink[y:y + h, x:x + w], before[y0:y0 + h0, x0:x0 + w0])
+        assert ink.astype(int).sum() > before.astype(int).sum()
+
+
+def test_damaged_lines_keep_their_text_with_strokes_broken_or_clutter_added(mnist):
+    clean = crnn.training_strings(400, seed=2, mnist=mnist)
+    damaged = crnn.damaged(crnn.training_strings(400, seed=2, mnist=mnist), seed=2)
+    assert [line.text for line in damaged] == [line.text for line in clean]
+    cluttered = np.mean([a.image.shape != b.image.shape for a, b in zip(damaged, clean)])
+    changed = np.mean([a.image.shape != b.image.shape or not np.array_equal(a.image, b.image)
+                       for a, b in zip(damaged, clean)])
+    assert abs(cluttered - crnn.CLUTTER_FRACTION) < 0.06
+    assert abs(changed - (1 - (1 - crnn.BROKEN_FRACTION) * (1 - crnn.CLUTTER_FRACTION))) < 0.07
+
+
 def test_styles_restyle_the_training_lines_digits_but_not_the_validation_lines(mnist):
     from digitlab.crnn.training import _training_lines
 

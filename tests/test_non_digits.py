@@ -43,6 +43,27 @@ def test_specks_are_far_smaller_than_a_digit():
     assert all(max(_extent(non_digits.speck(rng))) <= 8 for _ in range(50))  # a digit: 20 px
 
 
+def test_clutter_is_ink_of_a_digits_size_never_as_long_as_a_pen_stroke(mnist):
+    rng = np.random.default_rng(3)
+    examples = [non_digits.clutter(rng) for _ in range(100)]
+    assert np.median([max(_extent(example)) for example in examples]) >= 18  # normalised as a digit: 20 px
+    (_, _), (x_test, y_test) = mnist
+    ones = [non_digits.elongation(image / 255.0) for image in x_test[y_test == 1][:400]]
+    # A stroke such as a 1 is longer than every clutter blob, nineteen times in twenty.
+    assert max(non_digits.elongation(example) for example in examples) < np.percentile(ones, 5)
+
+
+def test_elongation_is_length_over_breadth_at_any_angle():
+    import cv2
+
+    bar = np.zeros((40, 40), np.float32)
+    cv2.line(bar, (5, 5), (34, 34), 1.0, 3)
+    square = np.zeros((40, 40), np.float32)
+    square[10:30, 10:30] = 1.0
+    assert non_digits.elongation(bar) > 5 and non_digits.elongation(square) == pytest.approx(1.0, abs=0.1)
+    assert non_digits.elongation(np.zeros((40, 40), np.float32)) == 0.0
+
+
 def test_with_non_digits_adds_the_eleventh_class(digits):
     images, labels = digits
     x, y = non_digits.with_non_digits(images, labels, fraction=0.5, seed=3)

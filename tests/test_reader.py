@@ -470,3 +470,16 @@ def test_a_hard_line_is_read_again_by_method_crnn_and_once_by_method_auto():
                         average_shifts=False)
         reader.read(page)
         assert len(calls) == model_calls, method
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_page_of_dust_reads_no_digit_it_is_sure_of(seed):
+    """3,000 specks of 2-4 px on 800x800: clumps of them are ink of a digit's size, but no pen drew them.
+    Both recognizers of method "auto" learned such clutter as no digit."""
+    rng = np.random.default_rng(seed)
+    page = np.full((800, 800), 255, np.uint8)
+    for y, x, size in zip(rng.integers(0, 796, 3000), rng.integers(0, 796, 3000), rng.integers(2, 5, 3000)):
+        page[y:y + size, x:x + size] = 0
+    reading = Reader.default().read(page)
+    assert len(reading.unsure()) == len(reading.digits)

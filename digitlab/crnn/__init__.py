@@ -50,9 +50,9 @@ from digitlab.crnn.reading import (
     read_line, read_lines,
 )
 from digitlab.crnn.strings import (
-    BUCKET_WIDTH, CHUNK_STRINGS, OVERLAPPING_FRACTION, OVERLAPPING_OPTIONS, PLAIN_FRACTION, SPACED_OPTIONS,
-    STRING_OPTIONS, StripBatches, check_fractions, describe_training_strings, equal_area_runs, spaced_strings,
-    touching_strings, training_strings,
+    BROKEN_FRACTION, BUCKET_WIDTH, CHUNK_STRINGS, CLUTTER_FRACTION, OVERLAPPING_FRACTION, OVERLAPPING_OPTIONS,
+    PLAIN_FRACTION, SPACED_OPTIONS, STRING_OPTIONS, StripBatches, check_fractions, damaged,
+    describe_training_strings, equal_area_runs, spaced_strings, touching_strings, training_strings, with_clutter,
 )
 from digitlab.crnn.strips import (
     FRAME_WIDTH, INK_HEIGHT, INK_THRESHOLD, SIDE_MARGIN, STRIDE, STRIP_HEIGHT, SUBFRAMES, Box, Strip, stack_strips,

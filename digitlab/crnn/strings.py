@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from digitlab import synth
+from digitlab.non_digits import clutter
+from digitlab.preprocess import ink_box
 from digitlab.crnn.ctc import MAX_DIGITS, encode_labels
 from digitlab.crnn.strips import SIDE_MARGIN, STRIP_HEIGHT, padded_width, stack_strips, to_strip
 
@@ -33,6 +36,16 @@ OVERLAPPING_OPTIONS = {"overlap": (0.0, 0.5)}
 #: Shares of the training strings: overlapping ones, and (among those) ones with the digits as written.
 OVERLAPPING_FRACTION = 0.6
 PLAIN_FRACTION = 0.5
+#: Shares of the training lines (of every kind) damaged as photos and pens damage writing, their text unchanged:
+#: strokes broken by thin gaps (:func:`digitlab.synth.break_strokes`, gaps of BROKEN_GAP of the digits' height),
+#: and clutter (dust, a photo's grain: :func:`digitlab.non_digits.clutter`) beside or between the digits, read
+#: as nothing. How many blobs a cluttered line gets, their height and the blank around each, in digit heights.
+BROKEN_FRACTION = 0.2
+BROKEN_GAP = (0.03, 0.1)
+CLUTTER_FRACTION = 0.2
+CLUTTER_BLOBS = (1, 3)
+CLUTTER_HEIGHT = (0.3, 1.0)
+CLUTTER_SPACE = (0.1, 0.4)
 
 
 def check_fractions(overlapping_fraction: float, plain_fraction: float) -> None:
@@ -66,6 +79,47 @@ def training_strings(n: int, seed: int = 0, mnist=None, split: str = "train",
     return strings
 
 
+def damaged(strings, seed: int):
+    """``strings`` (a :class:`digitlab.synth.StringDataset`) with :data:`BROKEN_FRACTION` of its lines' strokes
+    broken and :data:`CLUTTER_FRACTION` of them cluttered (:func:`with_clutter`), seeded; texts unchanged."""
+    rng = np.random.default_rng((seed, 3))
+    for index, sequence in enumerate(strings.sequences):
+        if rng.random() < BROKEN_FRACTION:
+            sequence = synth.break_strokes(sequence, width=rng.uniform(*BROKEN_GAP), rng=rng)
+        if rng.random() < CLUTTER_FRACTION:
+            sequence = with_clutter(sequence, rng)
+        strings.sequences[index] = sequence
+    return strings
+
+
+def with_clutter(sequence: synth.DigitString, rng: np.random.Generator) -> synth.DigitString:
+    """``sequence`` with :data:`CLUTTER_BLOBS` blobs of clutter, each in new blank columns before its first
+    digit, after its last or between two (never through a digit's box), so its text stays the same."""
+    ink = 255 - sequence.image if sequence.inverted else sequence.image
+    boxes = list(sequence.boxes)
+    digit_height = max(h for _, _, _, h in boxes)
+    rows = np.flatnonzero(ink.any(axis=1))
+    for _ in range(rng.integers(CLUTTER_BLOBS[0], CLUTTER_BLOBS[1] + 1)):
+        blob = clutter(rng)
+        x, y, w, h = ink_box(blob)
+        scale = rng.uniform(*CLUTTER_HEIGHT) * digit_height / h
+        blob = cv2.resize(blob[y:y + h, x:x + w], (max(1, round(w * scale)), max(1, round(h * scale))),
+                          interpolation=cv2.INTER_AREA)
+        space = round(rng.uniform(*CLUTTER_SPACE) * digit_height)
+        outside = np.ones(ink.shape[1] + 1, bool)
+        for bx, _, bw, _ in boxes:
+            outside[bx + 1:bx + bw] = False  # a column strictly inside a digit's box
+        at = int(rng.choice(np.flatnonzero(outside)))
+        block = np.zeros((ink.shape[0], blob.shape[1] + 2 * space), np.uint8)
+        top = int(rng.integers(rows[0], max(rows[0], rows[-1] + 1 - blob.shape[0]) + 1))
+        top = max(0, min(top, ink.shape[0] - blob.shape[0]))
+        block[top:top + blob.shape[0], space:space + blob.shape[1]] = np.round(blob[:ink.shape[0]] * 255).astype(np.uint8)
+        ink = np.concatenate([ink[:, :at], block, ink[:, at:]], axis=1)
+        boxes = [(bx + block.shape[1] if bx >= at else bx, by, bw, bh) for bx, by, bw, bh in boxes]
+    image = 255 - ink if sequence.inverted else ink
+    return synth.DigitString(image, boxes, sequence.labels, sequence.inverted)
+
+
 def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION,
                               plain_fraction: float = PLAIN_FRACTION) -> str:
     """What :func:`training_strings` makes with these shares, in words (the model card's ``training_strings``)."""
@@ -88,7 +142,9 @@ def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION
         f"scale {span('scale')}, vertical jitter {percent('jitter')}, slant {span('slant')}, "
         f"stroke {stroke_low:+d} to {stroke_high:+d} px, noise {percent('noise')}, "
         f"{plain_fraction * 100:g} % overlapping ({percent('overlap')}) with the digits as written; "
-        f"{polarity} dark on light"
+        f"{polarity} dark on light; {BROKEN_FRACTION * 100:g} % of the training lines with strokes broken (gaps "
+        f"{BROKEN_GAP[0] * 100:g}-{BROKEN_GAP[1] * 100:g} % of the height), {CLUTTER_FRACTION * 100:g} % with "
+        f"{CLUTTER_BLOBS[0]}-{CLUTTER_BLOBS[1]} blobs of clutter beside or between the digits (crnn.damaged)"
     )
 
 

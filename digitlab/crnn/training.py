@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlab.crnn.ctc import ctc_loss
 from digitlab.crnn.reading import read_lines
-from digitlab.crnn.strings import OVERLAPPING_FRACTION, PLAIN_FRACTION, StripBatches, _white_on_black, check_fractions, training_strings
+from digitlab.crnn.strings import OVERLAPPING_FRACTION, PLAIN_FRACTION, StripBatches, _white_on_black, check_fractions, damaged, training_strings
 from digitlab.crnn.strips import STRIDE
 from digitlab.train import QUICK_EPOCHS
 
@@ -70,8 +70,9 @@ def _training_lines(mnist, strings: int, validation_strings: int, batch_size: in
 
     def fresh_lines(count: int, pass_index: int, chunk_index: int):
         chunk_seed = int(np.random.default_rng((seed, pass_index, chunk_index)).integers(2**31))
-        return training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits),
-                                overlapping_fraction=overlapping_fraction, plain_fraction=plain_fraction)
+        return damaged(training_strings(count, seed=chunk_seed, mnist=(fit_digits, fit_digits),
+                                        overlapping_fraction=overlapping_fraction, plain_fraction=plain_fraction),
+                       chunk_seed)
 
     val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
     return StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE), val_lines
