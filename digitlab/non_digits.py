@@ -34,8 +34,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digitlab.preprocess import normalize_digit
-from digitlab.preprocess import ink_box
+from digitlab.preprocess import ink_box, normalize_digit
 
 #: The 11th class: "this ink is not one digit".
 NOT_A_DIGIT = 10
