@@ -180,13 +180,13 @@ def break_strokes(sequence: DigitString, cuts_per_digit: int = 1, width: float =
     more pieces that :mod:`digitlab.segment` must merge again.
     """
     rng = np.random.default_rng(rng)
-    image = _ink(sequence).copy()
+    image = ink_of(sequence).copy()
     for x, y, w, h in sequence.boxes:
         band = max(1, round(width * h))
         for _ in range(cuts_per_digit):
             top = y + int(rng.integers(round(0.2 * h), max(round(0.2 * h) + 1, round(0.8 * h) - band)))
             image[top:top + band, x:x + w] = 0
-    return _with_ink(sequence, image)
+    return with_ink(sequence, image)
 
 
 def add_specks(sequence: DigitString, count: int = 6, size: float = 0.06, rng=None) -> DigitString:
@@ -196,7 +196,7 @@ def add_specks(sequence: DigitString, count: int = 6, size: float = 0.06, rng=No
     truth stays the same and the reader must ignore them.
     """
     rng = np.random.default_rng(rng)
-    image = _ink(sequence).copy()
+    image = ink_of(sequence).copy()
     digit_height = max(h for _, _, _, h in sequence.boxes)
     radius = max(1, round(size * digit_height / 2))
     occupied = np.zeros(image.shape, dtype=bool)
@@ -206,16 +206,18 @@ def add_specks(sequence: DigitString, count: int = 6, size: float = 0.06, rng=No
     if free.size:
         for row, col in free[rng.integers(0, len(free), size=count)]:
             cv2.circle(image, (int(col), int(row)), radius, 255, thickness=-1)
-    return _with_ink(sequence, image)
+    return with_ink(sequence, image)
 
 
-def _ink(sequence: DigitString) -> np.ndarray:
+def ink_of(sequence: DigitString) -> np.ndarray:
+    """``sequence``'s image with its ink white on black, whichever way it was composed."""
     return 255 - sequence.image if sequence.inverted else sequence.image
 
 
-def _with_ink(sequence: DigitString, ink: np.ndarray) -> DigitString:
+def with_ink(sequence: DigitString, ink: np.ndarray, boxes=None) -> DigitString:
+    """``sequence`` with new white-on-black ``ink`` (turned back to its polarity), and new ``boxes`` if given."""
     image = 255 - ink if sequence.inverted else ink
-    return DigitString(image, sequence.boxes, sequence.labels, sequence.inverted)
+    return DigitString(image, sequence.boxes if boxes is None else boxes, sequence.labels, sequence.inverted)
 
 
 # --- Seeded datasets ------------------------------------------------------

@@ -95,7 +95,7 @@ def damaged(strings, seed: int):
 def with_clutter(sequence: synth.DigitString, rng: np.random.Generator) -> synth.DigitString:
     """``sequence`` with :data:`CLUTTER_BLOBS` blobs of clutter, each in new blank columns before its first
     digit, after its last or between two (never through a digit's box), so its text stays the same."""
-    ink = 255 - sequence.image if sequence.inverted else sequence.image
+    ink = synth.ink_of(sequence)
     boxes = list(sequence.boxes)
     digit_height = max(h for _, _, _, h in boxes)
     rows = np.flatnonzero(ink.any(axis=1))
@@ -116,8 +116,7 @@ def with_clutter(sequence: synth.DigitString, rng: np.random.Generator) -> synth
         block[top:top + blob.shape[0], space:space + blob.shape[1]] = np.round(blob[:ink.shape[0]] * 255).astype(np.uint8)
         ink = np.concatenate([ink[:, :at], block, ink[:, at:]], axis=1)
         boxes = [(bx + block.shape[1] if bx >= at else bx, by, bw, bh) for bx, by, bw, bh in boxes]
-    image = 255 - ink if sequence.inverted else ink
-    return synth.DigitString(image, boxes, sequence.labels, sequence.inverted)
+    return synth.with_ink(sequence, ink, boxes)
 
 
 def describe_training_strings(overlapping_fraction: float = OVERLAPPING_FRACTION,
