@@ -55,13 +55,15 @@ read: install
 	@test -n "$(IMAGE)" || { echo "usage: make read IMAGE=path/to/image.png" >&2; exit 2; }
 	$(BIN)/digitlab read "$(IMAGE)"
 
-# Every benchmark in its quick mode (the full runs: see each script's docstring).
+# Every benchmark in its quick mode (the full runs: see each script's docstring), and the memory and time of
+# reading the images made to cost the most (a few minutes: each is read in a fresh process).
 benchmarks: install
 	$(BIN)/python benchmarks/read_bench.py --quick
 	$(BIN)/python benchmarks/widget_latency.py --repeats 10
 	$(BIN)/python benchmarks/train_speed.py --quick
 	$(BIN)/python benchmarks/train_memory.py --quick
 	$(BIN)/python benchmarks/notebooks.py --mode quick
+	$(BIN)/python benchmarks/memory_bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,6 +174,25 @@ def test_annotate_never_destroys_a_file_and_explains_in_one_line(model_file, tmp
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "kept.xbm", "sample.png"]  # no leftovers
 
 
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), PermissionError(13, "Permission denied")],
+                         ids=["full disk", "no permission"])
+def test_an_annotation_that_fails_half_written_keeps_the_old_file(model_file, tmp_path, monkeypatch, capsys, failure):
+    # A full disk or a folder we may not write to fails mid-write; root ignores permissions, so the failure is
+    # made where the bytes go: Pillow writes part of the image, then the system refuses the rest.
+    def save_half(image, path, *args, **kwargs):
+        Path(path).write_bytes(b"half an image")
+        raise failure
+
+    out = tmp_path / "out.png"
+    out.write_bytes(b"old contents")
+    monkeypatch.setattr(Image.Image, "save", save_half)
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--annotate", str(out), "--model", model_file]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write it" in err and failure.strerror in err and len(err.strip().splitlines()) == 1, err
+    assert out.read_bytes() == b"old contents"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"]  # no half-written file left
+
+
 def test_a_model_that_is_no_digit_classifier_is_refused_in_one_line(tmp_path, capsys):
     import keras
 
@@ -187,9 +207,13 @@ def test_a_model_that_is_no_digit_classifier_is_refused_in_one_line(tmp_path, ca
     assert len(err.strip().splitlines()) == 1 and "takes (32, 32, 3) and gives 5 outputs" in err
 
 
-def test_a_missing_crnn_is_one_line_not_a_traceback(model_file, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_missing_or_damaged_crnn_is_one_line_not_a_traceback(model_file, tmp_path, monkeypatch, capsys, damage):
     from digitlab import crnn
 
+    if damage == "truncated":
+        whole = Path(crnn.reading.DEFAULT_MODEL).read_bytes()
+        (tmp_path / "crnn.keras").write_bytes(whole[:len(whole) // 2])
     monkeypatch.setattr(crnn.reading, "DEFAULT_MODEL", tmp_path / "crnn.keras")
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file, "--method", "crnn"]) == 2
     err = capsys.readouterr().err

@@ -101,6 +101,22 @@ def test_damaged_gzip_is_named(tmp_path):
         data.read_unpacked(broken)
 
 
+def flipped_in_the_middle(packed: bytes) -> bytes:
+    """A gzip file with one byte of its deflate stream changed: whole in length, wrong inside."""
+    middle = len(packed) // 2
+    return packed[:middle] + bytes([packed[middle] ^ 0xFF]) + packed[middle + 1:]
+
+
+def test_a_gzip_damaged_inside_is_named(tmp_path):
+    packed = gzip.compress(idx_bytes(np.random.default_rng(0).integers(0, 10, 5000)))
+    whole, broken = tmp_path / "whole.gz", tmp_path / "x.gz"
+    whole.write_bytes(packed)
+    broken.write_bytes(flipped_in_the_middle(packed))
+    assert len(data.read_unpacked(whole)) == 4 + 4 + 5000
+    with pytest.raises(DataError, match="x.gz"):
+        data.read_unpacked(broken)
+
+
 # --- Checksums ----------------------------------------------------------------
 
 
@@ -209,6 +225,42 @@ def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isol
         data.load_mnist()
     assert "DIGITLAB_DATA" in str(error.value)
     assert list(data.DEFAULT_DIR.iterdir()) == []
+
+
+def test_a_mirror_serving_a_damaged_file_is_passed_over_for_the_next(tmp_path, monkeypatch, isolated):
+    arrays = write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
+
+    def fake_urlopen(url, timeout):
+        payload = (tmp_path / "source" / url.rsplit("/", 1)[1]).read_bytes()
+        return FakeResponse(flipped_in_the_middle(payload) if url.startswith("https://first.invalid/") else payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(data, "MIRRORS", ("https://first.invalid/", "https://second.invalid/"))
+    (_, y_train), _ = data.load_mnist()
+    np.testing.assert_array_equal(y_train, arrays["train-labels-idx1-ubyte"])
+    assert sorted(p.name for p in data.DEFAULT_DIR.iterdir()) == sorted(f"{n}.gz" for n in data.FILES)
+
+
+def test_download_replaces_a_damaged_copy_and_keeps_good_ones(tmp_path, monkeypatch, isolated):
+    arrays = write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
+    folder = data.DEFAULT_DIR
+    write_fake_mnist(folder)  # the same four files, already downloaded
+    damaged = folder / "t10k-labels-idx1-ubyte.gz"
+    damaged.write_bytes(flipped_in_the_middle(damaged.read_bytes()))
+    asked = []
+
+    def fake_urlopen(url, timeout):
+        asked.append(url.rsplit("/", 1)[1])
+        return FakeResponse((tmp_path / "source" / asked[-1]).read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+        data.load_mnist()  # loading names the damaged file and downloads nothing
+    assert asked == []
+    data.download_mnist(progress=False)
+    assert asked == ["t10k-labels-idx1-ubyte.gz"]  # only the damaged one is fetched again
+    _, (_, y_test) = data.load_mnist()
+    np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte"])
 
 
 def test_no_network_gives_one_clear_error(monkeypatch, isolated):

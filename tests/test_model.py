@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -217,6 +220,23 @@ def test_a_model_with_code_in_it_is_refused_and_its_code_never_runs(tmp_path, ca
     assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", str(path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not marker.exists()
+
+
+#: The first Keras whose safe mode has no known way around it (Lambda code run at load was possible up to 3.11.2,
+#: archive path traversal up to 3.13): the floor that load_model's refusal above relies on.
+FIRST_SAFE_KERAS = (3, 14)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.match(r"\d+(\.\d+)*", text).group().split("."))
+
+
+def test_every_keras_the_project_installs_has_a_safe_mode_without_known_bypasses():
+    root = Path(__file__).resolve().parent.parent
+    [floor] = re.findall(r'"keras>=([\d.]+)', (root / "pyproject.toml").read_text())
+    [pinned] = re.findall(r"^keras==([\d.]+)$", (root / "binder" / "requirements.txt").read_text(), re.MULTILINE)
+    for version in (floor, pinned, keras.__version__):
+        assert _version(version) >= FIRST_SAFE_KERAS, version
 
 
 # --- Model files that would cost gigabytes, or lie about what they are (issue 23) ------------

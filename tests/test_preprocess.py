@@ -233,6 +233,13 @@ def test_a_near_uniform_image_is_blank_not_stretched_into_ink(image):
     assert not prepare(image).mask.any()
 
 
+def test_grey_paper_with_one_pixel_a_hair_brighter_holds_no_ink():
+    grey = np.full((120, 300), 0.5)
+    grey[60, 150] += 1e-7  # a float image's rounding, not a stroke
+    assert to_grayscale(grey).max() < 0.501  # kept as the grey it is, not stretched to black and white
+    assert not prepare(grey).mask.any()
+
+
 def test_whole_numbers_up_to_255_are_8_bit_levels_whatever_their_type():
     base = stroke_image()
     faint = (base // 4).astype(np.int64)  # a faint 8-bit image held as int64: it stays faint
