@@ -126,7 +126,8 @@ def read_unpacked(path: Path) -> bytes:
             shape = idx_shape(header, str(path))
             body = stream.read(int(np.prod(shape, dtype=np.int64)))
             if stream.read(1):
-                raise DataError(f"{path}: longer than its header says (shape {shape}): not an MNIST file.")
+                raise DataError(f"{path}: longer than its header says (shape {shape}): "
+                                f"{'a damaged gzip file, or ' if packed else ''}not an MNIST file.")
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: {'damaged gzip file' if packed else 'cannot read it'} ({error}).") from error
     return header + body

@@ -113,7 +113,7 @@ def test_a_gzip_damaged_inside_is_named(tmp_path):
     whole.write_bytes(packed)
     broken.write_bytes(flipped_in_the_middle(packed))
     assert len(data.read_unpacked(whole)) == 4 + 4 + 5000
-    with pytest.raises(DataError, match="x.gz"):
+    with pytest.raises(DataError, match="x.gz: .*damaged gzip file"):
         data.read_unpacked(broken)
 
 
