@@ -194,16 +194,19 @@ class FakeResponse:
         return False
 
 
-def test_download_tries_mirrors_in_turn_and_verifies(tmp_path, monkeypatch, isolated):
+@pytest.mark.parametrize("first_mirror", ["refuses", "serves a damaged file"])
+def test_download_tries_mirrors_in_turn_and_verifies(tmp_path, monkeypatch, isolated, first_mirror):
     arrays = write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
     asked = []
 
     def fake_urlopen(url, timeout):
         asked.append(url)
-        if url.startswith("https://first.invalid/"):
+        payload = (tmp_path / "source" / url.rsplit("/", 1)[1]).read_bytes()
+        if not url.startswith("https://first.invalid/"):
+            return FakeResponse(payload)
+        if first_mirror == "refuses":
             raise OSError("connection refused")
-        name = url.rsplit("/", 1)[1]
-        return FakeResponse((tmp_path / "source" / name).read_bytes())
+        return FakeResponse(flipped_in_the_middle(payload))
 
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     monkeypatch.setattr(data, "MIRRORS", ("https://first.invalid/", "https://second.invalid/"))
@@ -225,20 +228,6 @@ def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isol
         data.load_mnist()
     assert "DIGITLAB_DATA" in str(error.value)
     assert list(data.DEFAULT_DIR.iterdir()) == []
-
-
-def test_a_mirror_serving_a_damaged_file_is_passed_over_for_the_next(tmp_path, monkeypatch, isolated):
-    arrays = write_fake_mnist(tmp_path / "source", monkeypatch=monkeypatch)
-
-    def fake_urlopen(url, timeout):
-        payload = (tmp_path / "source" / url.rsplit("/", 1)[1]).read_bytes()
-        return FakeResponse(flipped_in_the_middle(payload) if url.startswith("https://first.invalid/") else payload)
-
-    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
-    monkeypatch.setattr(data, "MIRRORS", ("https://first.invalid/", "https://second.invalid/"))
-    (_, y_train), _ = data.load_mnist()
-    np.testing.assert_array_equal(y_train, arrays["train-labels-idx1-ubyte"])
-    assert sorted(p.name for p in data.DEFAULT_DIR.iterdir()) == sorted(f"{n}.gz" for n in data.FILES)
 
 
 def test_download_replaces_a_damaged_copy_and_keeps_good_ones(tmp_path, monkeypatch, isolated):
