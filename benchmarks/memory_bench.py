@@ -1,13 +1,20 @@
-"""Peak memory and time of reading adversarial images, each in a fresh ``digitlab read`` process.
+"""Peak memory and time of reading adversarial images, each in a fresh process.
 
 Generates a set of images made to cost memory or time (the largest image the
 pixel budget allows, as RGBA PNG, 16-bit TIFF and float TIFF; a JPEG far over
 it that is decoded at reduced size; one over it, refused; 289 short bars in
 rows, each a blob the CRNN reads whole; dust; a blurred-noise photo) and
-reads each with ``python -m digitlab.cli read IMAGE --json`` in a fresh
-process (method "auto", the shipped models). Prints, for each, the peak
-resident memory of that whole process (``ru_maxrss`` from ``os.wait4``), its
-wall time, and what it read (how many digits, and how many of them at least
+reads each in a fresh process (method "auto", the shipped models) by each of
+the three ways a user reads an image (``--via``):
+
+- ``cli``: ``python -m digitlab.cli read IMAGE --json``;
+- ``reader``: ``Reader.default().read(path)`` in Python, as a notebook does;
+- ``upload``: the file's bytes given to the pad's ``DigitPad.read_photo``, as
+  its upload button does (which also shows the photo, annotated).
+
+Prints, for each image and way, the peak resident memory of that whole
+process (``ru_maxrss`` from ``os.wait4``), its wall time, and what it read
+(how many digits, and how many of them at least
 ``digitlab.reading.UNSURE_BELOW`` sure: a page without writing should read
 as nothing sure), then the worst of each against the targets:
 
@@ -23,6 +30,7 @@ parent's peak, so the parent stays small (its peak, printed, is the floor of eve
 
     python benchmarks/memory_bench.py                   # all images
     python benchmarks/memory_bench.py --only short_bars noise_photo
+    python benchmarks/memory_bench.py --via cli        # one way of reading only
     python benchmarks/memory_bench.py --keep runs/adversarial   # keep the images
 
 Run it on an otherwise idle machine: other jobs change the timings.
@@ -31,9 +39,11 @@ Run it on an otherwise idle machine: other jobs change the timings.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -143,12 +153,45 @@ IMAGES = {function.__name__: function for function in (
 # --- One read ---------------------------------------------------------------
 
 
-def read_in_fresh_process(path: Path, kill_above: float, timeout: float) -> dict:
-    """Read ``path`` with ``digitlab read --json`` in a new process: its peak RSS, wall time and outcome."""
-    run = run_in_fresh_process([sys.executable, "-m", "digitlab.cli", "read", str(path), "--json"],
-                               kill_above=kill_above, timeout=timeout)
-    return {"image": path.name, "file_kb": round(path.stat().st_size / 1024), "seconds": round(run["seconds"], 1),
-            "peak_rss_mb": run["peak_rss_mb"], "exit": run["exit"], "outcome": _outcome(run)}
+#: The ways of reading an image: the command line, ``Reader.read`` in Python, and the pad's upload.
+WAYS = ("cli", "reader", "upload")
+
+
+def read_in_fresh_process(path: Path, way: str, kill_above: float, timeout: float) -> dict:
+    """Read ``path`` one of the :data:`WAYS` in a new process: its peak RSS, wall time and outcome."""
+    if way == "cli":
+        command = [sys.executable, "-m", "digitlab.cli", "read", str(path), "--json"]
+    else:
+        command = [sys.executable, __file__, "--read", way, str(path)]
+    run = run_in_fresh_process(command, kill_above=kill_above, timeout=timeout)
+    return {"image": path.name, "via": way, "file_kb": round(path.stat().st_size / 1024),
+            "seconds": round(run["seconds"], 1), "peak_rss_mb": run["peak_rss_mb"], "exit": run["exit"],
+            "outcome": _outcome(run)}
+
+
+def read_here(way: str, path: Path) -> int:
+    """Read ``path`` in this process by ``Reader.read`` or the pad's upload; print the reading as the CLI's
+    ``--json`` does, or its one-line error on stderr (exit 2)."""
+    from digitlab.reader import Reader
+
+    if way == "reader":
+        from digitlab.image_files import ImageError
+
+        try:
+            reading = Reader.default().read(path)
+        except ImageError as error:
+            print(error, file=sys.stderr)
+            return 2
+    else:
+        from digitlab.widget import DigitPad
+
+        pad = DigitPad(Reader.default())
+        reading = pad.read_photo(path.read_bytes(), path.name)
+        if reading is None:
+            print(html.unescape(re.sub("<[^>]+>", "", pad.message.value)), file=sys.stderr)  # the student's message
+            return 2
+    print(json.dumps(reading.to_dict()))
+    return 0
 
 
 def _outcome(run: dict) -> str:
@@ -174,17 +217,22 @@ def main(argv=None) -> int:
     parser.add_argument("--kill-above", type=float, default=4e9, help="bytes of RSS (default 4e9)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per read (default 300)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--via", nargs="+", choices=WAYS, default=list(WAYS),
+                        help="ways of reading each image (default: all)")
     parser.add_argument("--make", nargs=2, metavar=("IMAGE", "FOLDER"), help=argparse.SUPPRESS)  # one image, here
+    parser.add_argument("--read", nargs=2, metavar=("WAY", "PATH"), help=argparse.SUPPRESS)  # one read, here
     args = parser.parse_args(argv)
     if args.make:
         IMAGES[args.make[0]](Path(args.make[1]) / args.make[0])
         return 0
+    if args.read:
+        return read_here(args.read[0], Path(args.read[1]))
 
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     print(f"{platform.node()}: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; pixel budget "
           f"{MAX_PIXELS / 1e6:.0f} Mpx; targets <= {MAX_RSS_BYTES / 1e9:.1f} GB peak RSS, <= {MAX_SECONDS:.0f} s; "
           f"this process {floor:.0f} MB")
-    print(f"{'image':<24} {'file KB':>8} {'seconds':>8} {'peak MB':>8}  outcome", flush=True)
+    print(f"{'image':<24} {'via':<7} {'file KB':>8} {'seconds':>8} {'peak MB':>8}  outcome", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
@@ -192,17 +240,19 @@ def main(argv=None) -> int:
         for name in args.only or IMAGES:
             subprocess.run([sys.executable, __file__, "--make", name, str(folder)], check=True)
             path = next(folder.glob(f"{name}.*"))
-            result = read_in_fresh_process(path, args.kill_above, args.timeout)
-            results.append(result)
-            print(f"{result['image']:<24} {result['file_kb']:>8} {result['seconds']:>8.1f} "
-                  f"{result['peak_rss_mb']:>8}  {result['outcome']}", flush=True)
+            for way in args.via:
+                result = read_in_fresh_process(path, way, args.kill_above, args.timeout)
+                results.append(result)
+                print(f"{result['image']:<24} {way:<7} {result['file_kb']:>8} {result['seconds']:>8.1f} "
+                      f"{result['peak_rss_mb']:>8}  {result['outcome']}", flush=True)
     worst_rss = max(results, key=lambda result: result["peak_rss_mb"])
     worst_time = max(results, key=lambda result: result["seconds"])
-    killed = [result["image"] for result in results if result["outcome"].startswith("KILLED")]
+    killed = [f"{result['image']} via {result['via']}" for result in results if result["outcome"].startswith("KILLED")]
     within = not killed and worst_rss["peak_rss_mb"] * 1e6 <= MAX_RSS_BYTES and worst_time["seconds"] <= MAX_SECONDS
-    print(f"worst peak RSS: {worst_rss['peak_rss_mb']} MB ({worst_rss['image']}), "
+    print(f"worst peak RSS: {worst_rss['peak_rss_mb']} MB ({worst_rss['image']} via {worst_rss['via']}), "
           f"target <= {MAX_RSS_BYTES / 1e6:.0f} MB")
-    print(f"worst time: {worst_time['seconds']:.1f} s ({worst_time['image']}), target <= {MAX_SECONDS:.0f} s")
+    print(f"worst time: {worst_time['seconds']:.1f} s ({worst_time['image']} via {worst_time['via']}), "
+          f"target <= {MAX_SECONDS:.0f} s")
     print("within targets" if within else f"OVER target{': killed ' + ', '.join(killed) if killed else ''}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
