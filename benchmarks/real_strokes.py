@@ -31,22 +31,34 @@ Data: I. Guyon, L. Schomaker, R. Plamondon, M. Liberman, S. Janet, "UNIPEN
 project of on-line data exchange and recognizer benchmarks", ICPR 1994
 (DOI 10.5281/zenodo.1195803).
 
+With ``--card`` (``--half report`` only, the whole benchmark as the reader
+reads by default) the figures also go into the model card of each model that
+read (``real_strokes`` -> the method: for "auto" the candidate CNN's and the
+CRNN's cards, for "crnn" the CRNN's, for "contours" the digit CNN's), with
+the other models it read with, the data's checksum and this command: run it
+for each method once a model is shipped.
+
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
 [--turn DEGREES] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--card]
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import statistics
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
 from digitlab import unipen
+from digitlab.card import card_path
 from digitlab.data import DataError
 from digitlab.model import ModelFileError
 from digitlab.reader import METHODS, Reader
@@ -112,6 +124,47 @@ def print_writers(misread: Counter, written: Counter, shown: int = 3) -> None:
           + (f"{others_right / others:.2%}" if others else "none"))
 
 
+# --- The figures in the model cards -------------------------------------------
+
+
+def models_that_read(method: str, cnn=None, crnn=None, candidate=None) -> dict[str, Path]:
+    """The files of the models a reader of ``method`` reads with (the shipped ones unless given), by role."""
+    from digitlab import crnn as crnn_module
+    from digitlab.model import CANDIDATE_MODEL, DEFAULT_MODEL
+
+    crnn_path = Path(crnn or crnn_module.DEFAULT_MODEL)
+    if method == "auto":
+        return {"candidate": Path(candidate or CANDIDATE_MODEL), "crnn": crnn_path}
+    if method == "crnn":
+        return {"crnn": crnn_path}
+    return {"cnn": Path(cnn or DEFAULT_MODEL)}
+
+
+def record_in_cards(results: dict[str, dict], method: str, models: dict[str, Path], writers: int,
+                    command: str) -> None:
+    """Write the report half's figures (``results``: :func:`read_all`'s, by set) into the card of each of
+    ``models`` under ``real_strokes`` -> ``method``, naming the other models of that reading by file and
+    sha256 (a card's figures hold for that company only)."""
+    from digitlab.card import library_versions, read_card, write_card
+
+    checksums = {role: hashlib.sha256(path.read_bytes()).hexdigest() for role, path in models.items()}
+    figures = {name: {"count": result["count"], "string_accuracy": round(result["strings"], 4),
+                      "digit_accuracy": round(result["digits"], 4),
+                      "per_class": [round(float(accuracy), 4) for accuracy in result["per_class"]]}
+               for name, result in results.items()}
+    for role, path in models.items():
+        card = read_card(path)
+        card.setdefault("real_strokes", {})[method] = {
+            "half": "report", "writers": writers, "sets": figures,
+            "read_with": {other: {"file": other_path.name, "sha256": checksums[other]}
+                          for other, other_path in models.items() if other != role},
+            "data_sha256": unipen.SHA256, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(), "command": command,
+        }
+        write_card(card, path)
+        print(f"Recorded these figures in {card_path(path)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=unipen.HALVES, default="choose",
@@ -130,9 +183,18 @@ def main() -> int:
                                                        "else ../shared/unipen-dev/ beside the repository)")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
+    parser.add_argument("--card", action="store_true",
+                        help="with --half report: also record the figures in the cards of the models that read")
     args = parser.parse_args()
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
+    if args.card and (args.half != "report" or args.quick or args.turn or args.digit_cost is not None):
+        parser.error("--card records the report half's figures of the reader as it reads by default: "
+                     "use it with --half report, without --quick, --turn or --digit-cost.")
+    cards = models_that_read(args.method, args.cnn, args.crnn, args.candidate) if args.card else {}
+    missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
+    if missing:
+        parser.error(f"--card: no model card {' or '.join(missing)} to record the figures in.")
     try:
         digits = unipen.writers_half(unipen.load_digits(args.data), args.half)
     except DataError as error:
@@ -172,8 +234,13 @@ def main() -> int:
         "strings of 3-8, pad": (on_pad, lines, texts),
         "strings of 3-8, paper": (on_paper, lines, texts),
     }
+    results = {}
     for name, (read, items, truths) in sets.items():
-        report(name, read_all(read, items, truths), args.top)
+        results[name] = read_all(read, items, truths)
+        report(name, results[name], args.top)
+    if args.card:
+        record_in_cards(results, args.method, cards, writers,
+                        " ".join(["python", "benchmarks/real_strokes.py", *sys.argv[1:]]))
     return 0
 
 

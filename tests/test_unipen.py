@@ -148,10 +148,16 @@ def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and "missing.jsonl.gz" in lines[0] and "--data" in lines[0]
 
 
-def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys):
+def _benchmark():
+    """benchmarks/real_strokes.py as a module."""
     spec = importlib.util.spec_from_file_location("real_strokes", ROOT / "benchmarks" / "real_strokes.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
+    return benchmark
+
+
+def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys):
+    benchmark = _benchmark()
     written = Counter({"aaa-000": 10, "aaa-001": 10, "bbb-000": 20})
     benchmark.print_writers(Counter({"aaa-000": 3, "aaa-001": 0, "bbb-000": 1}), written)
     line = capsys.readouterr().out.strip()
@@ -161,7 +167,60 @@ def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(cap
     assert capsys.readouterr().out == ""  # nothing misread, nobody named
 
 
+def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path):
+    """Each card keeps what it held, gains the figures under the method, and names the other model by checksum."""
+    benchmark = _benchmark()
+    models = {"candidate": tmp_path / "candidate.keras", "crnn": tmp_path / "crnn.keras"}
+    for role, path in models.items():
+        path.write_bytes(role.encode())
+        path.with_suffix(".json").write_text(json.dumps({"model": role, "test_accuracy": 0.99}))
+    result = {"count": 4, "strings": 0.75, "digits": 0.8, "per_class": np.linspace(0.5, 1.0, 10)}
+    benchmark.record_in_cards({"strings of 3-8, pad": result}, "auto", models, 7, "python benchmarks/real_strokes.py")
+    crnn_card = json.loads(models["crnn"].with_suffix(".json").read_text())
+    assert crnn_card["model"] == "crnn" and crnn_card["test_accuracy"] == 0.99
+    entry = crnn_card["real_strokes"]["auto"]
+    assert entry["half"] == "report" and entry["writers"] == 7 and entry["data_sha256"] == unipen.SHA256
+    assert entry["sets"]["strings of 3-8, pad"]["string_accuracy"] == 0.75
+    assert entry["sets"]["strings of 3-8, pad"]["per_class"][-1] == 1.0
+    assert entry["read_with"] == {"candidate": {"file": "candidate.keras",
+                                                "sha256": hashlib.sha256(b"candidate").hexdigest()}}
+    assert set(json.loads(models["candidate"].with_suffix(".json").read_text())["real_strokes"]["auto"]["read_with"]) == {"crnn"}
+
+    benchmark.record_in_cards({"strings of 3-8, pad": result}, "crnn", {"crnn": models["crnn"]}, 7, "python ...")
+    crnn_card = json.loads(models["crnn"].with_suffix(".json").read_text())
+    assert set(crnn_card["real_strokes"]) == {"auto", "crnn"}  # each method's figures beside the other's
+    assert crnn_card["real_strokes"]["crnn"]["read_with"] == {}
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--card"], "use it with --half report"),
+    (["--card", "--half", "report", "--quick"], "use it with --half report"),
+    (["--card", "--half", "report", "--crnn", "elsewhere/crnn.keras"], "no model card elsewhere/crnn.json"),
+])
+def test_card_figures_are_the_report_halfs_of_a_reader_with_cards(tmp_path, options, message):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_strokes.py"), *options],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 2 and message in run.stderr
+
+
 # --- The shipped reader on real strokes -------------------------------------
+
+
+@pytest.mark.parametrize("method", ["auto", "crnn", "contours"])
+def test_shipped_cards_hold_the_report_halfs_figures_read_with_the_shipped_models(method):
+    """A model shipped without them, or beside another model than the one they were read with, fails here:
+    ``python benchmarks/real_strokes.py --half report --method METHOD --card`` records them again."""
+    from digitlab.card import read_card
+
+    models = _benchmark().models_that_read(method)
+    for role, path in models.items():
+        entry = read_card(path).get("real_strokes", {}).get(method)
+        assert entry is not None, f"{path.name}'s card has no real-stroke figures for method {method!r}"
+        assert entry["half"] == "report" and entry["data_sha256"] == unipen.SHA256
+        assert set(entry["sets"]) == {"isolated digits, pad", "strings of 3-8, pad", "strings of 3-8, paper"}
+        for other, read_with in entry["read_with"].items():
+            assert read_with["sha256"] == hashlib.sha256(models[other].read_bytes()).hexdigest(), (
+                f"{path.name}'s figures for {method!r} were read with another {read_with['file']} than the shipped one")
 
 
 @pytest.fixture(scope="module")
