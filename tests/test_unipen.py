@@ -213,7 +213,7 @@ def test_shipped_cards_hold_the_report_halfs_figures_read_with_the_shipped_model
     from digitlab.card import read_card
 
     models = _benchmark().models_that_read(method)
-    for role, path in models.items():
+    for path in models.values():
         entry = read_card(path).get("real_strokes", {}).get(method)
         assert entry is not None, f"{path.name}'s card has no real-stroke figures for method {method!r}"
         assert entry["half"] == "report" and entry["data_sha256"] == unipen.SHA256
