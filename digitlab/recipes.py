@@ -199,7 +199,8 @@ def train_and_save_crnn(model, out, epochs, quick, seed, learning_rate, command,
         ),
         "styles": _styles_words(styles, seed),
         "batches": (f"{history['batch_size']} lines on average, of similar widths, each batch of about the same "
-                    "area (crnn.equal_area_runs), each line weighted by its batch's size over the mean"),
+                    "area (crnn.equal_area_runs), each line weighted by its batch's size over the mean, given in "
+                    f"{history['steps_per_batch']} steps of alternate lines whose gradients are averaged"),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",
         "seed": seed,
         "validation_split": validation_split(),

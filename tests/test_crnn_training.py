@@ -237,3 +237,47 @@ def test_shifted_strip_batches_move_lines_within_their_margin(mnist):
 def test_fresh_strip_batches_need_a_number_of_lines_per_pass():
     with pytest.raises(ValueError, match="per_pass"):
         crnn.StripBatches(lambda count, pass_index, chunk_index: None)
+
+
+def test_a_batch_given_in_two_steps_has_the_whole_batch_s_gradient(mnist):
+    import tensorflow as tf
+
+    lines = crnn.training_strings(40, seed=8, mnist=mnist)
+    whole = list(crnn.StripBatches(lines, batch_size=40, shuffle=False).batches())
+    steps = list(crnn.StripBatches(lines, batch_size=40, shuffle=False, steps_per_batch=2).batches())
+    assert len(whole) == 1 and len(steps) == 2
+    assert sorted(map(tuple, np.concatenate([labels for _, labels, _ in steps]))) == sorted(map(tuple, whole[0][1]))
+    assert all(strips.shape[2] <= whole[0][0].shape[2] for strips, _, _ in steps)  # never wider than the batch
+    model, loss = crnn.crnn(), crnn.ctc_loss()
+
+    def gradient(strips, labels, weights):
+        with tf.GradientTape() as tape:  # batch norm from its statistics, so the loss is a mean of lines' losses
+            value = loss(labels, model(strips, training=False), sample_weight=weights)
+        return [g.numpy() for g in tape.gradient(value, model.trainable_weights)]
+
+    # A step is padded to its own widest line; as wide as the batch, the two steps are the batch, cut in two.
+    width = whole[0][0].shape[2]
+    steps = [(np.pad(strips, [(0, 0), (0, 0), (0, width - strips.shape[2]), (0, 0)]), labels, weights)
+             for strips, labels, weights in steps]
+    mean_of_steps = [(a + b) / 2 for a, b in zip(*(gradient(*step) for step in steps))]
+    for of_steps, of_batch in zip(mean_of_steps, gradient(*whole[0])):
+        np.testing.assert_allclose(of_steps, of_batch, rtol=1e-3, atol=1e-5)
+
+
+def test_a_crnn_compiled_for_two_steps_a_batch_updates_once_per_two_steps(mnist):
+    lines = crnn.training_strings(32, seed=9, mnist=mnist)
+    first, second = crnn.StripBatches(lines, batch_size=32, shuffle=False, steps_per_batch=2).batches()
+    model = crnn.compile_crnn(crnn.crnn(), 1e-3, steps_per_batch=2)
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(*first[:2], sample_weight=first[2])
+    after_first = model.get_weights()
+    model.train_on_batch(*second[:2], sample_weight=second[2])
+    trainable = {id(w) for w in model.trainable_weights}
+    kernels = [i for i, w in enumerate(model.weights) if id(w) in trainable]
+    assert all(np.array_equal(before[i], after_first[i]) for i in kernels)
+    assert not all(np.array_equal(before[i], model.get_weights()[i]) for i in kernels)
+
+
+def test_strip_batches_refuse_more_steps_than_lines_a_batch():
+    with pytest.raises(ValueError, match="steps_per_batch"):
+        crnn.StripBatches([], batch_size=4, steps_per_batch=5)

@@ -59,5 +59,5 @@ from digitlab.crnn.strips import (
     to_strip,
 )
 from digitlab.crnn.training import (
-    QUICK_EPOCHS, QUICK_STRINGS, StringAccuracy, compile_crnn, string_accuracy, train,
+    QUICK_EPOCHS, QUICK_STRINGS, STEPS_PER_BATCH, StringAccuracy, compile_crnn, string_accuracy, train,
 )

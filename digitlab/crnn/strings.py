@@ -223,19 +223,27 @@ class StripBatches:
     its batch's size over the mean batch size, so that it counts in the
     gradient as much as in batches of equal size; a fixed (validation) line
     weighs 1, so that Keras' validation loss (a mean over batches weighted
-    by their sizes) is the mean per line. :meth:`dataset` gives a
-    ``tf.data.Dataset`` whose width is declared variable (a
-    ``keras.utils.PyDataset`` would fix it from its first batches).
+    by their sizes) is the mean per line. With ``steps_per_batch`` above 1
+    each batch comes as that many consecutive steps, its lines dealt to them
+    in turn (so each step is about as wide as the batch and holds a part of
+    its area), for an optimizer that adds the steps' gradients up before it
+    updates (gradient accumulation): the same update, a smaller step in
+    memory. :meth:`dataset` gives a ``tf.data.Dataset`` whose width is
+    declared variable (a ``keras.utils.PyDataset`` would fix it from its
+    first batches).
     """
 
     def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
-                 per_pass: int | None = None, shift: int = 0):
+                 per_pass: int | None = None, shift: int = 0, steps_per_batch: int = 1):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if not 1 <= steps_per_batch <= batch_size:
+            raise ValueError(f"steps_per_batch must be 1 to batch_size ({batch_size}), got {steps_per_batch}.")
         if not 0 <= shift <= SIDE_MARGIN:
             raise ValueError(f"shift must be 0 to SIDE_MARGIN ({SIDE_MARGIN}) columns, got {shift}.")
         self.shift = shift
         self.batch_size = batch_size
+        self.steps_per_batch = steps_per_batch
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
         self.passes = 0
@@ -275,10 +283,11 @@ class StripBatches:
         return -(-lines // self.batch_size)
 
     def __len__(self) -> int:
-        return sum(self._batch_count(size) for size in self.chunk_sizes)
+        """Steps in a pass: each batch's ``steps_per_batch`` steps."""
+        return sum(self._batch_count(size) for size in self.chunk_sizes) * self.steps_per_batch
 
     def batches(self):
-        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS), float32 weights (N,)) per batch."""
+        """One pass: (float32 strips (N, 32, W, 1), int32 labels (N, MAX_DIGITS), float32 weights (N,)) per step."""
         pass_index, self.passes = self.passes, self.passes + 1
         for chunk_index in range(len(self.chunk_sizes)):
             strips, labels = self._chunk(pass_index, chunk_index)
@@ -287,14 +296,20 @@ class StripBatches:
             if self.shuffle:
                 self.rng.shuffle(order)
             for members in order:
-                lines = [strips[member] for member in members]
-                if self.shift:
-                    lines = [np.roll(line, offset, axis=1)
-                             for line, offset in zip(lines, self.rng.integers(0, self.shift, len(lines)))]
-                batch = stack_strips(lines, multiple=BUCKET_WIDTH)
                 weight = len(members) / mean_size if self.make is not None else 1.0
-                weights = np.full(len(members), weight, dtype=np.float32)
-                yield batch / np.float32(255.0), labels[members], weights
+                for step in range(self.steps_per_batch):
+                    # A batch of fewer lines than steps gives its lines again: the mean of equal gradients is theirs.
+                    part = members[step::self.steps_per_batch] if step < len(members) else members
+                    yield self._step(strips, labels, part, weight)
+
+    def _step(self, strips, labels, members, weight: float):
+        """The lines ``members`` as one step's (strips, labels, weights), shifted if asked."""
+        lines = [strips[member] for member in members]
+        if self.shift:
+            lines = [np.roll(line, offset, axis=1)
+                     for line, offset in zip(lines, self.rng.integers(0, self.shift, len(lines)))]
+        batch = stack_strips(lines, multiple=BUCKET_WIDTH)
+        return batch / np.float32(255.0), labels[members], np.full(len(members), weight, dtype=np.float32)
 
     def dataset(self):
         """The batches as a ``tf.data.Dataset`` (a new pass on every epoch, prefetched).

@@ -47,9 +47,18 @@ class StringAccuracy(keras.callbacks.Callback):
 QUICK_STRINGS = 400
 
 
-def compile_crnn(model: keras.Model, learning_rate=1e-3) -> keras.Model:
-    """Adam (gradients clipped: CTC's early gradients are large) and the CTC loss."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss())
+#: Each training batch is given in this many steps, its lines dealt to them in turn, and the optimizer updates
+#: once per batch with their mean gradient (gradient accumulation): a step holds half a batch's activations,
+#: which is what a CRNN training's peak memory grows with.
+STEPS_PER_BATCH = 2
+
+
+def compile_crnn(model: keras.Model, learning_rate=1e-3, steps_per_batch: int = 1) -> keras.Model:
+    """Adam (gradients clipped: CTC's early gradients are large) and the CTC loss; with ``steps_per_batch``
+    above 1 the optimizer adds up that many steps' gradients and updates once, with their mean."""
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0,
+                                      gradient_accumulation_steps=steps_per_batch if steps_per_batch > 1 else None)
+    model.compile(optimizer=optimizer, loss=ctc_loss())
     return model
 
 
@@ -75,7 +84,9 @@ def _training_lines(mnist, strings: int, validation_strings: int, batch_size: in
                        chunk_seed)
 
     val_lines = training_strings(validation_strings, seed=seed + 100, mnist=(val_digits, val_digits))
-    return StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE), val_lines
+    training_batches = StripBatches(fresh_lines, batch_size, shuffle=True, seed=seed, per_pass=strings, shift=STRIDE,
+                                    steps_per_batch=STEPS_PER_BATCH)
+    return training_batches, val_lines
 
 
 def train(
@@ -129,11 +140,12 @@ def train(
                                           overlapping_fraction, plain_fraction, styles)
     val_data = StripBatches(val_lines, batch_size, shuffle=False)
 
-    compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate))
+    # The schedule counts steps, as the optimizer's own count does (len(fit_data) is a pass's steps).
+    compile_crnn(model, warmup_cosine(epochs * len(fit_data), learning_rate), fit_data.steps_per_batch)
     started = time.perf_counter()
     with batch_norm_momentum(model, QUICK_BATCH_NORM_MOMENTUM) if quick else contextlib.nullcontext():
         history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
                             shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
     return history_record(history, history_path, epochs=epochs, train_strings_per_epoch=strings,
-                          batch_size=batch_size, validation_strings=len(val_lines),
+                          batch_size=batch_size, steps_per_batch=fit_data.steps_per_batch, validation_strings=len(val_lines),
                           seconds=round(time.perf_counter() - started, 1))
