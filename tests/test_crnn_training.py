@@ -272,10 +272,11 @@ def test_a_crnn_compiled_for_two_steps_a_batch_updates_once_per_two_steps(mnist)
     model.train_on_batch(*first[:2], sample_weight=first[2])
     after_first = model.get_weights()
     model.train_on_batch(*second[:2], sample_weight=second[2])
-    trainable = {id(w) for w in model.trainable_weights}
-    kernels = [i for i, w in enumerate(model.weights) if id(w) in trainable]
-    assert all(np.array_equal(before[i], after_first[i]) for i in kernels)
-    assert not all(np.array_equal(before[i], model.get_weights()[i]) for i in kernels)
+    trainable = {id(weight) for weight in model.trainable_weights}
+    learned = [index for index, weight in enumerate(model.weights) if id(weight) in trainable]
+    assert all(np.array_equal(before[index], after_first[index]) for index in learned)  # the first step: no update
+    after_second = model.get_weights()
+    assert not all(np.array_equal(before[index], after_second[index]) for index in learned)
 
 
 def test_strip_batches_refuse_more_steps_than_lines_a_batch():

@@ -227,10 +227,11 @@ class StripBatches:
     each batch comes as that many consecutive steps, its lines dealt to them
     in turn (so each step is about as wide as the batch and holds a part of
     its area), for an optimizer that adds the steps' gradients up before it
-    updates (gradient accumulation): the same update, a smaller step in
-    memory. :meth:`dataset` gives a ``tf.data.Dataset`` whose width is
-    declared variable (a ``keras.utils.PyDataset`` would fix it from its
-    first batches).
+    updates (gradient accumulation): the batch's update (but that a step is
+    padded only to its own widest line), a smaller step in memory.
+    :meth:`dataset` gives a ``tf.data.Dataset`` whose width is declared
+    variable (a ``keras.utils.PyDataset`` would fix it from its first
+    batches).
     """
 
     def __init__(self, strings, batch_size: int = 64, shuffle: bool = True, seed: int = 0,

@@ -147,5 +147,5 @@ def train(
         history = model.fit(fit_data.dataset(), validation_data=val_data.dataset(), epochs=epochs,
                             shuffle=False, verbose=verbose, callbacks=[StringAccuracy(val_lines)])
     return history_record(history, history_path, epochs=epochs, train_strings_per_epoch=strings,
-                          batch_size=batch_size, steps_per_batch=fit_data.steps_per_batch, validation_strings=len(val_lines),
-                          seconds=round(time.perf_counter() - started, 1))
+                          batch_size=batch_size, steps_per_batch=fit_data.steps_per_batch,
+                          validation_strings=len(val_lines), seconds=round(time.perf_counter() - started, 1))
