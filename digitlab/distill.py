@@ -86,15 +86,13 @@ def distiller(teacher: keras.Model, student: keras.Model, temperature: float = T
                                         student_loss_weight=label_weight, name=f"{student.name}_distiller")
 
 
-def distillation_loss(teacher: keras.Model, student: keras.Model, images, temperature: float = TEMPERATURE,
-                      batch_size: int = 512) -> float:
+def distillation_loss(teacher: keras.Model, student: keras.Model, images, temperature: float = TEMPERATURE) -> float:
     """How far ``student``'s softened probabilities on ``images`` are from ``teacher``'s
     (:class:`SoftenedProbabilities`, averaged over the images): 0 when they agree."""
     from digitlab.evaluate import predict_probabilities
 
     loss = SoftenedProbabilities(temperature)
-    return float(loss.compute_loss(predict_probabilities(teacher, images, batch_size),
-                                   predict_probabilities(student, images, batch_size)))
+    return float(loss.compute_loss(predict_probabilities(teacher, images), predict_probabilities(student, images)))
 
 
 def card_fields(teacher_path, teacher_card: dict) -> dict:
