@@ -18,7 +18,11 @@ position; a wrong count misses them all), accuracy per class, the most
 frequent confusions (aligned with :class:`difflib.SequenceMatcher`: "5 -> 52"
 is a 5 read with an extra 2), the writers whose strings were misread most, with
 the accuracy on everyone else's (a change that reads one writer's habit better
-is not a cure for the world's), and the median time per read.
+is not a cure for the world's), and the median time per read. For the strings
+it also prints how many would read right if each digit read as it does alone
+(the isolated set holds the same digits), and how many misread strings hold
+only digits read right alone: what reading in company adds to the
+recognizers' own errors.
 
 The writers come in two fixed halves (:func:`digitlab.unipen.split_writers`):
 choose every setting and model on ``--half choose`` (the default), and run
@@ -67,8 +71,8 @@ from digitlab.reader import METHODS, Reader
 def read_all(read, items, truths) -> dict:
     """``read`` every item (a :class:`~digitlab.unipen.PenString`: ``read`` takes its strokes as the pad does,
     or draws it on paper); count strings, digits per class, confusions and misread strings per writer, time
-    each read."""
-    right_strings = 0
+    each read, and say which items were read right."""
+    right = []
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []
     misread, written = Counter(), Counter()  # strings per writer
@@ -76,14 +80,14 @@ def read_all(read, items, truths) -> dict:
         started = time.perf_counter()
         text = read(item).text.replace("\n", "")
         seconds.append(time.perf_counter() - started)
-        right_strings += text == truth
+        right.append(text == truth)
         written[item.writer] += 1
         misread[item.writer] += text != truth
         for position, character in enumerate(truth):
             per_class[int(character)] += (len(text) == len(truth) and text[position] == character, 1)
         confusions.update(differences(truth, text))
     digits_right, digits = per_class.sum(axis=0)
-    return {"strings": right_strings / len(truths), "digits": digits_right / digits,
+    return {"strings": sum(right) / len(truths), "right": right, "digits": digits_right / digits,
             "per_class": per_class[:, 0] / np.maximum(per_class[:, 1], 1), "confusions": confusions,
             "milliseconds": 1000 * statistics.median(seconds), "count": len(truths),
             "misread": misread, "written": written}
@@ -109,6 +113,16 @@ def report(name: str, result: dict, top: int) -> None:
     if common:
         print("  most frequent errors: " + ", ".join(f"{pair} ({count})" for pair, count in common))
     print_writers(result["misread"], result["written"])
+
+
+def print_alone(lines, right: list[bool], alone_right: list[bool]) -> None:
+    """How the strings would read if each digit read as it does alone (``alone_right``, by the digit's place in
+    the digits the strings were built from), and how many misread strings hold only digits read right alone:
+    errors of reading digits in company (joined ink, grouping) or on paper, not of recognizing one alone."""
+    each_right = [all(alone_right[index] for index in line.sources) for line in lines]
+    in_company = sum(each and not read_right for each, read_right in zip(each_right, right))
+    print(f"  strings whose digits all read right alone: {sum(each_right) / len(lines):.2%}; "
+          f"misread although each of their digits read right alone: {in_company}")
 
 
 def print_writers(misread: Counter, written: Counter, shown: int = 3) -> None:
@@ -238,6 +252,8 @@ def main() -> int:
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths)
         report(name, results[name], args.top)
+        if items is lines and alone is digits:  # every digit was read alone too (not so with --quick)
+            print_alone(lines, results[name]["right"], results["isolated digits, pad"]["right"])
     if args.card:
         record_in_cards(results, args.method, cards, writers,
                         " ".join(["python", "benchmarks/real_strokes.py", *sys.argv[1:]]))

@@ -194,13 +194,16 @@ def pen_width_for(height: float, rng) -> float:
 @dataclass(frozen=True)
 class PenString:
     """Strokes laid out on a canvas: ``strokes`` in pixels, one ``pen_width``, the ``text`` written,
-    the canvas ``size`` (height, width) and the ``writer``."""
+    the canvas ``size`` (height, width) and the ``writer``. ``sources``: where its digits are in the list
+    of digits a benchmark set was built from (:func:`isolated`, :func:`strings`), so a string's reading
+    can be compared with its digits' readings alone; empty when laid out by hand."""
 
     strokes: list[np.ndarray]
     pen_width: float
     text: str
     size: tuple[int, int]
     writer: str
+    sources: tuple[int, ...] = ()
 
     def on_pad(self) -> np.ndarray:
         """White ink on black, uint8: what :class:`~digitlab.widget.DigitPad` hands its reader."""
@@ -264,7 +267,7 @@ def on_paper(pad_image: np.ndarray, rng) -> np.ndarray:
 def isolated(digits: list[PenDigit], seed: int = 0) -> list[PenString]:
     """Each digit alone on a pad, at a seeded height and pen width (one :class:`PenString` each)."""
     rng = np.random.default_rng(seed)
-    return [lay_out([digit], rng) for digit in digits]
+    return [replace(lay_out([digit], rng), sources=(index,)) for index, digit in enumerate(digits)]
 
 
 def strings(digits: list[PenDigit], count: int, seed: int = 1, length=(3, 8)) -> list[PenString]:
@@ -279,14 +282,14 @@ def strings(digits: list[PenDigit], count: int, seed: int = 1, length=(3, 8)) ->
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
-    by_writer = defaultdict(list)
-    for digit in digits:
-        by_writer[digit.writer].append(digit)
+    by_writer = defaultdict(list)  # each writer's digits, by their place in ``digits``
+    for index, digit in enumerate(digits):
+        by_writer[digit.writer].append(index)
     rng = np.random.default_rng(seed)
     lines = []
     for _ in range(count):
         own = by_writer[digits[rng.integers(len(digits))].writer]
         size = int(rng.integers(length[0], length[1] + 1))
-        chosen = rng.choice(len(own), size=size, replace=size > len(own))
-        lines.append(lay_out([own[i] for i in chosen], rng))
+        sources = tuple(own[i] for i in rng.choice(len(own), size=size, replace=size > len(own)))
+        lines.append(replace(lay_out([digits[index] for index in sources], rng), sources=sources))
     return lines

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -113,6 +114,8 @@ def test_strings_are_of_one_writer_laid_out_left_to_right(tiny):
         assert image.shape == line.size and image.max() == 255
         assert image[:, :5].max() == 0 and image[:, -5:].max() == 0  # a margin all round
         assert unipen.PEN_WIDTHS[0] <= line.pen_width <= unipen.PEN_WIDTHS[1]
+        written = [digits[index] for index in line.sources]  # the digits it was written with, in order
+        assert "".join(str(d.label) for d in written) == line.text and {d.writer for d in written} == {line.writer}
 
 
 def test_a_string_turned_keeps_all_its_ink_on_a_larger_canvas(tiny):
@@ -132,6 +135,7 @@ def test_isolated_digits_and_paper_versions(tiny, rng):
     digits = unipen.load_digits(tiny, sha256=None)
     alone = unipen.isolated(digits[:3])
     assert [pen.text for pen in alone] == [str(d.label) for d in digits[:3]]
+    assert [pen.sources for pen in alone] == [(0,), (1,), (2,)]
     pad = alone[0].on_pad()
     paper = unipen.on_paper(pad, rng)
     assert paper.shape == pad.shape and paper.dtype == np.uint8
@@ -165,6 +169,15 @@ def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(cap
     assert line.endswith("the other 2 writers' strings: 96.67%")  # 29 of the other 30
     benchmark.print_writers(Counter({"aaa-000": 0}), written)
     assert capsys.readouterr().out == ""  # nothing misread, nobody named
+
+
+def test_benchmark_tells_strings_misread_in_company_from_those_whose_digits_misread_alone(capsys):
+    benchmark = _benchmark()
+    alone_right = [True, True, False, True]  # digit 2 is misread alone
+    lines = [SimpleNamespace(sources=sources) for sources in [(0, 1), (1, 3), (2, 3), (0, 3)]]
+    benchmark.print_alone(lines, [True, False, False, True], alone_right)
+    assert capsys.readouterr().out.strip() == ("strings whose digits all read right alone: 75.00%; "
+                                               "misread although each of their digits read right alone: 1")
 
 
 def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path):
