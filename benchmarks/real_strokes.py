@@ -242,9 +242,9 @@ def main() -> int:
     def on_paper(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
         return reader.read(unipen.on_paper(pen.on_pad(), paper_rng))
 
-    texts = [line.text for line in lines]
+    texts, each_alone = [line.text for line in lines], "isolated digits, pad"
     sets = {
-        "isolated digits, pad": (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
+        each_alone: (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
         "strings of 3-8, pad": (on_pad, lines, texts),
         "strings of 3-8, paper": (on_paper, lines, texts),
     }
@@ -253,7 +253,7 @@ def main() -> int:
         results[name] = read_all(read, items, truths)
         report(name, results[name], args.top)
         if items is lines and alone is digits:  # every digit was read alone too (not so with --quick)
-            print_alone(lines, results[name]["right"], results["isolated digits, pad"]["right"])
+            print_alone(lines, results[name]["right"], results[each_alone]["right"])
     if args.card:
         record_in_cards(results, args.method, cards, writers,
                         " ".join(["python", "benchmarks/real_strokes.py", *sys.argv[1:]]))
