@@ -137,6 +137,7 @@ def augmentation(
     )
 
 
-#: What :func:`augmentation` does with its defaults, in the words of a model card.
-DESCRIPTION = (f"rotation {ROTATION_DEGREES:g} deg, zoom {ZOOM * 100:g} %, shift {SHIFT * 100:g} % (one resample), "
-               f"stroke width +-{STROKE:g}")
+def describe(stroke: float = STROKE) -> str:
+    """What :func:`augmentation` does with its defaults and this stroke strength, in the words of a model card."""
+    return (f"rotation {ROTATION_DEGREES:g} deg, zoom {ZOOM * 100:g} %, shift {SHIFT * 100:g} % (one resample), "
+            f"stroke width +-{stroke:g}")

@@ -78,9 +78,11 @@ def _recipe(args):
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
         return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION,
+                                                      "stroke_width": args.stroke_width,
                                                       "label_smoothing": args.label_smoothing}
     builders = {"digit_cnn": models.digit_cnn, "fast_cnn": models.fast_cnn, "baseline_cnn": models.baseline_cnn}
-    return builders[args.model], train_and_save, {"styles": args.styles, "label_smoothing": args.label_smoothing}
+    return builders[args.model], train_and_save, {"styles": args.styles, "stroke_width": args.stroke_width,
+                                                  "label_smoothing": args.label_smoothing}
 
 
 def _crnn_mixture(args) -> dict:
@@ -138,7 +140,11 @@ def _training_option_problem(args) -> str | None:
     if args.model != "crnn":
         if args.overlapping is not None or args.as_written is not None:
             return "--overlapping and --as-written are for --model crnn"
+        if args.stroke_width is not None and not 0 <= args.stroke_width <= 1:
+            return f"--stroke-width must be in [0, 1], got {args.stroke_width}"
         return None
+    if args.stroke_width is not None:
+        return "--stroke-width is for the digit CNNs; the CRNN's lines vary their strokes themselves"
     if args.teacher:
         return "--teacher is for the digit CNNs, not --model crnn"
     if args.recipe != "standard":
@@ -299,6 +305,9 @@ def _add_train_command(commands) -> None:
                        help="share of training digits (crnn: of those its lines are made of) given a writing style "
                             "MNIST lacks (slashed 0, continental 1, crossed 7, floating 5 bar, uniform pen; "
                             "digitlab.styles), default 0")
+    train.add_argument("--stroke-width", type=float, metavar="STRENGTH",
+                       help="digit CNNs: how far augmentation thins or thickens each training digit's strokes, "
+                            "0 to 1 (digitlab.augmentation.RandomStrokeWidth; default digitlab.augmentation.STROKE)")
     train.add_argument("--teacher", metavar="MODEL.keras",
                        help="digit CNNs: also learn this trained model's probabilities (knowledge distillation, "
                             "digitlab.distill), e.g. the shipped ensemble digitlab/models/digit_cnn.keras")

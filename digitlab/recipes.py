@@ -73,8 +73,8 @@ def _test_fields(model, out, x_test, y_test) -> dict:
 
 
 def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verbose="auto", styles=0.0,
-                   non_digits=0.0, label_smoothing=0.0, started_from=None, teacher=None, teacher_path=None,
-                   teacher_card=None) -> dict:
+                   non_digits=0.0, stroke_width=None, label_smoothing=0.0, started_from=None, teacher=None,
+                   teacher_path=None, teacher_card=None) -> dict:
     """Train on MNIST, save the model and its card, return the card.
 
     ``non_digits`` (for :func:`digitlab.model.candidate_cnn`) adds examples of
@@ -82,16 +82,18 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     from *test* digits the model rejects. ``started_from`` is
     ``(start_card, fresh_layers)`` for a model that started from a saved one
     (:func:`initialisation_fields`). ``teacher`` (loaded from ``teacher_path``, whose card is
-    ``teacher_card``) makes it a distillation (:mod:`digitlab.distill`), which the card records."""
+    ``teacher_card``) makes it a distillation (:mod:`digitlab.distill`), which the card records.
+    ``stroke_width`` is the augmentation's stroke strength (default :data:`digitlab.augmentation.STROKE`)."""
     from digitlab import augmentation, distill
     from digitlab.data import load_mnist
     from digitlab.train import train
 
+    stroke_width = augmentation.STROKE if stroke_width is None else stroke_width
     started = time.perf_counter()
     history = train(  # on MNIST's training set, which train() loads and lets go of once its batches hold it
         model, epochs=epochs, quick=quick, seed=seed,
         learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
-        label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
+        stroke_width=stroke_width, label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
     save_model(model, out)
@@ -104,7 +106,7 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
         "train_images": history["train_size"],
         "validation_images": history["validation_size"],
         "validation_split": validation_split(),
-        "augmentation": augmentation.DESCRIPTION,
+        "augmentation": augmentation.describe(stroke_width),
         "styles": _styles_words(styles, seed),
         **(_non_digit_fields(model, x_test, non_digits, seed) if non_digits else {}),
         "learning_rate": f"warm-up then cosine decay, peak {learning_rate}",

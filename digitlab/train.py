@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from digitlab.files import write_json
-from digitlab.augmentation import augmentation
+from digitlab.augmentation import STROKE, augmentation
 from digitlab.distill import distiller
 from digitlab.model import compile_model
 from digitlab.preprocess import to_model_input
@@ -165,6 +165,7 @@ def train(
     augment: bool = True,
     styles: float = 0.0,
     non_digits: float = 0.0,
+    stroke_width: float = STROKE,
     label_smoothing: float = 0.0,
     teacher: keras.Model | None = None,
     quick: bool = False,
@@ -186,7 +187,9 @@ def train(
     once, before training; validation digits stay as MNIST wrote them).
     ``non_digits`` adds that many examples of "not one digit" per training
     digit, and to the validation digits too, for a model with an 11th class
-    (:func:`digitlab.non_digits.with_non_digits`). ``label_smoothing``
+    (:func:`digitlab.non_digits.with_non_digits`). ``stroke_width`` is how
+    far the augmentation thins or thickens strokes (:class:`digitlab.augmentation.RandomStrokeWidth`,
+    0 to 1). ``label_smoothing``
     softens the targets (:class:`digitlab.model.SmoothedCrossentropy`).
     With a ``teacher`` (a trained model with the same classes, such as an
     ensemble), ``model`` learns the teacher's probabilities besides the
@@ -203,7 +206,7 @@ def train(
         epochs, batch_size = min(epochs, QUICK_EPOCHS), min(batch_size, QUICK_BATCH_SIZE)
     (x_fit, y_fit), (x_val, y_val) = _fit_and_validation(x, y, validation_size, quick, styles, non_digits, seed)
     train_size = int(len(x_fit))
-    augment_model = augmentation(seed=seed) if augment else None
+    augment_model = augmentation(stroke=stroke_width, seed=seed) if augment else None
     batches = training_batches(x_fit, y_fit, batch_size, augment_model, seed)
     # The batches hold the training digits now, as one tensor: let the arrays go (freed unless the caller
     # keeps them, which digitlab.recipes.train_and_save does not).
@@ -225,7 +228,7 @@ def train(
         )
     return history_record(history, history_path, epochs=epochs, train_size=train_size,
                           validation_size=int(len(x_val)), styles=styles, non_digits=non_digits,
-                          label_smoothing=label_smoothing,
+                          stroke_width=stroke_width, label_smoothing=label_smoothing,
                           seconds=round(time.perf_counter() - started, 1))
 
 

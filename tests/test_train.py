@@ -201,13 +201,18 @@ def test_train_init_starts_from_a_saved_model_and_says_so_in_its_card(tmp_path, 
 
 
 @pytest.mark.training
-def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
+@pytest.mark.parametrize("option, value, history_key, card_key, card_words", [
+    ("--styles", "0.3", "styles", "styles", "30% of training digits restyled"),
+    ("--stroke-width", "1", "stroke_width", "augmentation", "stroke width +-1"),
+])
+def test_train_records_what_its_digits_were_given_in_the_card_and_history(tmp_path, mnist, option, value,
+                                                                          history_key, card_key, card_words):
     from digitlab.cli import main
 
-    out = tmp_path / "styled.keras"
-    assert main(["train", "--model", "baseline_cnn", "--quick", "--styles", "0.3", "--out", str(out)]) == 0
-    assert read_card(out)["styles"].startswith("30% of training digits restyled")
-    assert json.loads(out.with_suffix(".history.json").read_text())["styles"] == 0.3
+    out = tmp_path / "model.keras"
+    assert main(["train", "--model", "baseline_cnn", "--quick", option, value, "--out", str(out)]) == 0
+    assert card_words in read_card(out)[card_key]
+    assert json.loads(out.with_suffix(".history.json").read_text())[history_key] == float(value)
 
 
 # --- digitlab train: its numbers and where it writes -----------------------
@@ -222,6 +227,8 @@ def test_train_with_styles_records_them_in_the_card(tmp_path, mnist):
     (["--styles", "nan"], "--styles must be a fraction in [0, 1]"),
     (["--model", "crnn", "--styles", "-0.1"], "--styles must be a fraction in [0, 1], got -0.1"),
     (["--model", "crnn", "--recipe", "fast"], "--recipe fast is for the digit CNNs"),
+    (["--stroke-width", "1.5"], "--stroke-width must be in [0, 1], got 1.5"),
+    (["--model", "crnn", "--stroke-width", "1"], "--stroke-width is for the digit CNNs"),
 ])
 def test_train_command_refuses_bad_numbers_before_writing_anything(tmp_path, capsys, options, message):
     from digitlab.cli import main
