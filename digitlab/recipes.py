@@ -92,8 +92,8 @@ def train_and_save(model, out, epochs, quick, seed, learning_rate, command, verb
     started = time.perf_counter()
     history = train(  # on MNIST's training set, which train() loads and lets go of once its batches hold it
         model, epochs=epochs, quick=quick, seed=seed,
-        learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits,
-        stroke_width=stroke_width, label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
+        learning_rate=learning_rate, verbose=verbose, styles=styles, non_digits=non_digits, stroke_width=stroke_width,
+        label_smoothing=label_smoothing, teacher=teacher, history_path=Path(out).with_suffix(".history.json"),
     )
     wall = time.perf_counter() - started
     save_model(model, out)
