@@ -74,15 +74,13 @@ def _recipe(args):
         from digitlab import crnn
 
         return crnn.crnn, train_and_save_crnn, {**_crnn_mixture(args), "styles": args.styles}
+    digits = {"styles": args.styles, "stroke_width": args.stroke_width, "label_smoothing": args.label_smoothing}
     if args.model == "candidate_cnn":
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
-        return models.candidate_cnn, train_and_save, {"styles": args.styles, "non_digits": NON_DIGIT_FRACTION,
-                                                      "stroke_width": args.stroke_width,
-                                                      "label_smoothing": args.label_smoothing}
+        return models.candidate_cnn, train_and_save, {**digits, "non_digits": NON_DIGIT_FRACTION}
     builders = {"digit_cnn": models.digit_cnn, "fast_cnn": models.fast_cnn, "baseline_cnn": models.baseline_cnn}
-    return builders[args.model], train_and_save, {"styles": args.styles, "stroke_width": args.stroke_width,
-                                                  "label_smoothing": args.label_smoothing}
+    return builders[args.model], train_and_save, digits
 
 
 def _crnn_mixture(args) -> dict:

@@ -187,9 +187,9 @@ def train(
     once, before training; validation digits stay as MNIST wrote them).
     ``non_digits`` adds that many examples of "not one digit" per training
     digit, and to the validation digits too, for a model with an 11th class
-    (:func:`digitlab.non_digits.with_non_digits`). ``stroke_width`` is how
-    far the augmentation thins or thickens strokes (:class:`digitlab.augmentation.RandomStrokeWidth`,
-    0 to 1). ``label_smoothing``
+    (:func:`digitlab.non_digits.with_non_digits`). ``stroke_width`` (0 to 1)
+    is how far the augmentation thins or thickens strokes
+    (:class:`digitlab.augmentation.RandomStrokeWidth`). ``label_smoothing``
     softens the targets (:class:`digitlab.model.SmoothedCrossentropy`).
     With a ``teacher`` (a trained model with the same classes, such as an
     ensemble), ``model`` learns the teacher's probabilities besides the
