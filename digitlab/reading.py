@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 #: Below this confidence a digit counts as unsure: orange in annotations and in the pad.
@@ -132,4 +133,4 @@ def to_input_pixels(box, scale: float) -> tuple[int, int, int, int]:
 def _display(gray: np.ndarray) -> np.ndarray:
     """RGB uint8 of a 0-1 grayscale image."""
     pixels = np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.repeat(pixels[..., None], 3, axis=2)
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)

@@ -242,3 +242,26 @@ def test_a_crnn_reading_of_one_blob_holding_two_digits_keeps_the_alignment_boxes
     alignment = ((0, 0, 25, 40), (25, 0, 25, 40))
     edge = decode.string_edge(0, 1, (2, 7), (0.9, 0.9), alignment, -1.0)
     assert decode.string_boxes(edge, [_piece(0, 50)]) == list(alignment)
+
+
+def test_a_crnn_that_fails_on_its_thread_fails_the_reading(monkeypatch):
+    import cv2
+
+    from digitlab import crnn
+    from digitlab.preprocess import prepare
+    from digitlab.segment import segment
+
+    def broken(model, strips, **options):
+        raise ValueError("the CRNN could not read")
+
+    def recognize(crops):  # a stub recognizer: every candidate equally likely anything
+        return np.full((len(crops), 11), 1 / 11)
+
+    image = np.zeros((60, 120), np.uint8)
+    cv2.line(image, (20, 10), (20, 50), 255, 4)
+    cv2.circle(image, (80, 30), 18, 255, 4)
+    page = prepare(image)
+    monkeypatch.setattr(crnn, "read_lines", broken)
+    with pytest.raises(ValueError, match="could not read"):
+        decode.lattices(page, segment(page.mask), recognize, crnn_model=object())
+    assert [lattice.path for lattice in decode.lattices(page, segment(page.mask), recognize)]  # no CRNN: read
