@@ -53,9 +53,6 @@ CUT_WIDER_THAN = 1.2
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
 DIGIT_COST = 0.5
 SKIP_COST = 6.0
-#: The CRNN reads the lines on this thread while the caller's thread cuts and classifies the candidates: TensorFlow
-#: lets go of Python's lock while it computes, so on two cores the two overlap (a pad answers about 4 ms sooner).
-_CRNN_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitlab-crnn")
 #: The CRNN reads a piece as part of a digit when it emits that digit within this many digit heights of the
 #: piece's ink (a digit is about 0.7 heights wide); farther pieces are read as no digit.
 READ_REACH = 1.0
@@ -304,16 +301,17 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     and the parts of its blobs of touching digits (:func:`line_pieces`).
     ``crnn_model`` (if given) also reads each line whole, in one more call, at its column phases only: the
     extra views of hard lines that mend the CRNN's own readings change about one reading of the graph's in
-    3,000 (docs/EXPERIMENTS.md). It reads on a thread of its own (:data:`_CRNN_THREAD`) while the
-    candidates are cut and classified.
+    3,000 (docs/EXPERIMENTS.md). It reads on a thread of its own while the candidates are cut and classified.
     """
     lines = line_pieces(segmentation) if lines is None else lines
-    reading_lines = None if crnn_model is None else _CRNN_THREAD.submit(_crnn_strings, page, segmentation, lines,
-                                                                         crnn_model)
-    found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
-    crops = [candidate.crop for line in found for candidate in line]
-    probabilities = recognize(np.stack(crops)) if crops else np.zeros((0, NOT_A_DIGIT + 1), np.float32)
-    strings = {} if reading_lines is None else reading_lines.result()
+    # TensorFlow lets go of Python's lock while it computes: on two cores, the CRNN and the candidates overlap.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitlab-crnn") as crnn_thread:
+        reading_lines = (None if crnn_model is None
+                         else crnn_thread.submit(_crnn_strings, page, segmentation, lines, crnn_model))
+        found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
+        crops = [candidate.crop for line in found for candidate in line]
+        probabilities = recognize(np.stack(crops)) if crops else np.zeros((0, NOT_A_DIGIT + 1), np.float32)
+        strings = {} if reading_lines is None else reading_lines.result()
     result, start = [], 0
     for line, (pieces, line_candidates) in enumerate(zip(lines, found)):
         edges = recognizer_edges(line_candidates, probabilities[start:start + len(line_candidates)])
