@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         ("candidate CNN (new crops only)", Reader, "classify"),
         ("display", DigitPad, "show"),
     )
-    beside = ("CRNN: each line read whole", crnn, "read_lines")  # on the decoder's thread, beside the two above
+    beside = ("CRNN: each line read whole", crnn, "read_lines")  # on the decoder's thread, beside the candidates
 
     def send(event, x, y):
         pad.canvas._handle_custom_msg({"event": event, "x": x, "y": y}, [])
@@ -119,7 +119,8 @@ def main(argv=None) -> int:
             per_step[name].append(1000 * seconds.get(name, 0.0))
     print(f"  {'(the stroke drawn, before its mouse-up)':38s} {statistics.median(moves):7.1f} ms")
     for name, milliseconds in per_step.items():
-        print(f"  {name:38s} {statistics.median(milliseconds):7.1f} ms" + ("  (beside the two above)" if name == beside[0] else ""))
+        aside = "  (beside the candidates and their CNN)" if name == beside[0] else ""
+        print(f"  {name:38s} {statistics.median(milliseconds):7.1f} ms{aside}")
     rest = [total - sum(per_step[name][index] for name, _, _ in steps) for index, total in enumerate(totals)]
     print(f"  {'the rest (graph search, waiting, ...)':38s} {statistics.median(rest):7.1f} ms")
     total = statistics.median(totals)
