@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from digitlab.preprocess import ink_box
 
@@ -96,17 +95,15 @@ def find_blobs(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     """
     if mask.ndim != 2:
         raise ValueError(f"expected a 2-D mask, got shape {mask.shape}.")
-    # Labels, then boxes and areas: the same as cv2.connectedComponentsWithStats gives, in a third to a half of its
-    # time (it also sums every blob's centroid).
-    count, components = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
-    areas = np.bincount(components[components > 0], minlength=count)[1:]  # label 0 is the paper
-    slices = ndimage.find_objects(components, max_label=count - 1)
-    order = np.argsort(-areas, kind="stable")[:MAX_BLOBS]
-    blobs = []
-    for index in sorted(order):
-        rows, columns = slices[index]
-        box = (columns.start, rows.start, columns.stop - columns.start, rows.stop - rows.start)
-        blobs.append(Segment(box, (int(index) + 1,)))
+    count, components, stats, _ = cv2.connectedComponentsWithStats(
+        (mask > 0).astype(np.uint8), connectivity=8
+    )
+    stats = stats[1:]  # label 0 is the paper
+    order = np.argsort(-stats[:, cv2.CC_STAT_AREA], kind="stable")[:MAX_BLOBS]
+    blobs = [
+        Segment(tuple(int(v) for v in stats[i, :4]), (int(i) + 1,))
+        for i in sorted(order)
+    ]
     return components, blobs
 
 
