@@ -80,6 +80,7 @@ def main(argv=None) -> int:
         ("display", DigitPad, "show"),
     )
     beside = ("CRNN: each line read whole", crnn, "read_lines")  # on the decoder's thread, beside the candidates
+    timed = (*steps, beside)
 
     def send(event, x, y):
         pad.canvas._handle_custom_msg({"event": event, "x": x, "y": y}, [])
@@ -105,13 +106,13 @@ def main(argv=None) -> int:
     print(f"{len(TEXT)} digits ({TEXT}) on a {pad.size[1]}x{pad.size[0]} pad, median of {args.repeats} last strokes:")
     undo_last_stroke()
     send("mouse_up", *draw_last_stroke())  # a warm-up
-    totals, moves, per_step = [], [], {name: [] for name, _, _ in (*steps, beside)}
+    totals, moves, per_step = [], [], {name: [] for name, _, _ in timed}
     for _ in range(args.repeats):
         undo_last_stroke()
         started = time.perf_counter()
         end = draw_last_stroke()
         moves.append(1000 * (time.perf_counter() - started))
-        with timed_steps((*steps, beside), {}) as seconds:
+        with timed_steps(timed, {}) as seconds:
             started = time.perf_counter()
             send("mouse_up", *end)
             totals.append(1000 * (time.perf_counter() - started))
