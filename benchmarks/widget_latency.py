@@ -9,9 +9,10 @@ draw"). The time runs from the mouse-up; the stroke's mouse moves, each
 drawn as it comes while the student draws, are timed apart.
 The pad's reader remembers the candidates it classified when it read the
 other strokes, a moment before, so only those the last stroke made are
-classified (``Reader(remember_crops=...)``). Each step is timed inside the
-pad's own reads (:func:`timed_steps`), not on a copy of them. Target: at
-most 25 ms on 2 CPU cores.
+classified (``Reader(remember_crops=...)``), and the strokes it drew, so
+only the last one is drawn (:class:`digitlab.strokes.DrawingMemory`). Each
+step is timed inside the pad's own reads (:func:`timed_steps`), not on a
+copy of them. Target: at most 25 ms on 2 CPU cores.
 
     python benchmarks/widget_latency.py [--repeats 50] [--model PATH]
 

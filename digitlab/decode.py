@@ -40,7 +40,7 @@ import numpy as np
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
-from digitlab.strokes import rasterize_window, stroke_points
+from digitlab.strokes import DrawingMemory, rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4
@@ -360,9 +360,11 @@ def ink_strip(page: Page, components: np.ndarray, box: Box, labels, claimed=None
 # --- Pieces from a pad's strokes --------------------------------------------
 
 
-def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> list[list[Piece]]:
+def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width,
+                 memory: DrawingMemory | None = None) -> list[list[Piece]]:
     """Per line, the pieces of a pad's ``strokes`` (drawn with ``pen_width``, one or one per stroke) on
-    ``page``, the strokes' image prepared, left to right.
+    ``page``, the strokes' image prepared, left to right. ``memory``: strokes drawn lately, not drawn again
+    (:func:`digitlab.strokes.rasterize_window`).
 
     A stroke belongs to the line of the segment that holds most of its ink;
     a stroke whose ink no segment holds (a speck the segmentation dropped) is
@@ -376,7 +378,8 @@ def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width) -> 
         line_of_label[list(seg.labels)] = seg.line
     lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
     for stroke, width in zip(strokes, widths):
-        window, (x, y) = rasterize_window(stroke_points(stroke) * page.scale, width * page.scale, page.ink.shape)
+        window, (x, y) = rasterize_window(stroke_points(stroke) * page.scale, width * page.scale, page.ink.shape,
+                                          memory)
         mask = window > 0
         found = line_of_label[segmentation.components[y:y + mask.shape[0], x:x + mask.shape[1]][mask]]
         found = found[found >= 0]

@@ -41,6 +41,7 @@ from digitlab.crop_memory import CropMemory, crop_keys
 from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
+from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, DrawingMemory, rasterize
 from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
@@ -104,6 +105,7 @@ class Reader:
         if remember_crops < 0:
             raise ValueError(f"remember_crops must be 0 or more, got {remember_crops}.")
         self._remembered = CropMemory(remember_crops)
+        self._drawings = DrawingMemory()  # what it drew never goes stale, unlike what a model read
 
     @property
     def crnn_model(self):
@@ -208,21 +210,21 @@ class Reader:
         the strokes themselves as the pieces it groups into digits
         (:func:`digitlab.decode.stroke_lines`), turned level when their lines
         tilt, as :meth:`read` turns photos; the other methods read the
-        strokes' image, as :meth:`read` would.
+        strokes' image, as :meth:`read` would. The reader draws again only
+        the strokes it has not drawn lately (:class:`digitlab.strokes.DrawingMemory`).
         """
-        from digitlab.strokes import DEFAULT_PEN_WIDTH, rasterize
-
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
         pen_width = self.mnist_pen_width(strokes, size, drawn_with)
-        image = rasterize(strokes, size, pen_width)
+        image = rasterize(strokes, size, pen_width, memory=self._drawings)
         if self.method != "auto":
             reading = self.read(image)
         else:
             page, segmentation = self.find_boxes(image)
             tilt = line_tilt(segmentation)
             if abs(tilt) < LEVEL_FROM_DEGREES:
-                reading = self.read_graph(page, segmentation, decode.stroke_lines(page, segmentation, strokes, pen_width))
+                lines = decode.stroke_lines(page, segmentation, strokes, pen_width, self._drawings)
+                reading = self.read_graph(page, segmentation, lines)
             else:  # as read() does, with the strokes themselves turned level
                 level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
                 level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width))
@@ -237,10 +239,8 @@ class Reader:
         digits are: :data:`digitlab.strokes.MNIST_PEN` of the typical digit height, found by segmenting
         the strokes as drawn with ``pen_width`` (one, or one per stroke) and shrunk to at most
         :data:`SIZING_SIDE` pixels. ``pen_width`` as given when there is no digit to read."""
-        from digitlab.strokes import MNIST_PEN, rasterize
-
-        drawn = prepare(rasterize(strokes, size, pen_width), polarity=self.polarity, method=self.threshold,
-                        max_side=SIZING_SIDE)
+        drawn = prepare(rasterize(strokes, size, pen_width, memory=self._drawings), polarity=self.polarity,
+                        method=self.threshold, max_side=SIZING_SIDE)
         height = segment(drawn.mask).digit_height / drawn.scale
         if height == 0:
             return pen_width

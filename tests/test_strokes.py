@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, rasterize_window, strokes_size
+from digitlab.strokes import DIGIT_TEMPLATES, DrawingMemory, digit_strokes, rasterize, rasterize_window, strokes_size
 
 
 # --- rasterize ------------------------------------------------------------
@@ -68,6 +68,31 @@ def test_a_stroke_drawn_over_its_window_has_the_pixels_of_the_whole_canvas():
     window, _ = rasterize_window([(150, 60), (170, 70)], 10, size)
     assert 0 < window.size < 0.05 * size[0] * size[1]  # a short stroke: a small part of the canvas
     assert rasterize_window([(500, 500)], 10, size)[0].size == 0  # off the canvas: nothing to draw
+
+
+def test_a_memory_of_drawings_draws_the_same_pixels_as_drawing_afresh():
+    strokes = digit_strokes("4715", origin=(10, 20), height=60, spacing=12)  # a two-stroke 4 and a 5 with its bar
+    size, memory = (100, 260), DrawingMemory()
+    for count in [*range(len(strokes) + 1), 2, 5, 3]:  # a pad's strokes one by one, then undone and redrawn
+        for pen_width in (14, 5.5, [4 + index for index in range(count)]):
+            drawn = rasterize(strokes[:count], size, pen_width, memory=memory)
+            assert np.array_equal(drawn, rasterize(strokes[:count], size, pen_width))
+            drawn[:] = 255  # the caller's image is its own: the memory's copy stays as drawn
+    assert np.array_equal(rasterize(strokes, size, 14, memory=memory), rasterize(strokes, size, 14))
+    assert np.array_equal(rasterize(strokes, (100, 250), 14, memory=memory), rasterize(strokes, (100, 250), 14))
+    nothing_kept = DrawingMemory(canvases=0, strokes=0)
+    assert np.array_equal(rasterize(strokes, size, 14, memory=nothing_kept), rasterize(strokes, size, 14))
+
+
+def test_a_stroke_remembered_is_drawn_once_and_read_only():
+    stroke, size, memory = [(20, 30), (60, 35), (70, 80)], (120, 300), DrawingMemory()
+    window, corner = rasterize_window(stroke, 9, size, memory)
+    again, same_corner = rasterize_window(stroke, 9, size, memory)
+    assert again is window and same_corner == corner
+    assert np.array_equal(window, rasterize_window(stroke, 9, size)[0])
+    assert not np.array_equal(rasterize_window(stroke, 10, size, memory)[0], window)  # another pen: drawn anew
+    with pytest.raises(ValueError, match="read-only"):
+        window[0, 0] = 1
 
 
 @pytest.mark.parametrize(
