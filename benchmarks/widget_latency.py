@@ -10,9 +10,9 @@ drawn as it comes while the student draws, are timed apart.
 The pad's reader remembers the candidates it classified when it read the
 other strokes, a moment before, so only those the last stroke made are
 classified (``Reader(remember_crops=...)``), and the strokes it drew, so
-only the last one is drawn (:class:`digitlab.strokes.DrawingMemory`). Each
-step is timed inside the pad's own reads (:func:`timed_steps`), not on a
-copy of them. Target: at most 25 ms on 2 CPU cores.
+only the last one is drawn (:class:`digitlab.reader_memory.DrawingMemory`).
+Each step is timed inside the pad's own reads (:func:`timed_steps`), not on
+a copy of them. Target: at most 25 ms on 2 CPU cores.
 
     python benchmarks/widget_latency.py [--repeats 50] [--model PATH]
 

@@ -40,7 +40,8 @@ import numpy as np
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
-from digitlab.strokes import DrawingMemory, rasterize_window, stroke_points
+from digitlab.reader_memory import DrawingMemory
+from digitlab.strokes import rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
 MAX_PIECES = 4

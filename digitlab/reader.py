@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import decode
-from digitlab.crop_memory import CropMemory, crop_keys
 from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
+from digitlab.reader_memory import CropMemory, DrawingMemory, crop_keys
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
-from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, DrawingMemory, rasterize
+from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, rasterize
 from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
@@ -211,7 +211,7 @@ class Reader:
         (:func:`digitlab.decode.stroke_lines`), turned level when their lines
         tilt, as :meth:`read` turns photos; the other methods read the
         strokes' image, as :meth:`read` would. The reader draws again only
-        the strokes it has not drawn lately (:class:`digitlab.strokes.DrawingMemory`).
+        the strokes it has not drawn lately (:class:`digitlab.reader_memory.DrawingMemory`).
         """
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width

@@ -12,12 +12,13 @@ tests and benchmarks.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from digitlab.reader_memory import DrawingMemory
 
 #: Sub-pixel precision of :func:`rasterize` (and of :mod:`digitlab.styles`): coordinates are drawn at 1/16 px.
 SUBPIXEL_SHIFT = 4
@@ -28,11 +29,6 @@ DEFAULT_PEN_WIDTH = 14
 #: with it, strokes are as thick for their height as MNIST's digits are. The reader draws a pad's strokes
 #: again with it (:meth:`digitlab.reader.Reader.read_strokes`), whatever pen the student chose.
 MNIST_PEN = 0.12
-#: How many drawings a :class:`DrawingMemory` keeps (the most recent): whole canvases (a pad read draws its
-#: strokes twice, with the student's pen to size MNIST's and with MNIST's, so six hold the last three reads:
-#: an undo too finds its canvas), and strokes drawn alone (a few pages of them).
-CANVASES_REMEMBERED = 6
-STROKES_REMEMBERED = 512
 
 
 # --- Strokes to an image --------------------------------------------------
@@ -77,8 +73,9 @@ def rasterize(
     Each stroke is a polyline ``pen_width`` pixels wide (one number, or one per
     stroke) with round caps and joins, as a pen leaves it; a one-point stroke
     is a dot. Anti-aliased, drawn at sub-pixel precision with OpenCV. With a
-    ``memory``, the drawing starts from the canvas it remembers holding the
-    most of the first strokes, and the new canvas is remembered: the same pixels.
+    ``memory`` (:class:`digitlab.reader_memory.DrawingMemory`), the drawing
+    starts from the canvas it remembers holding the most of the first
+    strokes, and the new canvas is remembered: the same pixels.
     """
     height, width = _canvas_size(size)
     points = [stroke_points(stroke) for stroke in strokes]
@@ -122,77 +119,6 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
         window.flags.writeable = False
         memory.keep_stroke((height, width), points, pen_width, (window, (left, top)))
     return window, (left, top)
-
-
-class DrawingMemory:
-    """The canvases and strokes drawn lately, so that drawing nearly the same strokes again draws only the new.
-
-    The pad's reader keeps one (:meth:`digitlab.reader.Reader.read_strokes`):
-    the pad reads all its strokes again after each new one, and all but the
-    newest were drawn by the read before. Drawing puts strokes on a canvas one
-    after the other, so a canvas that holds the first strokes, drawn on, gives
-    the very pixels of a drawing from scratch. Nothing goes stale: a drawing
-    is remembered by its strokes' points, pens and canvas size. At most
-    :data:`CANVASES_REMEMBERED` canvases and :data:`STROKES_REMEMBERED`
-    strokes, the least recently used forgotten first; safe to share between threads.
-    """
-
-    def __init__(self, canvases: int = CANVASES_REMEMBERED, strokes: int = STROKES_REMEMBERED):
-        self._canvases, self._strokes = _Recent(canvases), _Recent(strokes)
-
-    def recall_canvas(self, size, points, widths) -> tuple[int, np.ndarray | None]:
-        """How many of the first strokes (``points``, drawn with ``widths``) the remembered canvas that holds
-        the most of them holds, and a copy of it to draw on; ``(0, None)`` when none does."""
-        keys = _canvas_keys(size, points, widths)
-        for count in range(len(keys), 0, -1):
-            canvas = self._canvases.get(keys[count - 1])
-            if canvas is not None:
-                return count, canvas.copy()
-        return 0, None
-
-    def keep_canvas(self, size, points, widths, image: np.ndarray) -> None:
-        self._canvases.put(_canvas_keys(size, points, widths)[-1], image.copy())
-
-    def recall_stroke(self, size, points, width: float):
-        """A stroke's window and corner as :func:`rasterize_window` drew them, or None."""
-        return self._strokes.get(_canvas_keys(size, [points], [width])[-1])
-
-    def keep_stroke(self, size, points, width: float, drawn) -> None:
-        self._strokes.put(_canvas_keys(size, [points], [width])[-1], drawn)
-
-
-def _canvas_keys(size, points, widths) -> list[bytes]:
-    """A key for each run of the first strokes drawn on a canvas of ``size``: a hash of its strokes' points
-    and pens."""
-    key = hashlib.blake2b(np.array(size, dtype=np.int64).tobytes(), digest_size=16)
-    keys = []
-    for stroke, width in zip(points, widths):
-        key.update(np.array([len(stroke), width], dtype=np.float64).tobytes())
-        key.update(stroke.tobytes())
-        keys.append(key.digest())
-    return keys
-
-
-class _Recent:
-    """At most ``capacity`` items by key, the least recently used forgotten first; safe to share between threads."""
-
-    def __init__(self, capacity: int):
-        if capacity < 0:
-            raise ValueError(f"capacity must be 0 or more, got {capacity}.")
-        self.capacity, self._items, self._lock = capacity, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
-
-    def put(self, key, item) -> None:
-        with self._lock:
-            self._items[key] = item
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
 
 
 def _canvas_size(size) -> tuple[int, int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlab.strokes import DIGIT_TEMPLATES, DrawingMemory, digit_strokes, rasterize, rasterize_window, strokes_size
+from digitlab.reader_memory import DrawingMemory
+from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, rasterize_window, strokes_size
 
 
 # --- rasterize ------------------------------------------------------------
