@@ -380,7 +380,7 @@ def stroke_lines(page: Page, segmentation: Segmentation, strokes, pen_width,
     lines: list[list[Piece]] = [[] for _ in range(segmentation.line_count)]
     for stroke, width in zip(strokes, widths):
         window, (x, y) = rasterize_window(stroke_points(stroke) * page.scale, width * page.scale, page.ink.shape,
-                                          memory)
+                                          memory=memory)
         mask = window > 0
         found = line_of_label[segmentation.components[y:y + mask.shape[0], x:x + mask.shape[1]][mask]]
         found = found[found >= 0]

@@ -223,7 +223,7 @@ class Reader:
             page, segmentation = self.find_boxes(image)
             tilt = line_tilt(segmentation)
             if abs(tilt) < LEVEL_FROM_DEGREES:
-                lines = decode.stroke_lines(page, segmentation, strokes, pen_width, self._drawings)
+                lines = decode.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
                 reading = self.read_graph(page, segmentation, lines)
             else:  # as read() does, with the strokes themselves turned level
                 level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
