@@ -9,8 +9,9 @@ draw"). The time runs from the mouse-up; the stroke's mouse moves, each
 drawn as it comes while the student draws, are timed apart.
 The pad's reader remembers the candidates it classified when it read the
 other strokes, a moment before, so only those the last stroke made are
-classified (``Reader(remember_crops=...)``), and the strokes it drew, so
-only the last one is drawn (:class:`digitlab.reader_memory.DrawingMemory`).
+classified (``Reader(remember_crops=...)``), and the strokes it drew and
+the candidates it cut from them, so only the last stroke is drawn and only
+the candidates holding it are cut (:class:`digitlab.reader_memory.DrawingMemory`).
 Each step is timed inside the pad's own reads (:func:`timed_steps`), not on
 a copy of them. Target: at most 25 ms on 2 CPU cores.
 

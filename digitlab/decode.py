@@ -40,7 +40,7 @@ import numpy as np
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
-from digitlab.reader_memory import DrawingMemory
+from digitlab.reader_memory import DrawingMemory, candidate_keys
 from digitlab.strokes import rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
@@ -168,17 +168,20 @@ def line_height(segmentation: Segmentation, line: int) -> float:
 # --- 2. Candidates ----------------------------------------------------------
 
 
-def candidates(pieces: list[Piece], ink: np.ndarray, height: float, max_pieces: int = MAX_PIECES) -> list[Candidate]:
+def candidates(pieces: list[Piece], ink: np.ndarray, height: float, max_pieces: int = MAX_PIECES,
+               memory: DrawingMemory | None = None) -> list[Candidate]:
     """Every run of 1 to ``max_pieces`` neighbouring pieces, cropped from ``ink`` (0-1, white on black)
-    and normalised relative to the line's digit ``height``."""
-    found = []
-    for start in range(len(pieces)):
-        for end in range(start + 1, min(start + max_pieces, len(pieces)) + 1):
-            region, mask = _union(pieces[start:end])
-            x, y, w, h = region
-            crop = normalize_digit(ink[y:y + h, x:x + w] * mask, height=height)
-            found.append(Candidate(start, end, union_box([p.box for p in pieces[start:end]]), crop))
-    return found
+    and normalised relative to the line's digit ``height``. With a ``memory``, the runs whose pieces and ink
+    it has seen lately are not cut again (a pad's strokes, read after each new one)."""
+    runs = [(start, end) for start in range(len(pieces))
+            for end in range(start + 1, min(start + max_pieces, len(pieces)) + 1)]
+    keys = candidate_keys(pieces, ink, height, runs) if memory is not None else []
+    crops = memory.recall_candidates(keys) if memory is not None else [None] * len(runs)
+    crops = [_crop(pieces[start:end], ink, height) if crop is None else crop for (start, end), crop in zip(runs, crops)]
+    if memory is not None:
+        memory.keep_candidates(keys, crops)
+    return [Candidate(start, end, union_box([piece.box for piece in pieces[start:end]]), crop)
+            for (start, end), crop in zip(runs, crops)]
 
 
 def union_box(boxes) -> Box:
@@ -188,14 +191,14 @@ def union_box(boxes) -> Box:
     return left, top, right - left, bottom - top
 
 
-def _union(pieces: list[Piece]) -> tuple[Box, np.ndarray]:
-    """The region covering ``pieces`` and their masks combined over it."""
-    region = union_box([piece.region for piece in pieces])
-    mask = np.zeros(region[:1:-1], dtype=bool)
+def _crop(pieces: list[Piece], ink: np.ndarray, height: float) -> np.ndarray:
+    """The ink of ``pieces`` (their masks combined over the region covering them), normalised for ``height``."""
+    x, y, w, h = union_box([piece.region for piece in pieces])
+    mask = np.zeros((h, w), dtype=bool)
     for piece in pieces:
-        x, y, w, h = piece.region
-        mask[y - region[1]:y - region[1] + h, x - region[0]:x - region[0] + w] |= piece.mask
-    return region, mask
+        left, top, width, rows = piece.region
+        mask[top - y:top - y + rows, left - x:left - x + width] |= piece.mask
+    return normalize_digit(ink[y:y + h, x:x + w] * mask, height=height)
 
 
 # --- 3. Scores, and 4. the best path ------------------------------------------
@@ -293,7 +296,8 @@ def best_path(piece_count: int, edges: list[Edge], digit_cost: float = DIGIT_COS
 
 
 def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None, lines=None,
-             digit_cost: float = DIGIT_COST, skip_cost: float = SKIP_COST) -> list[Lattice]:
+             digit_cost: float = DIGIT_COST, skip_cost: float = SKIP_COST,
+             memory: DrawingMemory | None = None) -> list[Lattice]:
     """Each line's segmentation graph, scored, with its best path: steps 1-4 for a whole page.
 
     ``recognize`` maps (N, 28, 28) crops to (N, 11) probabilities; the
@@ -303,13 +307,15 @@ def lattices(page: Page, segmentation: Segmentation, recognize, crnn_model=None,
     ``crnn_model`` (if given) also reads each line whole, in one more call, at its column phases only: the
     extra views of hard lines that mend the CRNN's own readings change about one reading of the graph's in
     3,000 (docs/EXPERIMENTS.md). It reads on a thread of its own while the candidates are cut and classified.
+    ``memory`` remembers the candidates cut (:func:`candidates`).
     """
     lines = line_pieces(segmentation) if lines is None else lines
     # TensorFlow lets go of Python's lock while it computes: on two cores, the CRNN and the candidates overlap.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitlab-crnn") as crnn_thread:
         reading_lines = (None if crnn_model is None
                          else crnn_thread.submit(_crnn_strings, page, segmentation, lines, crnn_model))
-        found = [candidates(pieces, page.ink, line_height(segmentation, line)) for line, pieces in enumerate(lines)]
+        found = [candidates(pieces, page.ink, line_height(segmentation, line), memory=memory)
+                 for line, pieces in enumerate(lines)]
         crops = [candidate.crop for line in found for candidate in line]
         probabilities = recognize(np.stack(crops)) if crops else np.zeros((0, NOT_A_DIGIT + 1), np.float32)
         strings = {} if reading_lines is None else reading_lines.result()

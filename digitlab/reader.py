@@ -210,8 +210,8 @@ class Reader:
         the strokes themselves as the pieces it groups into digits
         (:func:`digitlab.decode.stroke_lines`), turned level when their lines
         tilt, as :meth:`read` turns photos; the other methods read the
-        strokes' image, as :meth:`read` would. The reader draws again only
-        the strokes it has not drawn lately (:class:`digitlab.reader_memory.DrawingMemory`).
+        strokes' image, as :meth:`read` would. Only the strokes and candidates
+        the reader has not drawn and cut lately are drawn and cut (:class:`digitlab.reader_memory.DrawingMemory`).
         """
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
@@ -224,7 +224,7 @@ class Reader:
             tilt = line_tilt(segmentation)
             if abs(tilt) < LEVEL_FROM_DEGREES:
                 lines = decode.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
-                reading = self.read_graph(page, segmentation, lines)
+                reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
             else:  # as read() does, with the strokes themselves turned level
                 level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
                 level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width))
@@ -247,10 +247,10 @@ class Reader:
         drawn_with = float(np.mean(pen_width))  # the ink reaches half a pen beyond the strokes, above and below
         return max(1.0, MNIST_PEN * (height - drawn_with))
 
-    def read_graph(self, page: Page, segmentation: Segmentation, lines=None) -> Reading:
+    def read_graph(self, page: Page, segmentation: Segmentation, lines=None, memory=None) -> Reading:
         """Method "auto": each line read as the best path through its segmentation graph (:meth:`lattices`)."""
         digits = []
-        for line, lattice in enumerate(self.lattices(page, segmentation, lines)):
+        for line, lattice in enumerate(self.lattices(page, segmentation, lines, memory)):
             for edge in lattice.path:
                 boxes = edge.boxes if edge.crop is not None else decode.string_boxes(edge, lattice.pieces)
                 for value, confidence, box in zip(edge.values, edge.confidences, boxes):
@@ -261,12 +261,12 @@ class Reader:
                                         blobs=edge.end - edge.start))
         return reading_of(digits, page)
 
-    def lattices(self, page: Page, segmentation: Segmentation, lines=None) -> list[decode.Lattice]:
+    def lattices(self, page: Page, segmentation: Segmentation, lines=None, memory=None) -> list[decode.Lattice]:
         """Each line's segmentation graph, scored by :attr:`candidate_model` (and the CRNN, which reads each
         line whole), with its best path: :func:`digitlab.decode.lattices`. ``lines``: pieces per
-        line, by default the segmentation's blobs and the parts of wide ones."""
+        line, by default the segmentation's blobs and the parts of wide ones; ``memory``: the candidates cut lately."""
         return decode.lattices(page, segmentation, lambda crops: self.classify(crops, self.candidate_model),
-                               self.crnn_model, lines, self.digit_cost, self.skip_cost)
+                               self.crnn_model, lines, self.digit_cost, self.skip_cost, memory=memory)
 
     def classify(self, crops: np.ndarray, model=None) -> np.ndarray:
         """Step 3: softmax probabilities (N, 10) for (N, 28, 28) float crops: all in one model call.

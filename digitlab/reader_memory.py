@@ -4,7 +4,7 @@ Used by :class:`digitlab.reader.Reader`: the pad reads all its strokes again aft
 (``notebooks/07_draw_and_read.ipynb``), and most of what it draws and classifies is what it has just drawn
 and classified. :class:`CropMemory` keeps the probabilities of the crops a model classified
 (``Reader(remember_crops=...)``), :class:`DrawingMemory` the canvases and strokes drawn
-(:func:`digitlab.strokes.rasterize`).
+(:func:`digitlab.strokes.rasterize`) and the candidates cut from them (:func:`digitlab.decode.candidates`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 #: an undo too finds its canvas), and strokes drawn alone (a few pages of them).
 CANVASES_REMEMBERED = 6
 STROKES_REMEMBERED = 512
+#: And candidates' normalised crops: a pad of eight digits cuts about 30, so these hold the last reads' many times.
+CANDIDATES_REMEMBERED = 512
 
 
 class RecentItems:
@@ -79,19 +81,25 @@ class CropMemory:
 
 
 class DrawingMemory:
-    """The canvases and strokes drawn lately, so that drawing nearly the same strokes again draws only the new.
+    """The canvases and strokes drawn lately, and the candidates cut from them, so that drawing and reading
+    nearly the same strokes again draws and cuts only the new.
 
     Drawing puts strokes on a canvas one after the other, so a canvas that
     holds the first strokes, drawn on, gives the very pixels of a drawing
     from scratch (:func:`digitlab.strokes.rasterize`); a stroke drawn alone
-    is drawn once (:func:`digitlab.strokes.rasterize_window`). Nothing goes
-    stale: a drawing is remembered by its strokes' points, pens and canvas
-    size. At most ``canvases`` canvases and ``strokes`` strokes, the least
-    recently used forgotten first; safe to share between threads.
+    is drawn once (:func:`digitlab.strokes.rasterize_window`); a candidate's
+    crop depends on its pieces' ink alone (:func:`digitlab.decode.candidates`).
+    Nothing goes stale: a drawing is remembered by its strokes' points, pens
+    and canvas size, a crop by its pieces' pixels (:func:`candidate_keys`).
+    At most ``canvases`` canvases, ``strokes`` strokes and ``candidates``
+    crops, the least recently used forgotten first; safe to share between
+    threads.
     """
 
-    def __init__(self, canvases: int = CANVASES_REMEMBERED, strokes: int = STROKES_REMEMBERED):
+    def __init__(self, canvases: int = CANVASES_REMEMBERED, strokes: int = STROKES_REMEMBERED,
+                 candidates: int = CANDIDATES_REMEMBERED):
         self._canvases, self._strokes = RecentItems(canvases), RecentItems(strokes)
+        self._candidates = RecentItems(candidates)
 
     def recall_canvas(self, size, points, widths) -> tuple[int, np.ndarray | None]:
         """How many of the first strokes (``points``, drawn with ``widths``) the remembered canvas that holds
@@ -112,6 +120,30 @@ class DrawingMemory:
 
     def keep_stroke(self, size, points, width: float, drawn) -> None:
         self._strokes.keep(_drawing_keys(size, [points], [width]), [drawn])
+
+    def recall_candidates(self, keys) -> list:
+        """The crop remembered for each key of :func:`candidate_keys`, or None; read-only, shared."""
+        return self._candidates.recall(keys)
+
+    def keep_candidates(self, keys, crops) -> None:
+        for crop in crops:
+            crop.flags.writeable = False  # shared with every read that recalls it
+        self._candidates.keep(keys, crops)
+
+
+def candidate_keys(pieces, ink: np.ndarray, height: float, runs) -> list[bytes]:
+    """A key for each run ``(start, end)`` of ``pieces`` cut from ``ink`` and normalised for ``height``: a
+    hash of the height and of each piece's region, mask and the ink under its region, all a crop depends on."""
+    piece_keys = []
+    for piece in pieces:
+        x, y, w, h = piece.region
+        key = hashlib.blake2b(np.array(piece.region, dtype=np.int64).tobytes(), digest_size=16)
+        key.update(piece.mask.tobytes())
+        key.update(np.ascontiguousarray(ink[y:y + h, x:x + w]).tobytes())
+        piece_keys.append(key.digest())
+    height_key = np.array([height], dtype=np.float64).tobytes()
+    return [hashlib.blake2b(height_key + b"".join(piece_keys[start:end]), digest_size=16).digest()
+            for start, end in runs]
 
 
 def _drawing_keys(size, points, widths) -> list[bytes]:

@@ -7,6 +7,7 @@ import pytest
 
 from digitlab import decode
 from digitlab.preprocess import normalize_digit
+from digitlab.reader_memory import DrawingMemory
 
 
 def _candidates(piece_count: int, max_pieces: int = decode.MAX_PIECES) -> list[decode.Candidate]:
@@ -136,6 +137,36 @@ def test_every_run_of_up_to_max_pieces_is_a_candidate():
     assert len(pieces) == 6
     assert {(c.start, c.end) for c in found} == {(s, e) for s in range(6) for e in range(s + 1, min(s + 4, 6) + 1)}
     assert found[0].box == (2, 5, 6, 10)
+
+
+def test_a_memory_of_candidates_gives_the_crops_cut_afresh_and_cuts_only_what_changed():
+    rng = np.random.default_rng(0)
+    ink = np.zeros((20, 60), np.float32)
+    masks = []
+    for left in range(0, 60, 10):  # six pieces of different ink
+        ink[5:15, left + 2:left + 8] = rng.uniform(0.2, 1.0, (10, 6))
+        mask = np.zeros_like(ink, dtype=bool)
+        mask[5:15, left + 2:left + 8] = True
+        masks.append(mask)
+    pieces, memory = decode.stroke_pieces(masks), DrawingMemory()
+
+    def same_as_afresh(found, ink, height):
+        afresh = decode.candidates(pieces, ink, height)
+        return all(np.array_equal(a.crop, b.crop) and a.box == b.box for a, b in zip(found, afresh, strict=True))
+
+    first = decode.candidates(pieces, ink, height=10, memory=memory)
+    assert same_as_afresh(first, ink, 10)
+    again = decode.candidates(pieces, ink, height=10, memory=memory)
+    assert all(a.crop is b.crop for a, b in zip(first, again))  # remembered, not cut again
+    with pytest.raises(ValueError, match="read-only"):
+        again[0].crop[0, 0] = 1.0
+    ink[5:15, 52:58] *= 0.5  # the last piece's ink changes: only the runs holding it are cut again
+    changed = decode.candidates(pieces, ink, height=10, memory=memory)
+    assert same_as_afresh(changed, ink, 10)
+    assert [a.crop is b.crop for a, b in zip(first, changed)] == [c.end < len(pieces) for c in first]
+    assert same_as_afresh(decode.candidates(pieces, ink, height=30, memory=memory), ink, 30)  # another height
+    nothing_kept = DrawingMemory(candidates=0)
+    assert same_as_afresh(decode.candidates(pieces, ink, height=10, memory=nothing_kept), ink, 10)
 
 
 def test_a_piece_keeps_its_size_relative_to_the_digit_height():
