@@ -40,7 +40,7 @@ import numpy as np
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, ink_box, normalize_digit
 from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
-from digitlab.reader_memory import DrawingMemory, candidate_keys
+from digitlab.reader_memory import DrawingMemory
 from digitlab.strokes import rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
@@ -175,11 +175,11 @@ def candidates(pieces: list[Piece], ink: np.ndarray, height: float, max_pieces: 
     it has seen lately are not cut again (a pad's strokes, read after each new one)."""
     runs = [(start, end) for start in range(len(pieces))
             for end in range(start + 1, min(start + max_pieces, len(pieces)) + 1)]
-    keys = candidate_keys(pieces, ink, height, runs) if memory is not None else []
-    crops = memory.recall_candidates(keys) if memory is not None else [None] * len(runs)
-    crops = [_crop(pieces[start:end], ink, height) if crop is None else crop for (start, end), crop in zip(runs, crops)]
-    if memory is not None:
-        memory.keep_candidates(keys, crops)
+
+    def cut(start, end):
+        return _crop(pieces[start:end], ink, height)
+
+    crops = [cut(*run) for run in runs] if memory is None else memory.candidates_cut(pieces, ink, height, runs, cut)
     return [Candidate(start, end, union_box([piece.box for piece in pieces[start:end]]), crop)
             for (start, end), crop in zip(runs, crops)]
 

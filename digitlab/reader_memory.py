@@ -21,7 +21,7 @@ import numpy as np
 #: an undo too finds its canvas), and strokes drawn alone (a few pages of them).
 CANVASES_REMEMBERED = 6
 STROKES_REMEMBERED = 512
-#: And candidates' normalised crops: a pad of eight digits cuts about 30, so these hold the last reads' many times.
+#: And candidates' crops: a pad of eight digits cuts about 30 a read, so these hold the last reads', an undo's too.
 CANDIDATES_REMEMBERED = 512
 
 
@@ -90,7 +90,7 @@ class DrawingMemory:
     is drawn once (:func:`digitlab.strokes.rasterize_window`); a candidate's
     crop depends on its pieces' ink alone (:func:`digitlab.decode.candidates`).
     Nothing goes stale: a drawing is remembered by its strokes' points, pens
-    and canvas size, a crop by its pieces' pixels (:func:`candidate_keys`).
+    and canvas size, a crop by its pieces' pixels.
     At most ``canvases`` canvases, ``strokes`` strokes and ``candidates``
     crops, the least recently used forgotten first; safe to share between
     threads.
@@ -121,17 +121,20 @@ class DrawingMemory:
     def keep_stroke(self, size, points, width: float, drawn) -> None:
         self._strokes.keep(_drawing_keys(size, [points], [width]), [drawn])
 
-    def recall_candidates(self, keys) -> list:
-        """The crop remembered for each key of :func:`candidate_keys`, or None; read-only, shared."""
-        return self._candidates.recall(keys)
+    def candidates_cut(self, pieces, ink: np.ndarray, height: float, runs, cut) -> list[np.ndarray]:
+        """The crop of each run ``(start, end)`` of ``pieces`` on ``ink``, normalised for ``height``: the one
+        remembered, or ``cut(start, end)``'s, then remembered. Remembered crops are shared, read-only."""
+        keys = _candidate_keys(pieces, ink, height, runs)
+        crops = self._candidates.recall(keys)
+        new = [index for index, crop in enumerate(crops) if crop is None]
+        for index in new:
+            crops[index] = cut(*runs[index])
+            crops[index].flags.writeable = False  # shared with every read that recalls it
+        self._candidates.keep([keys[index] for index in new], [crops[index] for index in new])
+        return crops
 
-    def keep_candidates(self, keys, crops) -> None:
-        for crop in crops:
-            crop.flags.writeable = False  # shared with every read that recalls it
-        self._candidates.keep(keys, crops)
 
-
-def candidate_keys(pieces, ink: np.ndarray, height: float, runs) -> list[bytes]:
+def _candidate_keys(pieces, ink: np.ndarray, height: float, runs) -> list[bytes]:
     """A key for each run ``(start, end)`` of ``pieces`` cut from ``ink`` and normalised for ``height``: a
     hash of the height and of each piece's region, mask and the ink under its region, all a crop depends on."""
     piece_keys = []
