@@ -142,7 +142,7 @@ def _candidate_keys(pieces, ink: np.ndarray, height: float, runs) -> list[bytes]
         x, y, w, h = piece.region
         key = hashlib.blake2b(np.array(piece.region, dtype=np.int64).tobytes(), digest_size=16)
         key.update(piece.mask.tobytes())
-        key.update(np.ascontiguousarray(ink[y:y + h, x:x + w]).tobytes())
+        key.update(ink[y:y + h, x:x + w].tobytes())  # C order, whatever the slice's strides
         piece_keys.append(key.digest())
     height_key = np.array([height], dtype=np.float64).tobytes()
     return [hashlib.blake2b(height_key + b"".join(piece_keys[start:end]), digest_size=16).digest()
