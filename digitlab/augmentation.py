@@ -2,7 +2,9 @@
 
 Taught in ``notebooks/01_mnist_and_preprocessing.ipynb`` (each change on one
 digit) and used by :func:`digitlab.train.train` on every training batch, afresh
-every epoch, in the ``tf.data`` pipeline, so it runs beside the training step.
+every epoch, in the input pipeline (:func:`digitlab.train.training_batches`; on
+TensorFlow it runs beside the training step). Written in ``keras.ops``, it runs
+on any Keras backend.
 The layers are the identity at inference, and no saved classifier holds them.
 """
 

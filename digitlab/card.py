@@ -15,12 +15,15 @@ from pathlib import Path
 
 from digitlab.files import replaced_atomically, write_json
 
+#: The libraries whose versions a card records (those installed), besides the backend's own (:func:`backend`).
 LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "opencv-python-headless", "digitlab")
+#: The packages that make each Keras backend, whose versions a card records when that backend trained.
+BACKEND_LIBRARIES = {"jax": ("jax", "jaxlib"), "torch": ("torch",), "tensorflow": ()}
 
 
 def library_versions() -> dict:
     versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in LIBRARIES + BACKEND_LIBRARIES.get(backend(), ()):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -28,10 +31,37 @@ def library_versions() -> dict:
     return versions
 
 
+def backend() -> str:
+    """The Keras backend this process computes with ("tensorflow" unless ``KERAS_BACKEND`` names another)."""
+    import keras
+
+    return keras.backend.backend()
+
+
 def machine() -> str:
+    """Where a model was trained: the system, its CPU cores, the Keras backend and the GPU it used, if any."""
     import os
 
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, no GPU used"
+    gpus = _gpu_names()
+    device = f"on {gpus[0]}" + (f" (1 of {len(gpus)} GPUs)" if len(gpus) > 1 else "") if gpus else "no GPU used"
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, Keras on {backend()}, {device}"
+
+
+def _gpu_names() -> list[str]:
+    """The GPUs the Keras backend sees, by name (an empty list on a CPU-only machine)."""
+    name = backend()
+    if name == "jax":
+        import jax
+
+        return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
+    if name == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    import tensorflow as tf
+
+    return [tf.config.experimental.get_device_details(device).get("device_name", device.name)
+            for device in tf.config.list_physical_devices("GPU")]
 
 
 def provenance(wall_time_seconds: float, command: str) -> dict:

@@ -147,6 +147,11 @@ def _training_option_problem(args) -> str | None:
         return "--teacher is for the digit CNNs, not --model crnn"
     if args.recipe != "standard":
         return f"--recipe {args.recipe} is for the digit CNNs; the CRNN trains with the standard recipe"
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return (f"--model crnn trains on TensorFlow only (its batches, lines of every width, are a tf.data "
+                f"pipeline), and Keras runs on {keras.backend.backend()} here: set KERAS_BACKEND=tensorflow")
     from digitlab import crnn
 
     try:
@@ -361,7 +366,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    return args.run(args)
+    from digitlab.data import DataError
+
+    try:
+        return args.run(args)
+    except DataError as error:  # MNIST missing or damaged, found by whichever command needed it
+        print(f"digitlab {argv[0]}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

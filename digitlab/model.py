@@ -293,10 +293,14 @@ def compiled_forward(model, input_shape: tuple[int, ...]):
 
     Calling a Keras model eagerly runs its layers one by one (about 25 ms for
     the CRNN here); the compiled graph takes a few ms. Callables that are not
-    Keras models (test doubles) are returned as they are.
+    Keras models (test doubles) are returned as they are. On a Keras backend
+    other than TensorFlow (a model trained on a GPU machine's JAX), the model
+    is called as it is: slower, the same readings.
     """
     if not isinstance(model, keras.Model):
         return model
+    if keras.backend.backend() != "tensorflow":
+        return lambda batch: model(batch, training=False)
     if model not in _COMPILED:
         import tensorflow as tf
 

@@ -106,14 +106,22 @@ def _batch_norm_layers(model):
 
 
 def training_batches(x, y, batch_size: int, augment, seed: int):
-    """Shuffled batches, scaled to [0, 1] (uint8 images) and augmented batch by batch.
+    """Shuffled batches, scaled to [0, 1] (uint8 images) and augmented batch by batch, afresh every epoch.
 
     The images are held once, as one tensor; what is shuffled is their
     indices, and each batch gathers its images. (Shuffling the images
     themselves would hold a second copy in the shuffle buffer, one small
     tensor per image, and it grows from epoch to epoch.) uint8 images stay
     uint8 until a batch is scaled: a quarter of float32's memory.
+
+    On TensorFlow (the course's backend) this is a ``tf.data`` pipeline whose
+    augmentation runs compiled, in parallel beside the training step (on two
+    cores, augmenting each batch eagerly in Python would about double a
+    step's time). On any other Keras backend (JAX on a GPU machine, which has no
+    TensorFlow) it is :class:`TrainingBatches`: the same kind of batches.
     """
+    if keras.backend.backend() != "tensorflow":
+        return TrainingBatches(x, y, batch_size, augment, seed)
     import tensorflow as tf
 
     images, labels = tf.constant(x), tf.constant(y)
@@ -125,6 +133,34 @@ def training_batches(x, y, batch_size: int, augment, seed: int):
 
     order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed).batch(batch_size)
     return order.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """:func:`training_batches` for any Keras backend: indices shuffled afresh every epoch, each batch gathered,
+    scaled and augmented when Keras asks for it."""
+
+    def __init__(self, x, y, batch_size: int, augment=None, seed: int = 0):
+        super().__init__()
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"need as many labels as images, and some: got {len(x)} images, {len(y)} labels.")
+        self.images, self.labels = x, np.asarray(y)
+        self.batch_size, self.augment = batch_size, augment
+        self.divisor = 255.0 if x.dtype == np.uint8 else 1.0
+        self.shuffler = np.random.default_rng(seed)
+        self.order = self.shuffler.permutation(len(x))
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        indices = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = self.images[indices].astype(np.float32) / self.divisor
+        if self.augment is not None:
+            batch = self.augment(batch, training=True)
+        return batch, self.labels[indices]
+
+    def on_epoch_end(self):
+        self.order = self.shuffler.permutation(len(self.images))
 
 
 def _fit_and_validation(x, y, validation_size: int, quick: bool, styles: float, non_digits: float, seed: int):
@@ -208,8 +244,8 @@ def train(
     train_size = int(len(x_fit))
     augment_model = augmentation(stroke=stroke_width, seed=seed) if augment else None
     batches = training_batches(x_fit, y_fit, batch_size, augment_model, seed)
-    # The batches hold the training digits now, as one tensor: let the arrays go (freed unless the caller
-    # keeps them, which digitlab.recipes.train_and_save does not).
+    # The batches hold the training digits now: let the arrays go (freed unless the caller keeps them, which
+    # digitlab.recipes.train_and_save does not).
     del x, y, x_fit, y_fit
 
     steps = epochs * int(np.ceil(train_size / batch_size))

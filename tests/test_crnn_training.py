@@ -114,6 +114,18 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "for --model crnn" in capsys.readouterr().err
 
 
+def test_train_command_says_the_crnn_needs_tensorflow_on_another_backend(tmp_path, monkeypatch, capsys):
+    import keras
+
+    from digitlab.cli import main
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert main(["train", "--model", "crnn", "--quick", "--out", str(tmp_path / "crnn.keras")]) == 2
+    err = capsys.readouterr().err
+    assert "TensorFlow only" in err and "KERAS_BACKEND=tensorflow" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "crnn.keras").exists()
+
+
 @pytest.mark.training
 def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
     from digitlab.card import read_card, save_model, write_card

@@ -294,6 +294,26 @@ def test_cli_data_on_empty_folder_fails_clearly(tmp_path, capsys, isolated):
     assert "lacks" in err and str(tmp_path) in err
 
 
+@pytest.mark.parametrize("command", [["train", "--model", "digit_cnn", "--quick"], ["evaluate"]])
+def test_commands_that_need_mnist_say_where_it_is_missing_in_one_line(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))  # a folder without the four files: nothing is downloaded
+    assert cli.main([*command, *(["--out", str(tmp_path / "m.keras")] if command[0] == "train" else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"digitlab {command[0]}: ") and "lacks" in err and str(tmp_path) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_python_dash_m_digitlab_is_the_command_with_its_exit_status(tmp_path):
+    """``python -m digitlab`` runs the command where it is not installed (a GPU machine without pip access)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "digitlab", "data", "--path", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "lacks" in result.stderr and result.stderr.startswith("digitlab data: ")
+
+
 def test_test_halves_split_the_test_digits_in_two_without_touching_the_training_digits():
     train = (np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8))
     x_test = np.arange(10000, dtype=np.int32)[:, None, None] * np.ones((1, 28, 28), np.int32)

@@ -13,9 +13,10 @@ keras = pytest.importorskip("keras")
 from digitlab.card import card_path, read_card  # noqa: E402
 from digitlab.recipes import RECIPES, train_and_save  # noqa: E402
 from digitlab.data import CHECKSUMS  # noqa: E402
-from digitlab.model import digit_cnn, fast_cnn, load_model  # noqa: E402
+from digitlab.augmentation import augmentation  # noqa: E402
+from digitlab.model import compile_model, digit_cnn, fast_cnn, load_model  # noqa: E402
 from digitlab.train import (  # noqa: E402
-    batch_norm_momentum, split_validation, train, training_batches, warmup_cosine,
+    TrainingBatches, batch_norm_momentum, split_validation, train, training_batches, warmup_cosine,
 )
 
 # --- The validation split -------------------------------------------------
@@ -81,18 +82,51 @@ def test_batch_norm_momentum_is_restored():
     assert {layer.momentum for layer in norms} == {0.99}
 
 
-def test_each_epoch_of_training_batches_holds_every_image_once_with_its_label_in_a_new_order():
+def one_epoch(batches):
+    """The (images, labels) of one pass over a ``tf.data`` dataset or a :class:`TrainingBatches`, as numpy."""
+    if isinstance(batches, TrainingBatches):
+        passed = [batches[index] for index in range(len(batches))]
+        batches.on_epoch_end()  # as Keras calls it after each epoch
+    else:
+        passed = list(batches)
+    return [(np.asarray(images), np.asarray(labels)) for images, labels in passed]
+
+
+@pytest.mark.parametrize("make", [training_batches, TrainingBatches], ids=["tf.data", "any backend"])
+def test_each_epoch_of_training_batches_holds_every_image_once_with_its_label_in_a_new_order(make):
     images = np.arange(300, dtype=np.uint8).reshape(300, 1, 1, 1)  # image i is the single pixel i (mod 256)
     labels = np.arange(300, dtype=np.int64)
-    batches = training_batches(images, labels, batch_size=64, augment=None, seed=0)
+    batches = make(images, labels, batch_size=64, augment=None, seed=0)
     orders = []
     for _ in range(2):
-        seen_images, seen_labels = zip(*((batch.numpy(), label.numpy()) for batch, label in batches))
+        seen_images, seen_labels = zip(*one_epoch(batches))
         seen_labels = np.concatenate(seen_labels)
         assert sorted(seen_labels) == list(range(300))
         assert np.allclose(np.concatenate(seen_images).ravel(), (seen_labels % 256) / 255)  # scaled, beside its label
         orders.append(seen_labels)
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[0], labels)
+
+
+def test_training_batches_on_another_backend_are_a_keras_dataset_that_augments_and_fits(monkeypatch, mnist):
+    (x, y), _ = mnist
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # what a GPU machine without TensorFlow runs
+    batches = training_batches(x[:512, ..., None], y[:512].astype(np.int64), 128, augmentation(seed=0), seed=0)
+    assert isinstance(batches, TrainingBatches) and len(batches) == 4
+    plain = TrainingBatches(x[:512, ..., None], y[:512], 128, augment=None, seed=0)
+    augmented_images, labels = (np.asarray(part) for part in batches[0])
+    plain_images, plain_labels = plain[0]
+    assert np.array_equal(labels, plain_labels) and not np.allclose(augmented_images, plain_images)
+    monkeypatch.undo()
+    keras.utils.set_random_seed(0)
+    model = digit_cnn()
+    compile_model(model, 1e-3)
+    history = model.fit(batches, epochs=2, verbose=0).history
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+
+
+def test_training_batches_refuse_images_without_labels():
+    with pytest.raises(ValueError, match="3 images, 2 labels"):
+        TrainingBatches(np.zeros((3, 28, 28, 1), np.uint8), np.zeros(2), batch_size=2)
 
 
 # --- A real quick training, saved with its card ---------------------------
@@ -129,6 +163,7 @@ def test_model_card_round_trip(trained, mnist):
     assert card["data_sha256"] == CHECKSUMS
     assert card["command"] == "digitlab train --quick"
     assert "keras" in card["versions"] and "python" in card["versions"]
+    assert card["machine"].endswith("CPU cores, Keras on tensorflow, no GPU used")  # CI's machine has no GPU
 
     model = load_model(out)
     _, (x_test, y_test) = mnist
