@@ -147,11 +147,6 @@ def _training_option_problem(args) -> str | None:
         return "--teacher is for the digit CNNs, not --model crnn"
     if args.recipe != "standard":
         return f"--recipe {args.recipe} is for the digit CNNs; the CRNN trains with the standard recipe"
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return (f"--model crnn trains on TensorFlow only (its batches, lines of every width, are a tf.data "
-                f"pipeline), and Keras runs on {keras.backend.backend()} here: set KERAS_BACKEND=tensorflow")
     from digitlab import crnn
 
     try:

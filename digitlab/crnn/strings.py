@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import keras
 import numpy as np
 
 from digitlab import synth
@@ -320,8 +321,12 @@ class StripBatches:
         glibc's trim threshold to 128 KiB for the whole process, which freezes
         glibc's mmap threshold wherever it happens to be; frozen low, each
         large tensor freed goes back to the kernel and is faulted in again,
-        and a training spent a third of its CPU time in the kernel.
+        and a training spent a third of its CPU time in the kernel. On a
+        Keras backend other than TensorFlow (JAX on a GPU machine), the same
+        batches in the same order as a ``keras.utils.PyDataset``.
         """
+        if keras.backend.backend() != "tensorflow":
+            return _PassInOrder(self)
         import tensorflow as tf
 
         def batch(index):
@@ -338,3 +343,17 @@ class StripBatches:
         if index == 0:
             self._pass = self.batches()
         return next(self._pass)
+
+
+class _PassInOrder(keras.utils.PyDataset):
+    """:meth:`StripBatches.dataset` for backends other than TensorFlow: a pass's steps, asked for in order."""
+
+    def __init__(self, batches: StripBatches):
+        super().__init__()  # one worker, no threads: batch 0 starts a pass and the rest follow it
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        return self.batches._batch_at(index)
