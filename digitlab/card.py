@@ -43,7 +43,12 @@ def machine() -> str:
     import os
 
     gpus = _gpu_names()
-    device = f"on {gpus[0]}" + (f" (1 of {len(gpus)} GPUs)" if len(gpus) > 1 else "") if gpus else "no GPU used"
+    if not gpus:
+        device = "no GPU used"
+    elif len(gpus) == 1:
+        device = f"on {gpus[0]}"
+    else:  # Keras computes on the first unless told to distribute, which digitlab does not
+        device = f"on {gpus[0]}, the first of {len(gpus)} GPUs"
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, Keras on {backend()}, {device}"
 
 

@@ -116,8 +116,8 @@ def training_batches(x, y, batch_size: int, augment, seed: int):
 
     On TensorFlow (the course's backend) this is a ``tf.data`` pipeline whose
     augmentation runs compiled, in parallel beside the training step (on two
-    cores, augmenting each batch eagerly in Python would about double a
-    step's time). On any other Keras backend (JAX on a GPU machine, which has no
+    cores, the same batches prepared in Python made a step about twice as
+    slow). On any other Keras backend (JAX on a GPU machine, which has no
     TensorFlow) it is :class:`TrainingBatches`: the same kind of batches.
     """
     if keras.backend.backend() != "tensorflow":

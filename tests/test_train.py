@@ -152,6 +152,16 @@ def test_quick_training_on_2000_images_lowers_the_loss(trained):
 
 
 @pytest.mark.training
+def test_a_card_names_the_backend_and_the_gpu_a_model_trained_on(monkeypatch):
+    from digitlab import card
+
+    monkeypatch.setattr(card, "backend", lambda: "jax")
+    for gpus, expected in [([], "Keras on jax, no GPU used"), (["NVIDIA H200"], "Keras on jax, on NVIDIA H200"),
+                           (["NVIDIA H200"] * 2, "Keras on jax, on NVIDIA H200, the first of 2 GPUs")]:
+        monkeypatch.setattr(card, "_gpu_names", lambda: gpus)
+        assert card.machine().endswith(f"CPU cores, {expected}")
+
+
 def test_model_card_round_trip(trained, mnist):
     from digitlab.evaluate import test_accuracy as model_test_accuracy
 
