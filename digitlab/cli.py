@@ -41,11 +41,18 @@ def _data(args) -> int:
 
 def _train(args) -> int:
     from digitlab import model as models
+    from digitlab.files import check_writable
 
     _take_recipe(args)
     problem = _training_option_problem(args)
     if problem:
         print(f"digitlab train: {problem}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else _default_out(args)
+    try:
+        check_writable(out)
+    except OSError as error:
+        print(f"digitlab train: --out {out}: cannot write there ({error.strerror or error}).", file=sys.stderr)
         return 2
     builder, trainer, mixture = _recipe(args)
     model = builder()
@@ -59,9 +66,8 @@ def _train(args) -> int:
     except (ValueError, OSError, models.ModelFileError) as error:
         print(f"digitlab train: --teacher {args.teacher}: {error}", file=sys.stderr)
         return 2
-    trainer(model, Path(args.out) if args.out else _default_out(args), epochs=args.epochs, quick=args.quick,
-            seed=args.seed, learning_rate=args.learning_rate, command=_command_line(args),
-            verbose=2 if args.log else "auto", started_from=started_from, **mixture)
+    trainer(model, out, epochs=args.epochs, quick=args.quick, seed=args.seed, learning_rate=args.learning_rate,
+            command=_command_line(args), verbose=2 if args.log else "auto", started_from=started_from, **mixture)
     return 0
 
 

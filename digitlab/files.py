@@ -9,8 +9,24 @@ written this way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
+import tempfile
 from pathlib import Path
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise ``OSError`` unless a file can be written beside ``path`` (its folder is made if missing).
+
+    For work that ends by writing (a training): checked before the work, not found out after it.
+    """
+    folder = Path(path).parent
+    if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".digitlab-check-"):
+        pass
 
 
 @contextlib.contextmanager

@@ -295,6 +295,19 @@ def test_train_command_names_a_missing_init_model(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_train_command_refuses_an_out_it_cannot_write_before_training(tmp_path, capsys, monkeypatch):
+    from digitlab import train as training
+    from digitlab.cli import main
+
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: pytest.fail("trained before checking --out"))
+    (tmp_path / "a_file").write_text("not a folder")
+    out = tmp_path / "a_file" / "model.keras"  # a folder that cannot be made, as root too
+    assert main(["train", "--model", "baseline_cnn", "--quick", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"digitlab train: --out {out}: cannot write there") and len(error.splitlines()) == 1
+    assert (tmp_path / "a_file").read_text() == "not a folder"
+
+
 @pytest.mark.training
 def test_quick_training_without_out_never_replaces_the_shipped_weights(tmp_path, monkeypatch, mnist):
     from digitlab.cli import main
