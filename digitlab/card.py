@@ -18,7 +18,7 @@ from digitlab.files import replaced_atomically, write_json
 #: The libraries whose versions a card records (those installed), besides the backend's own (:func:`backend`).
 LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "opencv-python-headless", "digitlab")
 #: The packages that make each Keras backend, whose versions a card records when that backend trained.
-BACKEND_LIBRARIES = {"jax": ("jax", "jaxlib"), "torch": ("torch",), "tensorflow": ()}
+BACKEND_LIBRARIES = {"jax": ("jax", "jaxlib"), "torch": ("torch",)}
 
 
 def library_versions() -> dict:

@@ -151,7 +151,6 @@ def test_quick_training_on_2000_images_lowers_the_loss(trained):
     assert history["val_accuracy"][-1] > 0.8
 
 
-@pytest.mark.training
 def test_a_card_names_the_backend_and_the_gpu_a_model_trained_on(monkeypatch):
     from digitlab import card
 
@@ -162,6 +161,7 @@ def test_a_card_names_the_backend_and_the_gpu_a_model_trained_on(monkeypatch):
         assert card.machine().endswith(f"CPU cores, {expected}")
 
 
+@pytest.mark.training
 def test_model_card_round_trip(trained, mnist):
     from digitlab.evaluate import test_accuracy as model_test_accuracy
 
