@@ -219,7 +219,7 @@ def test_strip_batches_dataset_gives_a_new_pass_every_epoch(mnist):
     assert not np.array_equal(first, second)
 
 
-def test_strip_batches_on_another_backend_give_the_same_passes_and_fit(mnist, monkeypatch):
+def test_strip_batches_on_another_backend_give_the_same_passes_in_order(mnist, monkeypatch):
     import keras
 
     def make(count, pass_index, chunk_index):
@@ -236,10 +236,9 @@ def test_strip_batches_on_another_backend_give_the_same_passes_and_fit(mnist, mo
         for index, expected_batch in enumerate(expected_pass):
             for got_array, expected_array in zip(dataset[index], expected_batch):
                 np.testing.assert_array_equal(got_array, expected_array)
-    model = crnn.crnn()
-    crnn.compile_crnn(model, 1e-3)
-    history = model.fit(dataset, epochs=2, verbose=0).history  # Keras reads it as any backend would
-    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
+    dataset[0]
+    with pytest.raises(ValueError, match="step 2 was asked for when step 1 was next"):
+        dataset[2]
 
 
 def test_shifted_strip_batches_move_lines_within_their_margin(mnist):

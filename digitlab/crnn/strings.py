@@ -346,14 +346,23 @@ class StripBatches:
 
 
 class _PassInOrder(keras.utils.PyDataset):
-    """:meth:`StripBatches.dataset` for backends other than TensorFlow: a pass's steps, asked for in order."""
+    """:meth:`StripBatches.dataset` for backends other than TensorFlow: a pass's steps, asked for in order.
+
+    The lines are made a chunk at a time as the pass goes, so step ``i`` exists only after step ``i - 1``:
+    Keras' JAX trainer asks in order, from one thread (no workers here); any other order is refused.
+    """
 
     def __init__(self, batches: StripBatches):
-        super().__init__()  # one worker, no threads: batch 0 starts a pass and the rest follow it
+        super().__init__()
         self.batches = batches
+        self.next_step = 0
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int):
+        if index not in (0, self.next_step):
+            raise ValueError(f"the CRNN's training lines are made in order, a pass at a time: step {index} was "
+                             f"asked for when step {self.next_step} was next.")
+        self.next_step = index + 1
         return self.batches._batch_at(index)
