@@ -114,7 +114,6 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "for --model crnn" in capsys.readouterr().err
 
 
-
 @pytest.mark.training
 def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
     from digitlab.card import read_card, save_model, write_card
