@@ -196,6 +196,9 @@ class ModelFileError(RuntimeError):
     """A model file is missing or cannot be loaded."""
 
 
+#: The file names Keras 3 loads a whole model from (``.h5``/``.hdf5``: the legacy HDF5 format).
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
 #: The most bytes a ``.keras`` archive's weights (``model.weights.h5``) and each of its other members (the
 #: JSON config and metadata, which Keras reads whole and parses: a 1.5 GiB ``config.json`` took 3.8 GB)
 #: may unpack to, checked in the zip's directory before Keras opens it. Ours: 3.7 MB of weights, 64 KB
@@ -219,6 +222,9 @@ def load_model(path: str | Path, train_options: str = "") -> keras.Model:
         )
     if not path.is_file():
         raise ModelFileError(f"{path} is not a model file (a folder, a pipe or a device).")
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ModelFileError(f"{path} is not a model file: Keras 3 reads files named {', '.join(MODEL_SUFFIXES)}, "
+                             "and `digitlab train` writes .keras ones.")
     _check_archive(path)
     try:
         return keras.saving.load_model(path, compile=False)

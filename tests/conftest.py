@@ -78,6 +78,18 @@ def quick_model(tmp_path_factory, mnist):
 
 
 @pytest.fixture
+def unavailable(request):
+    """``unavailable(reason)``: skip the test on a developer machine; fail it under CI (``$CI`` set), which
+    installs everything the test needs, so there it may not pass by being skipped."""
+    def unavailable(reason: str):
+        if os.environ.get("CI"):
+            pytest.fail(f"{request.node.name} must run under CI, but {reason}")
+        pytest.skip(reason)
+
+    return unavailable
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

@@ -24,17 +24,10 @@ sys.meta_path.insert(0, NoTensorFlow())
 '''
 
 
-def _unavailable(reason: str):
-    """Skip on a developer machine; fail under CI, where this test must run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"the JAX training test must run under CI, but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.mark.training
-def test_a_training_on_jax_without_tensorflow_reads_the_same_on_tensorflow(tmp_path, mnist):
+def test_a_training_on_jax_without_tensorflow_reads_the_same_on_tensorflow(tmp_path, mnist, unavailable):
     if importlib.util.find_spec("jax") is None:
-        _unavailable("JAX is not installed (`pip install -e '.[test]'` installs it)")
+        unavailable("JAX is not installed (`pip install -e '.[test]'` installs it)")
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(WITHOUT_TENSORFLOW)

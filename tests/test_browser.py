@@ -57,13 +57,6 @@ LAB_SETTINGS = {
 }
 
 
-def _unavailable(reason: str):
-    """Skip on a developer machine; fail under CI, where this test must run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"the browser test must run under CI, but {reason}")
-    pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -147,9 +140,9 @@ class LabServer:
 
 
 @pytest.fixture
-def shipped_model():
+def shipped_model(unavailable):
     if not DEFAULT_MODEL.is_file():
-        _unavailable(f"the shipped model {DEFAULT_MODEL} is not trained yet (digitlab train)")
+        unavailable(f"the shipped model {DEFAULT_MODEL} is not trained yet (digitlab train)")
     return DEFAULT_MODEL
 
 
@@ -170,13 +163,13 @@ def lab(tmp_path):
 
 
 @pytest.fixture
-def browser():
+def browser(unavailable):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Python playwright is not installed (pip install playwright)")
+        unavailable("Python playwright is not installed (pip install playwright)")
     if not CHROMIUM.is_file():
-        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

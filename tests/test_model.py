@@ -118,6 +118,17 @@ def test_loading_a_corrupted_model_names_the_file(tmp_path):
         load_model(damaged)
 
 
+def test_a_file_that_is_no_model_is_refused_in_one_short_line(tmp_path, capsys):
+    from digitlab.cli import main
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG not a model")
+    assert main(["evaluate", "--model", str(photo)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"digitlab evaluate: {photo} is not a model file") and error.count("\n") == 1
+    assert "SavedModel" not in error  # Keras' own paragraph about another format
+
+
 def test_a_saved_model_predicts_the_same_after_loading(tmp_path, rng):
     from digitlab.card import save_model
 
