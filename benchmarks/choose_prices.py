@@ -24,6 +24,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from digitlab import decode, unipen
 from digitlab.data import DataError, load_mnist, test_half
@@ -43,16 +44,17 @@ class RecordingReader(Reader):
         super().__init__(*args, **kwargs)
         self.searched: list[decode.Lattice] = []
 
-    def lattices(self, page, segmentation, lines=None) -> list[decode.Lattice]:
-        found = super().lattices(page, segmentation, lines)
+    def lattices(self, *args, **kwargs) -> list[decode.Lattice]:
+        found = super().lattices(*args, **kwargs)
         self.searched.extend(found)
         return found
 
 
-def graphs(reader: RecordingReader, items, read) -> list[list[tuple[int, list]]]:
-    """Per item, per line: (piece count, edges without crops) of the graphs ``read(item)`` searched."""
+def graphs(reader: RecordingReader, items, read, name: str, total: int) -> list[list[tuple[int, list]]]:
+    """Per item, per line: (piece count, edges without crops) of the graphs ``read(item)`` searched; a
+    progress bar named ``name`` over the ``total`` items shows on a terminal."""
     found = []
-    for item in items:
+    for item in tqdm(items, desc=name, total=total, leave=False, disable=None):
         reader.searched.clear()
         read(item)
         found.append([(len(lattice.pieces), [replace(edge, confidences=(), boxes=(), crop=None)
@@ -96,7 +98,7 @@ def main() -> int:
     scored = {}
     for name, (items, read, truths) in sets.items():
         print(f"scoring the graphs of {name} ...", file=sys.stderr)
-        scored[name] = (graphs(reader, items, read), truths)
+        scored[name] = (graphs(reader, items, read, name, len(truths)), truths)
 
     print("digit cost, skip cost: " + ", ".join(sets) + ", mean")
     results = []

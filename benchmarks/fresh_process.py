@@ -10,6 +10,7 @@ untouched by what ran before it. The peak is the child's ``ru_maxrss`` from
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -31,12 +32,14 @@ def run_in_fresh_process(command: list[str], kill_above: float | None = None,
     killed: list[str] = []
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err)
+        watcher = _Watcher(process.pid)
         if kill_above is not None:
-            threading.Thread(target=_watch, args=(process, kill_above, killed), daemon=True).start()
-        timer = threading.Timer(timeout, _kill, args=(process, killed, "time")) if timeout else None
+            threading.Thread(target=watcher.watch, args=(kill_above,), daemon=True).start()
+        timer = threading.Timer(timeout, watcher.kill, args=("time",)) if timeout else None
         if timer:
             timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        _, status, usage = os.wait4(process.pid, 0)  # the only wait: nothing else may reap the child first
+        watcher.finished()
         if timer:
             timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -45,29 +48,43 @@ def run_in_fresh_process(command: list[str], kill_above: float | None = None,
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     return {"exit": process.returncode, "seconds": seconds, "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6),
             "cpu_seconds": usage.ru_utime + usage.ru_stime, "kernel_seconds": usage.ru_stime,
-            "stdout": stdout, "stderr": stderr, "killed": killed[0] if killed else ""}
+            "stdout": stdout, "stderr": stderr, "killed": watcher.killed}
+
+
+class _Watcher:
+    """Kills the child ``pid`` on demand or when its memory passes a limit, without ever waiting for it:
+    ``Popen.poll()`` from another thread would reap the child before ``os.wait4`` reads its usage, and
+    ``os.wait4`` would fail with "No child processes". Until it is reaped its pid is its own (a zombie),
+    so a kill before :meth:`finished` cannot reach another process."""
+
+    def __init__(self, pid: int):
+        self.pid, self.killed = pid, ""
+        self._lock, self._done = threading.Lock(), False
+
+    def finished(self) -> None:
+        with self._lock:
+            self._done = True
+
+    def kill(self, why: str) -> None:
+        with self._lock:
+            if not self._done and not self.killed:
+                self.killed = why
+                os.kill(self.pid, signal.SIGKILL)
+
+    def watch(self, kill_above: float) -> None:
+        """Kill the child, "memory", when its resident memory passes ``kill_above`` bytes."""
+        try:
+            watched = psutil.Process(self.pid)
+            while not self._done:
+                if watched.memory_info().rss > kill_above:
+                    self.kill("memory")
+                    return
+                time.sleep(0.05)
+        except psutil.Error:  # it ended
+            return
 
 
 def last_line(stderr: str, width: int = 110) -> str:
     """The last line a failed command wrote (its error, as a rule), cut to ``width`` characters."""
     lines = stderr.strip().splitlines()
     return lines[-1][:width] if lines else "(nothing on stderr)"
-
-
-def _kill(process: subprocess.Popen, killed: list, why: str) -> None:
-    if process.poll() is None:
-        killed.append(why)
-        process.kill()
-
-
-def _watch(process: subprocess.Popen, kill_above: float, killed: list) -> None:
-    """Kill ``process`` if its resident memory passes ``kill_above`` bytes."""
-    try:
-        watched = psutil.Process(process.pid)
-        while process.poll() is None:
-            if watched.memory_info().rss > kill_above:
-                _kill(process, killed, "memory")
-                return
-            time.sleep(0.05)
-    except psutil.Error:  # it ended
-        return

@@ -33,6 +33,7 @@ import statistics
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from digitlab import crnn
 from digitlab.data import TEST_HALVES, load_mnist, test_half
@@ -42,10 +43,12 @@ from digitlab.reader import METHODS, Reader
 from digitlab.segment import segment, segment_ink
 from digitlab.synth import BENCHMARK_STRINGS, benchmark_strings, make_dataset
 
-def accuracy(reader: Reader, dataset) -> tuple[float, float]:
-    """String accuracy, and digit accuracy (position by position; a wrong count misses them all)."""
+
+def accuracy(reader: Reader, dataset, name: str = "reading") -> tuple[float, float]:
+    """String accuracy, and digit accuracy (position by position; a wrong count misses them all). A progress
+    bar named ``name`` shows on a terminal."""
     strings = digits = total = 0
-    for sequence in dataset:
+    for sequence in tqdm(dataset, desc=name, leave=False, disable=None):
         text = reader.read(sequence.image).text
         strings += text == sequence.text
         if len(text) == len(sequence.text):
@@ -116,7 +119,7 @@ def main() -> None:
     print(f"String accuracy (digit accuracy), n={n} strings each, {source}:")
     print(f"  {'set':26s}" + "".join(f"{method:>22s}" for method in methods))
     for name, dataset in sets.items():
-        cells = [accuracy(readers[method], dataset) for method in methods]
+        cells = [accuracy(readers[method], dataset, f"{name}, {method}") for method in methods]
         print(f"  {name:26s}" + "".join(f"{s:>13.2%} ({d:6.2%})" for s, d in cells))
 
     timed = [method for method in methods if method != "crnn"]

@@ -60,6 +60,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from digitlab import unipen
 from digitlab.card import card_path
@@ -68,15 +69,15 @@ from digitlab.model import ModelFileError
 from digitlab.reader import METHODS, Reader
 
 
-def read_all(read, items, truths) -> dict:
+def read_all(read, items, truths, name: str = "reading") -> dict:
     """``read`` every item (a :class:`~digitlab.unipen.PenString`: ``read`` takes its strokes as the pad does,
     or draws it on paper); count strings, digits per class, confusions and misread strings per writer, time
-    each read, and say which items were read right."""
+    each read, and say which items were read right. A progress bar named ``name`` shows on a terminal."""
     right = []
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []
     misread, written = Counter(), Counter()  # strings per writer
-    for item, truth in zip(items, truths):
+    for item, truth in tqdm(zip(items, truths), total=len(truths), desc=name, leave=False, disable=None):
         started = time.perf_counter()
         text = read(item).text.replace("\n", "")
         seconds.append(time.perf_counter() - started)
@@ -250,7 +251,7 @@ def main() -> int:
     }
     results = {}
     for name, (read, items, truths) in sets.items():
-        results[name] = read_all(read, items, truths)
+        results[name] = read_all(read, items, truths, name)
         report(name, results[name], args.top)
         if items is lines and alone is digits:  # every digit was read alone too (not so with --quick)
             print_alone(lines, results[name]["right"], results[each_alone]["right"])

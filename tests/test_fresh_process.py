@@ -1,0 +1,40 @@
+"""benchmarks/fresh_process.py: one command in a fresh process, measured, killed on a limit."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def fresh_process():
+    spec = importlib.util.spec_from_file_location("fresh_process", ROOT / "benchmarks" / "fresh_process.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_command_that_ends_by_itself_is_measured(fresh_process):
+    run = fresh_process.run_in_fresh_process([sys.executable, "-c", "x = bytearray(200 * 10**6); print('done')"],
+                                             kill_above=2e9, timeout=60)
+    assert run["exit"] == 0 and run["killed"] == "" and run["stdout"] == "done\n"
+    assert 200 <= run["peak_rss_mb"] < 400  # the 200 MB it held, with Python's own
+
+
+def test_children_that_end_at_once_are_measured_beside_the_memory_watch(fresh_process):
+    """The memory watch never reaps the child: the measuring wait would fail with "No child processes"."""
+    for _ in range(40):
+        run = fresh_process.run_in_fresh_process(["true"], kill_above=2e9, timeout=60)
+        assert run["exit"] == 0 and run["killed"] == ""
+
+
+@pytest.mark.parametrize("limit, why", [({"kill_above": 100e6}, "memory"), ({"timeout": 0.5}, "time")])
+def test_a_command_past_its_limit_is_killed_and_says_why(fresh_process, limit, why):
+    hog = "import time; x = bytearray(300 * 10**6); time.sleep(60)"
+    run = fresh_process.run_in_fresh_process([sys.executable, "-c", hog], **limit)
+    assert run["killed"] == why and run["exit"] == -9 and run["seconds"] < 30
