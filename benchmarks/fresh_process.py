@@ -29,7 +29,6 @@ def run_in_fresh_process(command: list[str], kill_above: float | None = None,
     ``killed``: "" if it ended by itself, else "memory" or "time".
     """
     started = time.perf_counter()
-    killed: list[str] = []
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err)
         watcher = _Watcher(process.pid)

@@ -77,6 +77,22 @@ def quick_model(tmp_path_factory, mnist):
     return load_model(path)
 
 
+@pytest.fixture(scope="session")
+def benchmark():
+    """``benchmark("real_strokes")``: that script of ``benchmarks/`` imported as a module (the folder is no package)."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name: str):
+        path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
 @pytest.fixture
 def unavailable(request):
     """``unavailable(reason)``: skip the test on a developer machine; fail it under CI (``$CI`` set), which

@@ -299,25 +299,18 @@ def test_a_crnn_that_fails_on_its_thread_fails_the_reading(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_prices_benchmark_searches_again_the_graphs_the_reader_searched():
+def test_the_prices_benchmark_searches_again_the_graphs_the_reader_searched(benchmark):
     """``benchmarks/choose_prices.py`` records each graph as the reader builds it, from a pad's strokes and
     from an image, and searches it again at other prices: at the reader's own, it reads what the reader read."""
-    import importlib.util
-    from pathlib import Path
-
     from digitlab.strokes import digit_strokes, rasterize, strokes_size
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "choose_prices.py"
-    spec = importlib.util.spec_from_file_location("choose_prices", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-
-    reader = benchmark.RecordingReader.default()
+    choose_prices = benchmark("choose_prices")
+    reader = choose_prices.RecordingReader.default()
     drawn = digit_strokes("1704", style="continental")
     size = strokes_size(drawn)
     ways = {"pad": lambda strokes: reader.read_strokes(strokes, size, pen_width=10),
             "image": lambda strokes: reader.read(rasterize(strokes, size, 10))}
     for way, read in ways.items():
-        (graphs,) = benchmark.graphs(reader, [drawn], read, way, total=1)
+        (graphs,) = choose_prices.graphs(reader, [drawn], read, way, total=1)
         assert len(graphs) == 1, way  # one line, one graph
-        assert benchmark.text(graphs, reader.digit_cost, reader.skip_cost) == read(drawn).text == "1704", way
+        assert choose_prices.text(graphs, reader.digit_cost, reader.skip_cost) == read(drawn).text == "1704", way

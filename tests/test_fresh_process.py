@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def fresh_process():
-    spec = importlib.util.spec_from_file_location("fresh_process", ROOT / "benchmarks" / "fresh_process.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def fresh_process(benchmark):
+    return benchmark("fresh_process")
 
 
 def test_a_command_that_ends_by_itself_is_measured(fresh_process):

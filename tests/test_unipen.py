@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -152,43 +151,36 @@ def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and "missing.jsonl.gz" in lines[0] and "--data" in lines[0]
 
 
-def _benchmark():
-    """benchmarks/real_strokes.py as a module."""
-    spec = importlib.util.spec_from_file_location("real_strokes", ROOT / "benchmarks" / "real_strokes.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    return benchmark
-
-
-def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys):
-    benchmark = _benchmark()
+def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(capsys, benchmark):
+    real_strokes = benchmark("real_strokes")
     written = Counter({"aaa-000": 10, "aaa-001": 10, "bbb-000": 20})
-    benchmark.print_writers(Counter({"aaa-000": 3, "aaa-001": 0, "bbb-000": 1}), written)
+    real_strokes.print_writers(Counter({"aaa-000": 3, "aaa-001": 0, "bbb-000": 1}), written)
     line = capsys.readouterr().out.strip()
     assert line.startswith("most misread writers: aaa-000 3 of 10, bbb-000 1 of 20;")  # a writer read right is not named
     assert line.endswith("the other 2 writers' strings: 96.67%")  # 29 of the other 30
-    benchmark.print_writers(Counter({"aaa-000": 0}), written)
+    real_strokes.print_writers(Counter({"aaa-000": 0}), written)
     assert capsys.readouterr().out == ""  # nothing misread, nobody named
 
 
-def test_benchmark_tells_strings_misread_in_company_from_those_whose_digits_misread_alone(capsys):
-    benchmark = _benchmark()
+def test_benchmark_tells_strings_misread_in_company_from_those_whose_digits_misread_alone(capsys, benchmark):
+    real_strokes = benchmark("real_strokes")
     alone_right = [True, True, False, True]  # digit 2 is misread alone
     lines = [SimpleNamespace(sources=sources) for sources in [(0, 1), (1, 3), (2, 3), (0, 3)]]
-    benchmark.print_alone(lines, [True, False, False, True], alone_right)
+    real_strokes.print_alone(lines, [True, False, False, True], alone_right)
     assert capsys.readouterr().out.strip() == ("strings whose digits all read right alone: 75.00%; "
                                                "misread although each of their digits read right alone: 1")
 
 
-def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path):
+def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path, benchmark):
     """Each card keeps what it held, gains the figures under the method, and names the other model by checksum."""
-    benchmark = _benchmark()
+    real_strokes = benchmark("real_strokes")
     models = {"candidate": tmp_path / "candidate.keras", "crnn": tmp_path / "crnn.keras"}
     for role, path in models.items():
         path.write_bytes(role.encode())
         path.with_suffix(".json").write_text(json.dumps({"model": role, "test_accuracy": 0.99}))
     result = {"count": 4, "strings": 0.75, "digits": 0.8, "per_class": np.linspace(0.5, 1.0, 10)}
-    benchmark.record_in_cards({"strings of 3-8, pad": result}, "auto", models, 7, "python benchmarks/real_strokes.py")
+    command = "python benchmarks/real_strokes.py"
+    real_strokes.record_in_cards({"strings of 3-8, pad": result}, "auto", models, 7, command)
     crnn_card = json.loads(models["crnn"].with_suffix(".json").read_text())
     assert crnn_card["model"] == "crnn" and crnn_card["test_accuracy"] == 0.99
     entry = crnn_card["real_strokes"]["auto"]
@@ -199,7 +191,7 @@ def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path):
                                                 "sha256": hashlib.sha256(b"candidate").hexdigest()}}
     assert set(json.loads(models["candidate"].with_suffix(".json").read_text())["real_strokes"]["auto"]["read_with"]) == {"crnn"}
 
-    benchmark.record_in_cards({"strings of 3-8, pad": result}, "crnn", {"crnn": models["crnn"]}, 7, "python ...")
+    real_strokes.record_in_cards({"strings of 3-8, pad": result}, "crnn", {"crnn": models["crnn"]}, 7, "python ...")
     crnn_card = json.loads(models["crnn"].with_suffix(".json").read_text())
     assert set(crnn_card["real_strokes"]) == {"auto", "crnn"}  # each method's figures beside the other's
     assert crnn_card["real_strokes"]["crnn"]["read_with"] == {}
@@ -220,12 +212,12 @@ def test_card_figures_are_the_report_halfs_of_a_reader_with_cards(tmp_path, opti
 
 
 @pytest.mark.parametrize("method", ["auto", "crnn", "contours"])
-def test_shipped_cards_hold_the_report_halfs_figures_read_with_the_shipped_models(method):
+def test_shipped_cards_hold_the_report_halfs_figures_read_with_the_shipped_models(method, benchmark):
     """A model shipped without them, or beside another model than the one they were read with, fails here:
     ``python benchmarks/real_strokes.py --half report --method METHOD --card`` records them again."""
     from digitlab.card import read_card
 
-    models = _benchmark().models_that_read(method)
+    models = benchmark("real_strokes").models_that_read(method)
     for path in models.values():
         entry = read_card(path).get("real_strokes", {}).get(method)
         assert entry is not None, f"{path.name}'s card has no real-stroke figures for method {method!r}"
