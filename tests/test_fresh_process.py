@@ -16,7 +16,7 @@ def test_a_command_that_ends_by_itself_is_measured(fresh_process):
     run = fresh_process.run_in_fresh_process([sys.executable, "-c", "x = bytearray(200 * 10**6); print('done')"],
                                              kill_above=2e9, timeout=60)
     assert run["exit"] == 0 and run["killed"] == "" and run["stdout"] == "done\n"
-    assert 200 <= run["peak_rss_mb"] < 400  # the 200 MB it held, with Python's own
+    assert run["peak_rss_mb"] >= 200  # what it held (on Linux a child's peak starts at its parent's: no upper bound)
 
 
 def test_children_that_end_at_once_are_measured_beside_the_memory_watch(fresh_process):
