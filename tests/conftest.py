@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 
-
 class NetworkAccessError(ConnectionRefusedError):
     pass
 
@@ -43,6 +42,15 @@ def _guarded(real):
     return connect
 
 
+def skip_here_fail_under_ci(what: str, reason: str) -> None:
+    """Skip ``what`` on a developer machine; fail it under CI (``$CI`` set), which installs everything the tests
+    need, so there nothing may pass by being skipped."""
+    if os.environ.get("CI"):
+        # ``from None``: called where a loader's error is being handled, the message says it all.
+        raise pytest.fail.Exception(f"{what} must run under CI, but {reason}", pytrace=False) from None
+    raise pytest.skip.Exception(reason) from None
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
@@ -57,9 +65,7 @@ def mnist():
     try:
         return load_mnist(download=False)
     except DataError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"MNIST not available: {error}")
+        skip_here_fail_under_ci("every test that reads MNIST", f"MNIST is not available: {error}")
 
 
 @pytest.fixture(scope="session")
@@ -95,14 +101,25 @@ def benchmark():
 
 @pytest.fixture
 def unavailable(request):
-    """``unavailable(reason)``: skip the test on a developer machine; fail it under CI (``$CI`` set), which
-    installs everything the test needs, so there it may not pass by being skipped."""
+    """``unavailable(reason)``: :func:`skip_here_fail_under_ci` for the test that asks."""
     def unavailable(reason: str):
-        if os.environ.get("CI"):
-            pytest.fail(f"{request.node.name} must run under CI, but {reason}")
-        pytest.skip(reason)
+        skip_here_fail_under_ci(request.node.name, reason)
 
     return unavailable
+
+
+@pytest.fixture(scope="session")
+def real_choose_half():
+    """The "choose" half of the real-stroke digits (``$DIGITLAB_UNIPEN`` or ``../shared/unipen-dev``); skipped
+    outside CI when the file is absent, as it is for users."""
+    from digitlab import unipen
+    from digitlab.data import DataError
+
+    try:
+        return unipen.writers_half(unipen.load_digits(), "choose")
+    except DataError as error:
+        skip_here_fail_under_ci("every test that reads real strokes",
+                                f"the real-stroke digits are not available: {error}")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import skip_here_fail_under_ci
 
 from digitlab import crnn, synth
 from digitlab.model import ModelFileError
@@ -25,7 +26,8 @@ def _logits_for_path(path: str, frames: int | None = None) -> np.ndarray:
 @pytest.fixture(scope="module")
 def shipped_crnn():
     if not crnn.DEFAULT_MODEL.is_file():
-        pytest.skip(f"{crnn.DEFAULT_MODEL} not trained yet (`digitlab train --model crnn`)")
+        skip_here_fail_under_ci("every test of the shipped CRNN",
+                                f"{crnn.DEFAULT_MODEL} is not trained yet (`digitlab train --model crnn`)")
     return crnn.load_default()
 
 

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import skip_here_fail_under_ci
 
 from digitlab import convolution, exercises
 
@@ -116,7 +117,7 @@ def _most_confused():
     try:
         _, (x_test, y_test) = load_mnist(download=False)
     except DataError as error:
-        pytest.skip(f"MNIST not available: {error}")
+        skip_here_fail_under_ci("05.most_confused's answer", f"MNIST is not available: {error}")
     predicted = evaluate.predict_probabilities(load_default(), x_test).argmax(axis=1)
     confusion = evaluate.confusion_matrix(y_test, predicted)
     (true, read, count), (_, _, runner_up) = evaluate.most_confused_pairs(confusion, k=2)

@@ -228,19 +228,6 @@ def test_shipped_cards_hold_the_report_halfs_figures_read_with_the_shipped_model
                 f"{path.name}'s figures for {method!r} were read with another {read_with['file']} than the shipped one")
 
 
-@pytest.fixture(scope="module")
-def real_choose_half():
-    """The "choose" half of the real-stroke digits; skipped outside CI when the file is absent (users lack it)."""
-    import os
-
-    try:
-        return unipen.writers_half(unipen.load_digits(), "choose")
-    except DataError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"real-stroke digits not available: {error}")
-
-
 @pytest.mark.slow
 def test_the_shipped_reader_reads_real_digits_drawn_on_the_pad(real_choose_half):
     from digitlab.reader import Reader
