@@ -21,8 +21,12 @@ def _data(args) -> int:
     if args.action == "download":
         try:
             folder = data.download_mnist(args.to)
-        except (data.DataError, OSError) as error:  # no network, no mirror, a folder we cannot write
+        except data.DataError as error:  # no network, no mirror
             print(f"digitlab data download: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:  # a folder we cannot make or write
+            print(f"digitlab data download: --to {error.filename or args.to}: cannot write there "
+                  f"({error.strerror or error}).", file=sys.stderr)
             return 2
         print(f"MNIST downloaded and verified in {folder}")
         return 0

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab.files import check_writable
+
 # --- The dataset ----------------------------------------------------------
 
 ENV_VAR = "DIGITLAB_DATA"
@@ -219,7 +221,7 @@ def download_mnist(
     """
     folder = Path(folder) if folder is not None else DEFAULT_DIR
     mirrors = mirrors if mirrors is not None else MIRRORS
-    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(folder / FILES[0])  # a folder that cannot be written fails now, not after the first download
     for name in FILES:
         target = folder / f"{name}.gz"
         if _is_verified(target, name):

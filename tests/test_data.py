@@ -349,6 +349,19 @@ def test_download_without_a_network_says_so_in_one_line(tmp_path, monkeypatch, c
     assert list((tmp_path / "mnist").iterdir()) == []  # no partial files left
 
 
+def test_download_into_a_folder_it_cannot_make_says_so_before_downloading(tmp_path, monkeypatch, capsys):
+    from digitlab import data
+    from digitlab.cli import main
+
+    monkeypatch.setattr(data, "_fetch", lambda *args: pytest.fail("downloaded before checking --to"))
+    (tmp_path / "a_file").write_text("not a folder")
+    to = tmp_path / "a_file" / "mnist"  # a folder that cannot be made, as root too
+    assert main(["data", "download", "--to", str(to)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("digitlab data download: --to ") and "cannot write there (Not a directory)" in error
+    assert len(error.splitlines()) == 1 and (tmp_path / "a_file").read_text() == "not a folder"
+
+
 # --- Gzip bombs (issue 23) --------------------------------------------------------
 
 
