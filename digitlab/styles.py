@@ -105,8 +105,9 @@ def flag_one(image, rng, foot: float = 0.3) -> np.ndarray:
     x, y, w, h = _ink_box(ink)
     width = stroke_width(ink)
     top_x = float(np.flatnonzero(ink[y] > 0.5).mean())
-    # Shallower than any stem (10-35 degrees below the horizontal), so it shows on a slanted 1 too.
-    length, angle = h * rng.uniform(0.3, 0.5), np.radians(rng.uniform(10, 35))
+    # 10-60 degrees below the horizontal: people's flags are steep (about 50 degrees), and a shallow one still
+    # shows on a 1 that leans right.
+    length, angle = h * rng.uniform(0.3, 0.5), np.radians(rng.uniform(10, 60))
     ink = _draw_line(ink, (top_x, y), (top_x - length * np.cos(angle), y + length * np.sin(angle)), width)
     if rng.random() < foot:
         bottom = y + h - 1
