@@ -25,7 +25,7 @@ def _data(args) -> int:
             print(f"digitlab data download: {error}", file=sys.stderr)
             return 2
         except OSError as error:  # a folder we cannot make or write
-            print(f"digitlab data download: --to {error.filename or args.to}: cannot write there "
+            print(f"digitlab data download: {error.filename or args.to or data.DEFAULT_DIR}: cannot write there "
                   f"({error.strerror or error}).", file=sys.stderr)
             return 2
         print(f"MNIST downloaded and verified in {folder}")
