@@ -59,6 +59,9 @@ def _train(args) -> int:
         print(f"digitlab train: --out {out}: cannot write there ({error.strerror or error}).", file=sys.stderr)
         return 2
     builder, trainer, mixture = _recipe(args)
+    import keras
+
+    keras.utils.set_random_seed(args.seed)  # the initial weights too: the same command trains the same network
     model = builder()
     try:
         started_from = _start_from(args.init, model) if args.init else None
@@ -298,7 +301,9 @@ def _add_train_command(commands) -> None:
                             + " (default standard; fast is for the digit CNNs, made for --model fast_cnn)")
     train.add_argument("--epochs", type=int, help="default: the recipe's")
     train.add_argument("--learning-rate", type=float, help="peak learning rate (default: the recipe's)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seeds the initial weights, styles, order and augmentation: the same command trains the "
+                            "same network (default 0)")
     train.add_argument("--out", help="where to write the .keras file (default: digitlab/models/MODEL.keras, "
                                      "the shipped model; with --quick, runs/MODEL_quick.keras)")
     train.add_argument("--init", metavar="MODEL.keras",

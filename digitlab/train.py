@@ -115,9 +115,8 @@ def training_batches(x, y, batch_size: int, augment, seed: int):
     uint8 until a batch is scaled: a quarter of float32's memory.
 
     On TensorFlow (the course's backend) this is a ``tf.data`` pipeline whose
-    augmentation runs compiled, in parallel beside the training step (on two
-    cores, the same batches prepared in Python made a step about twice as
-    slow). On any other Keras backend (JAX on a GPU machine, which has no
+    augmentation runs compiled, beside the training step (on two cores, the
+    same batches prepared in Python made a step about twice as slow). On any other Keras backend (JAX on a GPU machine, which has no
     TensorFlow) it is :class:`TrainingBatches`: the same kind of batches.
     """
     if keras.backend.backend() != "tensorflow":
@@ -132,7 +131,10 @@ def training_batches(x, y, batch_size: int, augment, seed: int):
         return (batch if augment is None else augment(batch, training=True)), tf.gather(labels, indices)
 
     order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed).batch(batch_size)
-    return order.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # One batch at a time, so the augmentation's random state advances in the same order in every run (batches
+    # prepared in parallel draw from it in whatever order their threads come); prefetching still prepares the
+    # next batch beside the training step.
+    return order.map(prepare).prefetch(tf.data.AUTOTUNE)
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -232,7 +234,12 @@ def train(
     labels (:func:`digitlab.distill.distiller`); the teacher reads each
     augmented batch as the student sees it.
     :data:`digitlab.recipes.RECIPES` names the settings that go together.
-    ``history_path`` saves the history as JSON.
+    ``history_path`` saves the history as JSON. ``seed`` seeds the styles,
+    the non-digits, the order, the augmentation and dropout (the validation
+    split is the same for every seed); ``model``'s initial weights were drawn
+    when it was built: seed Keras before building it
+    (``keras.utils.set_random_seed``, as ``digitlab train`` does) and the
+    same call trains the same network again.
     """
     check_schedule(epochs, learning_rate)
     x, y = training_set(x, y)

@@ -107,6 +107,19 @@ def test_each_epoch_of_training_batches_holds_every_image_once_with_its_label_in
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[0], labels)
 
 
+@pytest.mark.parametrize("make", [training_batches, TrainingBatches], ids=["tf.data", "any backend"])
+def test_training_batches_augmented_with_the_same_seeds_are_the_same_in_every_run(make, mnist):
+    """Run to run, the same images in the same order, augmented alike (batches prepared in parallel drew their
+    augmentation in whatever order their threads came)."""
+    (x, y), _ = mnist
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        batches = make(x[:1024, ..., None], y[:1024].astype(np.int64), 16, augmentation(seed=0), seed=0)
+        runs.append(np.concatenate([images for images, _ in one_epoch(batches)]))
+    assert np.array_equal(runs[0], runs[1])
+
+
 def test_training_batches_on_another_backend_are_a_keras_dataset_that_augments_and_fits(monkeypatch, mnist):
     (x, y), _ = mnist
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # what a GPU machine without TensorFlow runs
@@ -319,3 +332,18 @@ def test_quick_training_without_out_never_replaces_the_shipped_weights(tmp_path,
     assert (tmp_path / "runs" / "baseline_cnn_quick.keras").exists()
     assert read_card(tmp_path / "runs" / "baseline_cnn_quick.keras")["quick"] is True
     assert {path.name: path.read_bytes() for path in MODELS_DIR.glob("*.keras")} == shipped
+
+
+@pytest.mark.training
+def test_the_same_train_command_trains_the_same_network_and_another_seed_another(tmp_path, mnist):
+    """A card's command is its recipe: typed again it gives the same weights, the initial ones included."""
+    from digitlab.cli import main
+
+    weights = {}
+    for name, seed in [("first", "3"), ("again", "3"), ("other seed", "4")]:
+        out = tmp_path / f"{name}.keras"
+        assert main(["train", "--model", "baseline_cnn", "--quick", "--epochs", "1", "--seed", seed,
+                     "--out", str(out)]) == 0
+        weights[name] = load_model(out).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(weights["first"], weights["again"]))
+    assert not all(np.array_equal(a, b) for a, b in zip(weights["first"], weights["other seed"]))

@@ -122,6 +122,8 @@ def train(
     validation digits keep MNIST's. The learning rate warms up
     then decays (:func:`digitlab.train.warmup_cosine`). ``quick`` trains on
     QUICK_STRINGS lines for QUICK_EPOCHS, with fast batch-norm statistics.
+    ``seed`` seeds all of the training but ``model``'s initial weights, drawn
+    when it was built (:func:`digitlab.train.train` says how to seed them).
     """
     from digitlab.data import load_mnist
     from digitlab.train import (
