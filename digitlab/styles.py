@@ -100,14 +100,18 @@ def slash_zero(image, rng) -> np.ndarray:
 
 
 def flag_one(image, rng, foot: float = 0.3) -> np.ndarray:
-    """A continental 1: a flag from the top of the stem down to the left, and with probability ``foot`` a foot."""
+    """A continental 1: a flag from the top of the stem down to the left, and with probability ``foot`` a foot.
+
+    A flag that would reach beyond the 28-pixel image stops at its edge.
+    """
     ink = _as_float(image)
     x, y, w, h = _ink_box(ink)
     width = stroke_width(ink)
     top_x = float(np.flatnonzero(ink[y] > 0.5).mean())
     # 10-60 degrees below the horizontal: people's flags are steep (about 50 degrees), and a shallow one still
-    # shows on a 1 that leans right.
-    length, angle = h * rng.uniform(0.3, 0.5), np.radians(rng.uniform(10, 60))
+    # shows on a 1 that leans right. 0.3-0.9 of the height long: most people's flags are a quarter of it, but
+    # some who write continental ones draw them as long as the stem.
+    length, angle = h * rng.uniform(0.3, 0.9), np.radians(rng.uniform(10, 60))
     ink = _draw_line(ink, (top_x, y), (top_x - length * np.cos(angle), y + length * np.sin(angle)), width)
     if rng.random() < foot:
         bottom = y + h - 1
