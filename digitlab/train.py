@@ -116,8 +116,9 @@ def training_batches(x, y, batch_size: int, augment, seed: int):
 
     On TensorFlow (the course's backend) this is a ``tf.data`` pipeline whose
     augmentation runs compiled, beside the training step (on two cores, the
-    same batches prepared in Python made a step about twice as slow). On any other Keras backend (JAX on a GPU machine, which has no
-    TensorFlow) it is :class:`TrainingBatches`: the same kind of batches.
+    same batches prepared in Python made a step about twice as slow). On any
+    other Keras backend (JAX on a GPU machine, which has no TensorFlow) it is
+    :class:`TrainingBatches`: the same kind of batches.
     """
     if keras.backend.backend() != "tensorflow":
         return TrainingBatches(x, y, batch_size, augment, seed)
