@@ -44,6 +44,8 @@ def _data(args) -> int:
 
 
 def _train(args) -> int:
+    import keras
+
     from digitlab import model as models
     from digitlab.files import check_writable
 
@@ -59,8 +61,6 @@ def _train(args) -> int:
         print(f"digitlab train: --out {out}: cannot write there ({error.strerror or error}).", file=sys.stderr)
         return 2
     builder, trainer, mixture = _recipe(args)
-    import keras
-
     keras.utils.set_random_seed(args.seed)  # the initial weights too: the same command trains the same network
     model = builder()
     try:
