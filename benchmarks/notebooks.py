@@ -123,7 +123,7 @@ def verdict(result: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks 01-06")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of the course")
     parser.add_argument("--mode", choices=["quick", "full"], default="quick")
     parser.add_argument("--timeout", type=int, default=600, help="per cell, seconds (a hung cell fails the notebook)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")

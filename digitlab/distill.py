@@ -18,6 +18,7 @@ wants logits). ``digitlab train --teacher MODEL.keras`` distils into the
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 #: How much the distillation loss softens both networks' probabilities (the logits are divided by it).
@@ -86,13 +87,18 @@ def distiller(teacher: keras.Model, student: keras.Model, temperature: float = T
                                         student_loss_weight=label_weight, name=f"{student.name}_distiller")
 
 
-def distillation_loss(teacher: keras.Model, student: keras.Model, images, temperature: float = TEMPERATURE) -> float:
-    """How far ``student``'s softened probabilities on ``images`` are from ``teacher``'s
-    (:class:`SoftenedProbabilities`, averaged over the images): 0 when they agree."""
-    from digitlab.evaluate import predict_probabilities
-
+def distillation_loss(teacher_probabilities, student_probabilities, temperature: float = TEMPERATURE) -> float:
+    """How far a student's softened probabilities are from its teacher's on the same images
+    (:class:`SoftenedProbabilities`, averaged over the images): 0 when they agree. Both are arrays of
+    probabilities, one row an image (:func:`digitlab.evaluate.predict_probabilities`), so that the teacher
+    reads the images once however many students are compared with it."""
+    teacher_probabilities = np.asarray(teacher_probabilities, np.float32)
+    student_probabilities = np.asarray(student_probabilities, np.float32)
+    if teacher_probabilities.shape != student_probabilities.shape:
+        raise ValueError(f"the teacher's probabilities have shape {teacher_probabilities.shape} and the student's "
+                         f"{student_probabilities.shape}: give both models' probabilities on the same images")
     loss = SoftenedProbabilities(temperature)
-    return float(loss.compute_loss(predict_probabilities(teacher, images), predict_probabilities(student, images)))
+    return float(loss.compute_loss(teacher_probabilities, student_probabilities))
 
 
 def card_fields(teacher_path, teacher_card: dict) -> dict:

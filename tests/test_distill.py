@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 
 from digitlab.card import read_card  # noqa: E402
 from digitlab.distill import (  # noqa: E402
-    LABEL_WEIGHT, TEMPERATURE, SoftenedProbabilities, check_teacher, distillation_loss, soften,
+    LABEL_WEIGHT, TEMPERATURE, check_teacher, distillation_loss, soften,
 )
 from digitlab.model import candidate_cnn, digit_cnn, fast_cnn, load_default  # noqa: E402
 from digitlab.train import train  # noqa: E402
@@ -28,11 +28,12 @@ def test_soften_keeps_the_ranking_and_flattens_above_temperature_one():
 
 def test_the_distillation_loss_is_zero_when_student_and_teacher_agree_and_grows_as_they_part():
     teacher = np.array([[0.97, 0.02, 0.01]], np.float32)
-    loss = SoftenedProbabilities(temperature=2.0)
-    assert float(loss.compute_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-6)
-    near = float(loss.compute_loss(teacher, np.array([[0.90, 0.08, 0.02]], np.float32)))
-    far = float(loss.compute_loss(teacher, np.array([[0.02, 0.97, 0.01]], np.float32)))
+    assert distillation_loss(teacher, teacher, temperature=2.0) == pytest.approx(0.0, abs=1e-6)
+    near = distillation_loss(teacher, [[0.90, 0.08, 0.02]], temperature=2.0)
+    far = distillation_loss(teacher, [[0.02, 0.97, 0.01]], temperature=2.0)
     assert 0 < near < far
+    with pytest.raises(ValueError, match="same images"):
+        distillation_loss(teacher, [[0.5, 0.5]])
 
 
 def test_a_student_must_have_its_teachers_classes():
@@ -52,12 +53,13 @@ def test_distillation_on_a_small_set_brings_the_student_closer_to_its_teacher(mn
 
     (x_train, y_train), (x_test, y_test) = mnist
     teacher, images, labels = load_default(), x_test[:1000], y_test[:1000]
+    teacher_probabilities = predict_probabilities(teacher, images)
     students, losses = {}, {}
     for name, maybe_teacher in [("distilled", teacher), ("labels only", None)]:
         keras.utils.set_random_seed(0)  # the same initial weights for both
         students[name] = fast_cnn()
         train(students[name], x_train, y_train, quick=True, seed=0, verbose=0, teacher=maybe_teacher)
-        losses[name] = distillation_loss(teacher, students[name], images)
+        losses[name] = distillation_loss(teacher_probabilities, predict_probabilities(students[name], images))
     assert losses["distilled"] < 0.7 * losses["labels only"], losses
     assert accuracy(labels, predict_probabilities(students["distilled"], images).argmax(axis=1)) > 0.9
 
