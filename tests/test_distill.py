@@ -54,14 +54,15 @@ def test_distillation_on_a_small_set_brings_the_student_closer_to_its_teacher(mn
     (x_train, y_train), (x_test, y_test) = mnist
     teacher, images, labels = load_default(), x_test[:1000], y_test[:1000]
     teacher_probabilities = predict_probabilities(teacher, images)
-    students, losses = {}, {}
+    probabilities, losses = {}, {}
     for name, maybe_teacher in [("distilled", teacher), ("labels only", None)]:
         keras.utils.set_random_seed(0)  # the same initial weights for both
-        students[name] = fast_cnn()
-        train(students[name], x_train, y_train, quick=True, seed=0, verbose=0, teacher=maybe_teacher)
-        losses[name] = distillation_loss(teacher_probabilities, predict_probabilities(students[name], images))
+        student = fast_cnn()
+        train(student, x_train, y_train, quick=True, seed=0, verbose=0, teacher=maybe_teacher)
+        probabilities[name] = predict_probabilities(student, images)
+        losses[name] = distillation_loss(teacher_probabilities, probabilities[name])
     assert losses["distilled"] < 0.7 * losses["labels only"], losses
-    assert accuracy(labels, predict_probabilities(students["distilled"], images).argmax(axis=1)) > 0.9
+    assert accuracy(labels, probabilities["distilled"].argmax(axis=1)) > 0.9
 
 
 @pytest.mark.training

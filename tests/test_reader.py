@@ -143,7 +143,7 @@ def test_auto_reads_well_separated_digits(mnist, auto_reader):
     sequence = make_dataset(1, length=5, seed=3, mnist=mnist, gap=0.6, scale=2.0)[0]
     reading = auto_reader.read(sequence.image)
     assert reading.text == sequence.text
-    # Either recognizer may read the line (here both read it right, a hundredth of a nat apart); each box is its digit.
+    # Either recognizer's path may read the line; what the reader owes is the text and each digit's box.
     for digit, truth in zip(reading.digits, sequence.boxes):
         assert iou(digit.box, truth) > 0.8
 
