@@ -21,8 +21,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml binder/requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# JAX goes in a folder of its own, seen only by the test that trains on it (tests/jax-backend.txt says why).
+$(VENV)/.installed-test: $(VENV)/.installed tests/jax-backend.txt
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(VENV)/jax-backend -r tests/jax-backend.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -9,6 +9,7 @@ untouched by what ran before it. The peak is the child's ``ru_maxrss`` from
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -17,6 +18,15 @@ import threading
 import time
 
 import psutil
+
+
+def jax_warning() -> str:
+    """A line to print when JAX is importable here, else "": TensorFlow then imports it too (its lite converter
+    does), and every process holds about 100 MB that a user's (``make lab``, Binder: no JAX) does not."""
+    if importlib.util.find_spec("jax") is None:
+        return ""
+    return ("warning: JAX is importable here and TensorFlow imports it: each process holds about 100 MB more than a "
+            "user's (`make install-test` keeps JAX apart: tests/jax-backend.txt)")
 
 
 def run_in_fresh_process(command: list[str], kill_above: float | None = None,

@@ -56,7 +56,7 @@ from PIL import Image
 
 from digitlab.image_files import MAX_PIXELS
 from digitlab.reading import UNSURE_BELOW
-from fresh_process import last_line, run_in_fresh_process
+from fresh_process import jax_warning, last_line, run_in_fresh_process
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -232,6 +232,8 @@ def main(argv=None) -> int:
     print(f"{platform.node()}: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; pixel budget "
           f"{MAX_PIXELS / 1e6:.0f} Mpx; targets <= {MAX_RSS_BYTES / 1e9:.1f} GB peak RSS, <= {MAX_SECONDS:.0f} s; "
           f"this process {floor:.0f} MB")
+    if jax_warning():
+        print(jax_warning())
     print(f"{'image':<24} {'via':<7} {'file KB':>8} {'seconds':>8} {'peak MB':>8}  outcome", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
