@@ -22,10 +22,10 @@ import psutil
 
 def jax_warning() -> str:
     """A line to print when JAX is importable here, else "": TensorFlow then imports it too (its lite converter
-    does), and every process holds about 100 MB that a user's (``make lab``, Binder: no JAX) does not."""
+    does), and every process holds 100-150 MB that a user's (``make lab``, Binder: no JAX) does not."""
     if importlib.util.find_spec("jax") is None:
         return ""
-    return ("warning: JAX is importable here and TensorFlow imports it: each process holds about 100 MB more than a "
+    return ("warning: JAX is importable here and TensorFlow imports it: each process holds 100-150 MB more than a "
             "user's (`make install-test` keeps JAX apart: tests/jax-backend.txt)")
 
 
