@@ -232,8 +232,8 @@ def main(argv=None) -> int:
     print(f"{platform.node()}: {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; pixel budget "
           f"{MAX_PIXELS / 1e6:.0f} Mpx; targets <= {MAX_RSS_BYTES / 1e9:.1f} GB peak RSS, <= {MAX_SECONDS:.0f} s; "
           f"this process {floor:.0f} MB")
-    if jax_warning():
-        print(jax_warning())
+    if warning := jax_warning():
+        print(warning)
     print(f"{'image':<24} {'via':<7} {'file KB':>8} {'seconds':>8} {'peak MB':>8}  outcome", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     names = args.only or list(TRAININGS)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.epochs} epoch(s) each"
           f"{', quick' if args.quick else ''}; target <= {MAX_RSS_BYTES / 1e6:.0f} MB peak RSS", flush=True)
-    if jax_warning():
-        print(jax_warning(), flush=True)
+    if warning := jax_warning():
+        print(warning, flush=True)
     print(f"{'training':15s} {'seconds':>8s} {'peak MB':>8s} {'CPU s':>7s} {'kernel':>6s}  options", flush=True)
     results = {}
     for name in names:
