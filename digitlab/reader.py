@@ -25,6 +25,9 @@ The contour method runs four steps, one method of
 4. :meth:`Reader.assemble`: for touching digits keep the cut the classifier
    is most confident about, then build the :class:`Reading`.
 
+Every method reads a page whose ink, if thicker for its digits' height than
+MNIST's strokes (a marker), was thinned first (:meth:`Reader.read_page`).
+
 Errors: :class:`~digitlab.preprocess.ImageError` (a ``ValueError``) for files
 that are not images and for NaN/inf pixels; ``TypeError`` for inputs that
 are not a path, a PIL image or a numpy array.
@@ -37,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import decode
-from digitlab.preprocess import ImageError, check_polarity, check_threshold, Page, normalize_digit, prepare
+from digitlab.preprocess import (
+    MNIST_STROKE_WIDTH, ImageError, Page, check_polarity, check_threshold, normalize_digit, prepare, thin_ink,
+)
 from digitlab.reader_memory import CropMemory, DrawingMemory, crop_keys
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
@@ -155,7 +160,11 @@ class Reader:
         return levelled.read_back(self.read_page(levelled.level, segment(levelled.level.mask)))
 
     def read_page(self, page: Page, segmentation: Segmentation) -> Reading:
-        """Read a prepared page, segmented (:meth:`find_boxes`), by this reader's method."""
+        """Read a prepared page, segmented (:meth:`find_boxes`), by this reader's method, its ink first thinned where
+        thicker than MNIST's strokes (:func:`digitlab.preprocess.thin_ink`): a photo has no strokes to draw again
+        with MNIST's pen, as :meth:`read_strokes` does, but its ink can be made about as thin."""
+        if segmentation.digit_height:
+            page = thin_ink(page, MNIST_STROKE_WIDTH * segmentation.digit_height)
         if self.method == "auto":
             return self.read_graph(page, segmentation)
         if self.method == "crnn":

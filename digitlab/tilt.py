@@ -102,14 +102,15 @@ class Levelled:
 
     def read_back(self, reading: Reading) -> Reading:
         """A reading of :attr:`level` as a reading of :attr:`page`: each box turned back (the box around its
-        turned corners, within the input) and shown on the page's own image."""
+        turned corners, within the input, at least a pixel a side) and shown on the page's own image."""
         back = cv2.invertAffineTransform(self.turn)
-        height, width = (side / self.page.scale for side in self.page.gray.shape)
+        height, width = (max(1, round(side / self.page.scale)) for side in self.page.gray.shape)
         digits = []
         for digit in reading.digits:
             x, y, w, h = digit.box
             corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]]) @ back[:, :2].T + back[:, 2]
-            left, top = np.floor(np.clip(corners.min(axis=0), 0, (width, height))).astype(int)
-            right, bottom = np.ceil(np.clip(corners.max(axis=0), 0, (width, height))).astype(int)
+            # Ink in a corner the turn brought in from outside the input still gets a box on the input.
+            left, top = np.floor(np.clip(corners.min(axis=0), 0, (width - 1, height - 1))).astype(int)
+            right, bottom = np.ceil(np.clip(corners.max(axis=0), (left + 1, top + 1), (width, height))).astype(int)
             digits.append(replace(digit, box=(int(left), int(top), int(right - left), int(bottom - top))))
         return reading_of(digits, self.page)

@@ -9,10 +9,12 @@ from digitlab.preprocess import (
     binarize,
     check_image,
     downscale,
+    ink_stroke_width,
     is_dark_on_light,
     load_image,
     normalize_digit,
     prepare,
+    thin_ink,
     to_grayscale,
     to_ink,
     to_model_input,
@@ -108,6 +110,52 @@ def test_otsu_and_adaptive_find_the_stroke_under_uneven_light():
     assert not binarize(ink, "adaptive")[:, 40:].any()
     with pytest.raises(ValueError, match="threshold must be one of"):
         binarize(ink, "magic")
+
+
+# --- Stroke width ---------------------------------------------------------------
+
+
+def written(text="1704", pen_width=14, height=120, width_ratio=0.6):
+    """``text`` written with ``pen_width`` as a photo: dark ink on light paper, a little blurred, prepared."""
+    import cv2
+
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes(text, height=height, spacing=30, width_ratio=width_ratio)
+    drawn = rasterize(strokes, strokes_size(strokes), pen_width).astype(np.float32)
+    return prepare(np.clip(cv2.GaussianBlur(235 - 0.8 * drawn, (0, 0), 1.0), 0, 255).astype(np.uint8))
+
+
+def test_the_stroke_width_is_the_pens():
+    widths = [ink_stroke_width(written(pen_width=pen).mask) for pen in (6, 14, 30)]
+    for pen, width in zip((6, 14, 30), widths):
+        assert pen <= width <= pen + 5, (pen, widths)
+    assert ink_stroke_width(np.zeros((50, 50), np.uint8)) == 0.0
+
+
+def test_ink_thicker_than_asked_is_thinned_and_its_mask_kept():
+    from digitlab.segment import segment
+
+    marker = written(pen_width=30)
+    thinned = thin_ink(marker, 16)
+    assert 12 <= ink_stroke_width(binarize(thinned.ink)) <= 20 < ink_stroke_width(marker.mask)
+    np.testing.assert_array_equal(thinned.mask, marker.mask)  # so the segmentation is the same
+    assert [seg.box for seg in segment(thinned.mask).segments] == [seg.box for seg in segment(marker.mask).segments]
+    pen = written(pen_width=10)
+    assert thin_ink(pen, 16) is pen  # thinner strokes are left as they are
+    with pytest.raises(ValueError, match="width must be positive"):
+        thin_ink(pen, 0)
+
+
+def test_ink_that_filled_its_loops_keeps_its_shape():
+    """A marker on narrow 8s fills their loops: the ink measures as wide as a digit, yet thinning takes off at
+    most half the width asked, so each 8 stays one blob of ink instead of two dots."""
+    import cv2
+
+    filled = written("888", pen_width=30, height=100, width_ratio=0.45)
+    assert ink_stroke_width(filled.mask) > 40
+    thinned = binarize(thin_ink(filled, 12).ink)
+    assert cv2.connectedComponents(thinned)[0] - 1 == cv2.connectedComponents(filled.mask)[0] - 1 == 3
 
 
 # --- One digit as MNIST ---------------------------------------------------

@@ -385,6 +385,27 @@ def test_the_pad_is_read_as_if_drawn_with_mnists_pen_whatever_pen_was_chosen(mni
     assert hairline < 0.5 * mnist_width
 
 
+def test_a_photo_written_with_a_marker_is_read_with_strokes_about_as_thin_as_a_pens():
+    import cv2
+
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes("0123456789", height=120)
+    size = strokes_size(strokes)
+    reader = Reader(ink_column_model, method="contours", average_shifts=False)
+
+    def ink_per_crop(pen):
+        """The median number of ink pixels in the crops of ``strokes`` written with ``pen``, photographed."""
+        drawn = rasterize(strokes, size, pen).astype(np.float32)
+        photo = np.clip(cv2.GaussianBlur(235 - 0.8 * drawn, (0, 0), 1.0), 0, 255).astype(np.uint8)
+        digits = reader.read(photo).digits
+        assert len(digits) == 10
+        return np.median([(digit.crop > 0.5).sum() for digit in digits])
+
+    # A pen 12 % of the digits' height and a marker 30 %: as drawn, the marker's crops hold 1.8 times the ink.
+    assert ink_per_crop(36) < 1.3 * ink_per_crop(14)
+
+
 def test_the_pads_boxes_hold_the_ink_the_student_drew_with_a_thick_pen():
     from digitlab.strokes import digit_strokes, rasterize, strokes_size
 

@@ -92,3 +92,17 @@ def test_strokes_written_at_a_slant_on_the_pad_read_as_one_line(shipped_reader, 
     reading = shipped_reader.read_strokes(slanted, (400, 660), 7)
     assert reading.text == "31415926"
     assert_boxes_on_the_digits(reading, level, turn)  # the pad draws them over the strokes as written
+
+
+def test_a_box_the_turn_brought_in_from_outside_the_photo_stays_on_it():
+    from digitlab.preprocess import prepare
+    from digitlab.reading import Digit, reading_of
+    from digitlab.tilt import Levelled
+
+    page = prepare(np.full((52, 26), 200, np.uint8))
+    levelled = Levelled.of(page, 20.0)
+    height, width = levelled.level.gray.shape
+    corners = [(0, 0), (width - 3, 0), (0, height - 3), (width - 3, height - 3)]  # outside the photo once turned back
+    digits = [Digit(value=1, confidence=0.5, box=(x, y, 3, 3), crop=np.zeros((28, 28), np.float32)) for x, y in corners]
+    for x, y, w, h in (digit.box for digit in levelled.read_back(reading_of(digits, levelled.level)).digits):
+        assert 0 <= x < 26 and 0 <= y < 52 and w >= 1 and h >= 1 and x + w <= 26 and y + h <= 52
