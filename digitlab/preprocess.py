@@ -278,12 +278,15 @@ def thin_ink(page: Page, width: float) -> Page:
     stem; thinned, the strokes show their shape again, as thick for their
     height as the recognizers learned them (the reader asks for
     :data:`MNIST_STROKE_WIDTH` of the digit height). Thinner strokes
-    are left as they are: thickening them hides more than it shows. The mask,
+    are left as they are: ink added to a hairline would join it to its
+    neighbours. The mask,
     and so the segmentation, stay as they were: eroding them would widen the
     gaps of a broken stroke and drop its specks of ink.
     """
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}.")
+    if width < 2:  # not a pixel to take off (below), so nothing to measure: a page of specks or of tiny digits
+        return page
     # Erosion takes a pixel off each side per pixel of radius, and at most half of ``width``: it cannot tell a thick
     # stroke from ink that filled a loop, and eroded further a filled 8 shrinks to two dots.
     radius = int(min(ink_stroke_width(page.mask) - width, width) // 2)
