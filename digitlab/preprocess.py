@@ -258,7 +258,6 @@ def keep_connected(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
 MNIST_STROKE_WIDTH = 0.16
 
 
-
 def ink_stroke_width(mask: np.ndarray) -> float:
     """The typical width, in pixels, of the strokes in ``mask`` (uint8, 255 on ink); 0.0 without ink.
 
@@ -277,11 +276,11 @@ def thin_ink(page: Page, width: float) -> Page:
     A thick pen fills the loops of an 8 or a 9 and joins a 1's flag to its
     stem; thinned, the strokes show their shape again, as thick for their
     height as the recognizers learned them (the reader asks for
-    :data:`MNIST_STROKE_WIDTH` of the digit height). Thinner strokes
-    are left as they are: ink added to a hairline would join it to its
-    neighbours. The mask,
-    and so the segmentation, stay as they were: eroding them would widen the
-    gaps of a broken stroke and drop its specks of ink.
+    :data:`MNIST_STROKE_WIDTH` of the digit height). Thinner strokes are
+    left as they are: ink added to a hairline would join it to its
+    neighbours. The mask, and so the segmentation, stay as they were:
+    eroding them would widen the gaps of a broken stroke and drop its
+    specks of ink.
     """
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}.")
