@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="a .keras file (default: the shipped model)")
     args = parser.parse_args(argv)
 
-    from digitlab import crnn, decode
+    from digitlab import crnn, decode, ink_pieces
     from digitlab.reader import PAD_REMEMBERS, Reader
     from digitlab.strokes import digit_strokes
     from digitlab.widget import DigitPad
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     steps = (  # the steps on the pad's own thread, one after the other
         ("MNIST's pen: sizing the strokes", Reader, "mnist_pen_width"),
         ("threshold + segment", Reader, "find_boxes"),
-        ("strokes into pieces", decode, "stroke_lines"),
+        ("strokes into pieces", ink_pieces, "stroke_lines"),
         ("candidates cut and normalised", decode, "candidates"),
         ("candidate CNN (new crops only)", Reader, "classify"),
         ("display", DigitPad, "show"),

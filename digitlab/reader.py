@@ -3,7 +3,8 @@
 Taught in ``notebooks/06_segmenting_sequences.ipynb`` (and used by the
 draw-and-read widget). Three methods:
 
-- ``"contours"`` (notebook 06): segment, classify each digit with the CNN;
+- ``"contours"`` (notebook 06): segment, classify each digit with the CNN
+  (:mod:`digitlab.contours`);
 - ``"crnn"`` (notebook 08): each line read whole by the CRNN (:mod:`digitlab.crnn`),
   no segmentation of digits; boxes are approximate (from the CTC alignment);
 - ``"auto"`` (the default, notebook 06): the ink is cut into pieces (a pad's
@@ -13,17 +14,16 @@ draw-and-read widget). Three methods:
   the most probable path through those groupings and readings
   (:mod:`digitlab.decode`).
 
-The contour method runs four steps, one method of
-:class:`Reader` each, so a notebook can show them one at a time:
+The contour method runs four steps, so a notebook can show them one at a time:
 
 1. :meth:`Reader.find_boxes`: :func:`digitlab.preprocess.prepare` then
    :func:`digitlab.segment.segment`;
-2. :meth:`Reader.crops`: every candidate digit normalised as MNIST (28x28),
-   including the pieces of each candidate cut of touching digits;
+2. :func:`digitlab.contours.options`: every candidate digit normalised as
+   MNIST (28x28), including the pieces of each candidate cut of touching digits;
 3. :meth:`Reader.classify`: all crops of one image in ONE batched call (and
    one more for the shifted copies of the crops it is unsure of);
-4. :meth:`Reader.assemble`: for touching digits keep the cut the classifier
-   is most confident about, then build the :class:`Reading`.
+4. :func:`digitlab.contours.assemble`: for touching digits keep the cut the
+   classifier is most confident about, then build the :class:`Reading`.
 
 Every method reads a page whose ink, if thicker for its digits' height than
 MNIST's strokes (a marker), was thinned first (:meth:`Reader.read_page`).
@@ -39,21 +39,19 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import decode
+from digitlab import contours, decode, ink_pieces
 from digitlab.preprocess import (
     MNIST_STROKE_WIDTH, ImageError, Page, check_polarity, check_threshold, normalize_digit, prepare, thin_ink,
 )
 from digitlab.reader_memory import CropMemory, DrawingMemory, crop_keys
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
-from digitlab.segment import SMALL_SIZE, Segmentation, segment, segment_ink
+from digitlab.segment import Segmentation, segment
 from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, rasterize
 from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
 
 METHODS = ("contours", "crnn", "auto")
-#: One way to read a segment (method "contours"): its pieces, each a (28x28 crop, box) pair.
-Option = list[tuple[np.ndarray, tuple]]
 #: The most crops one model call classifies: a line of digits takes one call, a page of thousands of specks
 #: several, each taking about 70 MB while it runs (1,024 crops: 190 MB) instead of growing with the page. Calls
 #: of 128 crops and more run equally fast per crop (about 3.5 a millisecond on 2 cores): larger ones only cost memory.
@@ -169,10 +167,10 @@ class Reader:
             return self.read_graph(page, segmentation)
         if self.method == "crnn":
             return self.read_crnn(page, segmentation)
-        candidates = self.crops(page, segmentation)
+        candidates = contours.options(page, segmentation)
         crops = [crop for options in candidates for pieces in options for crop, _ in pieces]
         probabilities = self.classify(np.stack(crops)) if crops else np.zeros((0, 10), np.float32)
-        return self.assemble(page, segmentation, candidates, probabilities)
+        return contours.assemble(page, segmentation, candidates, probabilities)
 
     def read_crnn(self, page: Page, segmentation: Segmentation) -> Reading:
         """Method "crnn": each line's ink (its segments' blobs and their soft edges only, so dropped
@@ -217,7 +215,7 @@ class Reader:
         thicker fills a narrow 8 or joins a 1's flag to its stem, one much
         thinner leaves hairlines that MNIST never had. Method "auto" takes
         the strokes themselves as the pieces it groups into digits
-        (:func:`digitlab.decode.stroke_lines`), turned level when their lines
+        (:func:`digitlab.ink_pieces.stroke_lines`), turned level when their lines
         tilt, as :meth:`read` turns photos; the other methods read the
         strokes' image, as :meth:`read` would. Only the strokes and candidates
         the reader has not drawn and cut lately are drawn and cut (:class:`digitlab.reader_memory.DrawingMemory`).
@@ -232,12 +230,12 @@ class Reader:
             page, segmentation = self.find_boxes(image)
             tilt = line_tilt(segmentation)
             if abs(tilt) < LEVEL_FROM_DEGREES:
-                lines = decode.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
+                lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
                 reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
             else:  # as read() does, with the strokes themselves turned level
                 level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
                 level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width))
-                lines = decode.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
+                lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
                 level_reading = self.read_graph(level_page, level_segmentation, lines)
                 reading = Levelled(page, level_page, turn).read_back(level_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
@@ -330,68 +328,6 @@ class Reader:
         """Step 1: the prepared image and its segmentation (boxes in working pixels)."""
         page = prepare(image, polarity=self.polarity, method=self.threshold)
         return page, segment(page.mask)
-
-    @staticmethod
-    def crops(page: Page, segmentation: Segmentation) -> list[list[Option]]:
-        """Step 2: per segment, its candidate readings (:data:`Option`: pieces of (28x28 crop, box)).
-
-        A segment has one candidate (itself, one piece), or one per candidate
-        cut when it is probably touching digits. Each crop holds only the
-        segment's own ink (plus a pixel of soft edge), normalised as MNIST.
-        """
-        return [_segment_options(page, segmentation, seg) for seg in segmentation.segments]
-
-    def assemble(self, page: Page, segmentation: Segmentation, candidates, probabilities) -> Reading:
-        """Step 4: keep each segment's most confident candidate; build the :class:`Reading`.
-
-        ``probabilities`` has one row per crop of ``candidates``, in order
-        (step 3, :meth:`classify`). A candidate's score is the mean log
-        confidence of its pieces.
-        """
-        digits, start = [], 0
-        for seg, options in zip(segmentation.segments, candidates):
-            best, best_score = None, -np.inf
-            for pieces in options:
-                chosen = probabilities[start:start + len(pieces)]
-                start += len(pieces)
-                score = float(np.mean(np.log(chosen.max(axis=1) + 1e-9)))
-                if score > best_score:
-                    best, best_score = (pieces, chosen), score
-            if best is None:
-                continue
-            for (crop, box), probs in zip(*best):
-                digits.append(Digit(
-                    value=int(np.argmax(probs)),
-                    confidence=float(np.max(probs)),
-                    box=to_input_pixels(box, page.scale),
-                    crop=crop,
-                    line=seg.line,
-                    method="contours",
-                    touching=seg.touching,
-                    blobs=len(seg.labels),
-                ))
-        return reading_of(digits, page)
-
-
-def _segment_options(page: Page, segmentation: Segmentation, seg) -> list[Option]:
-    """One option per candidate cut of a touching segment whose pieces all hold ink of a digit's size;
-    the segment whole when it is not touching, or when no cut gives such pieces."""
-    smallest = SMALL_SIZE * segmentation.digit_height
-    options = []
-    for cuts in seg.cuts if seg.touching else [()]:
-        pieces = [_piece(page, segmentation, seg, x0, x1) for x0, x1 in zip((None,) + cuts, cuts + (None,))]
-        if all(piece is not None and (not cuts or max(piece[1][2:]) >= smallest) for piece in pieces):
-            options.append(pieces)
-    return options or [[_piece(page, segmentation, seg)]]
-
-
-def _piece(page: Page, segmentation: Segmentation, seg, x0=None, x1=None) -> tuple[np.ndarray, tuple] | None:
-    """The 28x28 crop and box of ``seg``'s own ink between columns ``x0`` and ``x1``; None without ink."""
-    own, region, box = segment_ink(segmentation.components, seg, x0, x1, grow=1, claimed=segmentation.claimed)
-    if own is None:
-        return None
-    x, y, w, h = region
-    return normalize_digit(page.ink[y:y + h, x:x + w] * own), box
 
 
 def _check_digit_classifier(model) -> None:

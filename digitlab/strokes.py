@@ -98,7 +98,7 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
     hold its ink only: that part (uint8, white on black) and the (x, y) of its corner on the canvas.
 
     The same pixels as the whole canvas would have, without a canvas to fill and search per stroke: reading
-    a pad looks at each of its strokes alone (:func:`digitlab.decode.stroke_lines`). With a ``memory``, a
+    a pad looks at each of its strokes alone (:func:`digitlab.ink_pieces.stroke_lines`). With a ``memory``, a
     stroke drawn lately is not drawn again; its window is then shared, and read-only.
     """
     height, width = _canvas_size(size)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from digitlab import decode
+from digitlab.ink_pieces import MAX_PIECES, Piece, stroke_pieces
 from digitlab.preprocess import normalize_digit
 from digitlab.reader_memory import DrawingMemory
 
 
-def _candidates(piece_count: int, max_pieces: int = decode.MAX_PIECES) -> list[decode.Candidate]:
+def _candidates(piece_count: int, max_pieces: int = MAX_PIECES) -> list[decode.Candidate]:
     blank = np.zeros((28, 28), np.float32)
     return [decode.Candidate(start, end, (start, 0, end - start, 1), blank)
             for start in range(piece_count) for end in range(start + 1, min(start + max_pieces, piece_count) + 1)]
@@ -132,7 +133,7 @@ def test_every_run_of_up_to_max_pieces_is_a_candidate():
         mask = np.zeros_like(ink, dtype=bool)
         mask[5:15, left + 2:left + 8] = True
         masks.append(mask)
-    pieces = decode.stroke_pieces(masks)
+    pieces = stroke_pieces(masks)
     found = decode.candidates(pieces, ink, height=10)
     assert len(pieces) == 6
     assert {(c.start, c.end) for c in found} == {(s, e) for s in range(6) for e in range(s + 1, min(s + 4, 6) + 1)}
@@ -148,7 +149,7 @@ def test_a_memory_of_candidates_gives_the_crops_cut_afresh_and_cuts_only_what_ch
         mask = np.zeros_like(ink, dtype=bool)
         mask[5:15, left + 2:left + 8] = True
         masks.append(mask)
-    pieces, memory = decode.stroke_pieces(masks), DrawingMemory()
+    pieces, memory = stroke_pieces(masks), DrawingMemory()
 
     def same_as_afresh(found, ink, height):
         afresh = decode.candidates(pieces, ink, height)
@@ -258,8 +259,8 @@ def test_the_eleventh_class_rejects_pairs_and_pieces_of_test_digits(shipped, mni
         assert rejected.mean() >= 0.95, f"{name}: {rejected.mean():.1%} rejected"
 
 
-def _piece(x: int, width: int) -> decode.Piece:
-    return decode.Piece(np.ones((40, width), bool), (x, 0, width, 40), (x, 0, width, 40))
+def _piece(x: int, width: int) -> Piece:
+    return Piece(np.ones((40, width), bool), (x, 0, width, 40), (x, 0, width, 40))
 
 
 def test_a_crnn_reading_of_separate_pieces_takes_their_exact_boxes():
