@@ -237,6 +237,7 @@ def main() -> int:
     lines = [line.turned(args.turn if index % 2 else -args.turn) if args.turn else line
              for index, line in enumerate(unipen.strings(digits, n))]
     paper_rng = np.random.default_rng(2)
+
     def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
         return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
 
