@@ -258,7 +258,7 @@ def keep_connected(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
 #: however large, are left about as they are.
 MNIST_STROKE_WIDTH = 0.115
 #: A page's ink is as dark as this percentile of its pixels within the mask: the cores of its strokes, not the few
-#: darkest specks of noise.
+#: darkest specks of noise (the 90th to the 99th measure MNIST's digits and pens' strokes within 0.005 of the height).
 INK_LEVEL_PERCENTILE = 95
 
 
@@ -272,7 +272,7 @@ def ink_stroke_width(ink: np.ndarray, mask: np.ndarray) -> float:
     ink's own darkness (:data:`INK_LEVEL_PERCENTILE`). A blur spreads a
     stroke's ink but keeps its mass, and a grey pen is as wide as a black
     one: sharp and blurred photos of one pen measure alike, and MNIST's
-    soft-edged digits measure the same drawn 28 pixels high or 200.
+    soft-edged digits about alike drawn 28 pixels high or 200.
     """
     inked = (mask > 0).view(np.uint8)
     contours, _ = cv2.findContours(inked, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
