@@ -21,11 +21,10 @@ def named(text: str) -> set[str]:
 
 def test_the_layout_names_every_module_of_the_package_and_no_other():
     modules = {path.stem for path in (ROOT / "digitlab").glob("*.py") if not path.stem.startswith("_")}
-    packages = {path.parent.name for path in (ROOT / "digitlab").glob("*/__init__.py")}
-    listed = named(layout_row("digitlab/")) - {"digitlab/"}
-    assert listed == modules | packages - {"models"}, (
-        f"README's layout: not listed {sorted(modules | packages - {'models'} - listed)}, "
-        f"no such module {sorted(listed - modules - packages)}")
+    modules |= {path.parent.name for path in (ROOT / "digitlab").glob("*/__init__.py")}  # crnn, a package
+    listed = named(layout_row("digitlab/"))
+    assert listed == modules, (f"README's layout: not listed {sorted(modules - listed)}, "
+                               f"no such module {sorted(listed - modules)}")
 
 
 def test_the_layout_names_every_benchmark():
