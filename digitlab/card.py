@@ -105,6 +105,17 @@ def read_card(model_path: str | Path) -> dict:
 
 
 def save_model(model, path: str | Path) -> None:
-    """Save atomically: a temporary file renamed into place, never a half-written model."""
-    with replaced_atomically(path) as temporary:
-        model.save(temporary)
+    """Save atomically: a temporary file renamed into place, never a half-written model.
+
+    The file holds the architecture and the weights, not the optimizer's
+    state: a saved model is loaded to read or to start another training from
+    its weights (``digitlab train --init``), never to resume an optimizer,
+    whose moments (and a CRNN's gradient sums) would make it three times larger.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        model.optimizer = None  # what Keras saves beside the weights when it is set
+        with replaced_atomically(path) as temporary:
+            model.save(temporary)
+    finally:
+        model.optimizer = optimizer

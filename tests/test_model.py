@@ -141,6 +141,26 @@ def test_a_saved_model_predicts_the_same_after_loading(tmp_path, rng):
     np.testing.assert_allclose(after, before, atol=1e-6)
 
 
+def test_a_trained_model_is_saved_without_its_optimizer_and_trains_on(tmp_path, rng):
+    import zipfile
+
+    from digitlab.card import save_model
+
+    model = baseline_cnn(filters=8, dense_units=16)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images, labels = rng.random((16, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 16)
+    model.fit(images, labels, epochs=1, verbose=0)
+    save_model(model, tmp_path / "trained.keras")
+    with zipfile.ZipFile(tmp_path / "trained.keras") as archive:
+        saved = archive.read("model.weights.h5")
+    assert b"optimizer" not in saved, "the optimizer's state was saved beside the weights"
+    loaded = load_model(tmp_path / "trained.keras")
+    for kept, original in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(kept, original)
+    model.fit(images, labels, epochs=1, verbose=0)  # the saved model's optimizer is still its own
+    assert model.optimizer.iterations.numpy() == 2
+
+
 def test_warm_start_copies_the_layers_that_fit_and_names_the_others(rng):
     images = rng.random((3, 28, 28, 1), dtype=np.float32)
     trained = baseline_cnn(filters=32, dense_units=128)
