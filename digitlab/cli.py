@@ -91,7 +91,8 @@ def _recipe(args):
     if args.model == "candidate_cnn":
         from digitlab.non_digits import NON_DIGIT_FRACTION
 
-        return models.candidate_cnn, train_and_save, {**digits, "non_digits": NON_DIGIT_FRACTION}
+        non_digits = NON_DIGIT_FRACTION if args.non_digits is None else args.non_digits
+        return models.candidate_cnn, train_and_save, {**digits, "non_digits": non_digits}
     builders = {"digit_cnn": models.digit_cnn, "fast_cnn": models.fast_cnn, "baseline_cnn": models.baseline_cnn}
     return builders[args.model], train_and_save, digits
 
@@ -148,6 +149,11 @@ def _training_option_problem(args) -> str | None:
         return f"--epochs/--learning-rate: {error}"
     if not 0 <= args.styles <= 1:
         return f"--styles must be a fraction in [0, 1], got {args.styles}"
+    if args.non_digits is not None:
+        if args.model != "candidate_cnn":
+            return "--non-digits is for --model candidate_cnn, the one with a class for 'not one digit'"
+        if not 0 < args.non_digits <= 1:
+            return f"--non-digits must be a fraction in (0, 1], got {args.non_digits}"
     if args.model != "crnn":
         if args.overlapping is not None or args.as_written is not None:
             return "--overlapping and --as-written are for --model crnn"
@@ -318,6 +324,9 @@ def _add_train_command(commands) -> None:
                        help="share of training digits (crnn: of those its lines are made of) given a writing style "
                             "MNIST lacks (slashed 0, continental 1, crossed 7, floating 5 bar, uniform pen; "
                             "digitlab.styles), default 0")
+    train.add_argument("--non-digits", type=float, metavar="FRACTION",
+                       help="candidate_cnn: examples of 'not one digit' per training digit (pieces, pairs, specks; "
+                            "digitlab.non_digits), default digitlab.non_digits.NON_DIGIT_FRACTION")
     train.add_argument("--stroke-width", type=float, metavar="STRENGTH",
                        help="digit CNNs: how far augmentation thins or thickens each training digit's strokes, "
                             "0 to 1 (digitlab.augmentation.RandomStrokeWidth; default digitlab.augmentation.STROKE)")

@@ -109,3 +109,14 @@ def test_the_candidate_cnn_starts_from_a_digit_cnn_and_reports_its_rejections(tm
     assert load_model(out).output_shape[-1] == non_digits.NOT_A_DIGIT + 1
     assert len(card["fresh_layers"]) == 1  # all but the output layer came from the digit CNN
     assert 0.0 <= card["non_digit_rejection"] <= 1.0 and "non_digits" in card
+
+
+@pytest.mark.training
+def test_the_candidate_cnn_learns_from_as_many_non_digits_as_asked(tmp_path):
+    from digitlab.card import read_card
+    from digitlab.cli import main
+
+    out = tmp_path / "candidate.keras"
+    assert main(["train", "--model", "candidate_cnn", "--quick", "--non-digits", "0.1", "--out", str(out)]) == 0
+    assert read_card(out)["non_digits"].startswith("10% as many examples of 'not one digit'")
+

@@ -287,6 +287,9 @@ def test_train_records_what_its_digits_were_given_in_the_card_and_history(tmp_pa
     (["--model", "crnn", "--recipe", "fast"], "--recipe fast is for the digit CNNs"),
     (["--stroke-width", "1.5"], "--stroke-width must be in [0, 1], got 1.5"),
     (["--model", "crnn", "--stroke-width", "1"], "--stroke-width is for the digit CNNs"),
+    (["--model", "candidate_cnn", "--non-digits", "0"], "--non-digits must be a fraction in (0, 1], got 0.0"),
+    (["--model", "candidate_cnn", "--non-digits", "nan"], "--non-digits must be a fraction in (0, 1]"),
+    (["--non-digits", "0.1"], "--non-digits is for --model candidate_cnn"),
 ])
 def test_train_command_refuses_bad_numbers_before_writing_anything(tmp_path, capsys, options, message):
     from digitlab.cli import main
