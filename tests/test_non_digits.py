@@ -119,4 +119,3 @@ def test_the_candidate_cnn_learns_from_as_many_non_digits_as_asked(tmp_path):
     out = tmp_path / "candidate.keras"
     assert main(["train", "--model", "candidate_cnn", "--quick", "--non-digits", "0.1", "--out", str(out)]) == 0
     assert read_card(out)["non_digits"].startswith("10% as many examples of 'not one digit'")
-
