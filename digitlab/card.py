@@ -69,6 +69,11 @@ def _gpu_names() -> list[str]:
             for device in tf.config.list_physical_devices("GPU")]
 
 
+def command_line(argv: list[str]) -> str:
+    """The ``digitlab`` command as typed (its arguments ``argv``), for a card's ``command``."""
+    return "digitlab " + " ".join(argv)
+
+
 def provenance(wall_time_seconds: float, command: str) -> dict:
     """The fields every model card shares: time, machine, data, versions, command."""
     from digitlab.data import mnist_sha256
