@@ -114,6 +114,16 @@ def test_train_command_sets_the_crnn_mixture_and_refuses_bad_ones(capsys):
     assert "for --model crnn" in capsys.readouterr().err
 
 
+def test_train_help_gives_the_crnn_mixture_defaults_the_training_uses(capsys):
+    from digitlab.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {crnn.OVERLAPPING_FRACTION:g};" in help_text
+    assert f"(default {crnn.PLAIN_FRACTION:g};" in help_text
+
+
 @pytest.mark.training
 def test_train_init_fine_tunes_every_layer_and_counts_all_epochs(tmp_path, mnist):
     from digitlab.card import read_card, save_model, write_card
