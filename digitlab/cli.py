@@ -30,9 +30,7 @@ def _data(args) -> int:
         print(f"MNIST downloaded and verified in {folder}")
         return 0
     try:
-        location = data.find_mnist(args.path)
-        if location is None:
-            raise data.DataError(data._not_found_message(args.path))
+        location = data.require_mnist(args.path)
         for name, file in location.files.items():
             data.verify_file(file, name)
     except data.DataError as error:

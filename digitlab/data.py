@@ -190,6 +190,24 @@ def find_mnist(path: str | os.PathLike | None = None) -> Location | None:
     return None
 
 
+def require_mnist(path: str | os.PathLike | None = None) -> Location:
+    """:func:`find_mnist`'s folder, or a :class:`DataError` that says where it looked and how to fix it."""
+    location = find_mnist(path)
+    if location is None:
+        raise DataError(_not_found_message(path))
+    return location
+
+
+def _not_found_message(path) -> str:
+    looked = "\n".join(f"  {source}: {folder}" for source, folder in candidate_dirs(path))
+    return (
+        f"MNIST not found. Looked in:\n{looked}\n"
+        f"Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder holding "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+        "t10k-labels-idx1-ubyte (plain or .gz)."
+    )
+
+
 def verify_file(path: Path, name: str) -> np.ndarray:
     """Read, checksum and parse one file; raise :class:`DataError` naming it."""
     raw = read_unpacked(path)
@@ -284,15 +302,12 @@ def load_mnist(
     are 0 (background) to 255 (ink). See the module docstring for where it
     looks. With ``download=False`` a missing dataset raises instead.
     """
-    location = find_mnist(path)
-    if location is None:
-        if not download:
-            raise DataError(_not_found_message(path))
+    if download and find_mnist(path) is None:
         try:
             download_mnist(DEFAULT_DIR)
         except DataError as error:
             raise DataError(f"{_not_found_message(path)}\n{error}") from error
-        location = find_mnist(path)
+    location = require_mnist(path)
     arrays = {name: verify_file(file, name) for name, file in location.files.items()}
     x_train, y_train = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
     x_test, y_test = arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
@@ -321,20 +336,8 @@ def test_half(mnist, half: str):
     return train, (x_test[index], y_test[index])
 
 
-def _not_found_message(path) -> str:
-    looked = "\n".join(f"  {source}: {folder}" for source, folder in candidate_dirs(path))
-    return (
-        f"MNIST not found. Looked in:\n{looked}\n"
-        f"Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder holding "
-        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-        "t10k-labels-idx1-ubyte (plain or .gz)."
-    )
-
-
 def mnist_sha256(path: str | os.PathLike | None = None) -> dict:
     """Checksums of the unpacked files in use, for model cards."""
-    location = find_mnist(path)
-    if location is None:
-        raise DataError(_not_found_message(path))
+    location = require_mnist(path)
     return {name: sha256(read_unpacked(file)) for name, file in location.files.items()}
 

@@ -174,6 +174,15 @@ def test_nothing_found_without_download_lists_the_places(isolated):
     assert str(data.DEFAULT_DIR) in str(error.value) and "DIGITLAB_DATA" in str(error.value)
 
 
+def test_data_check_without_mnist_says_where_it_looked_and_how_to_fix_it(isolated, capsys):
+    from digitlab.cli import main
+
+    assert main(["data"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("digitlab data: MNIST not found. Looked in:")
+    assert str(data.DEFAULT_DIR) in error and "digitlab data download" in error
+
+
 # --- Downloads (served from a fake opener, never the network) -------------
 
 
