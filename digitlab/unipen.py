@@ -224,7 +224,9 @@ def lay_out(digits: list[PenDigit], rng, gap=(0.1, 0.6), jitter: float = 0.05) -
     The string's digit height and pen width are drawn once (:data:`PAD_HEIGHTS`,
     :func:`pen_width_for`); each digit is 90-110 % of that height, moved up or
     down by up to ``jitter`` of it, and followed by a gap of ``gap`` (a
-    range, as a fraction of the height).
+    range, as a fraction of the height) between its strokes and the next
+    digit's. The gap between their ink is narrower by the pen's width, so a
+    thick pen and a small gap make digits that touch, as people's do.
     """
     if not digits:
         raise ValueError("lay_out needs at least one digit.")
