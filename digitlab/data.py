@@ -199,13 +199,17 @@ def require_mnist(path: str | os.PathLike | None = None) -> Location:
 
 
 def _not_found_message(path) -> str:
-    looked = "\n".join(f"  {source}: {folder}" for source, folder in candidate_dirs(path))
+    """One line: where MNIST was looked for and how to get it."""
     return (
-        f"MNIST not found. Looked in:\n{looked}\n"
-        f"Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder holding "
-        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+        f"MNIST not found in {_searched(path)}. Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder "
+        "holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
         "t10k-labels-idx1-ubyte (plain or .gz)."
     )
+
+
+def _searched(path) -> str:
+    """The folders :func:`find_mnist` searched, each with where it came from, for a message."""
+    return ", ".join(f"{folder} ({source})" for source, folder in candidate_dirs(path))
 
 
 def verify_file(path: Path, name: str) -> np.ndarray:
@@ -306,7 +310,7 @@ def load_mnist(
         try:
             download_mnist(DEFAULT_DIR)
         except DataError as error:
-            raise DataError(f"{_not_found_message(path)}\n{error}") from error
+            raise DataError(f"MNIST not found in {_searched(path)}, and {error}") from error
     location = require_mnist(path)
     arrays = {name: verify_file(file, name) for name, file in location.files.items()}
     x_train, y_train = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
