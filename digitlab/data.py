@@ -201,15 +201,15 @@ def require_mnist(path: str | os.PathLike | None = None) -> Location:
 def _not_found_message(path) -> str:
     """One line: where MNIST was looked for and how to get it."""
     return (
-        f"MNIST not found in {_searched(path)}. Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder "
-        "holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+        f"{_not_found(path)}. Fix: run `digitlab data download`, or set ${ENV_VAR} to a folder holding "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
         "t10k-labels-idx1-ubyte (plain or .gz)."
     )
 
 
-def _searched(path) -> str:
-    """The folders :func:`find_mnist` searched, each with where it came from, for a message."""
-    return ", ".join(f"{folder} ({source})" for source, folder in candidate_dirs(path))
+def _not_found(path) -> str:
+    """A message's start: MNIST not found in the folders :func:`find_mnist` searched, each with its source."""
+    return "MNIST not found in " + ", ".join(f"{folder} ({source})" for source, folder in candidate_dirs(path))
 
 
 def verify_file(path: Path, name: str) -> np.ndarray:
@@ -306,12 +306,13 @@ def load_mnist(
     are 0 (background) to 255 (ink). See the module docstring for where it
     looks. With ``download=False`` a missing dataset raises instead.
     """
-    if download and find_mnist(path) is None:
+    location = find_mnist(path)
+    if location is None and download:
         try:
             download_mnist(DEFAULT_DIR)
         except DataError as error:
-            raise DataError(f"MNIST not found in {_searched(path)}, and {error}") from error
-    location = require_mnist(path)
+            raise DataError(f"{_not_found(path)}, and {error}") from error
+    location = location or require_mnist(path)
     arrays = {name: verify_file(file, name) for name, file in location.files.items()}
     x_train, y_train = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
     x_test, y_test = arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
