@@ -171,7 +171,9 @@ def _add_read_command(commands) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from digitlab import __version__
 
-    parser = argparse.ArgumentParser(prog="digitlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="digitlab", description="Handwritten digit strings: get MNIST, train and evaluate the networks, read "
+                                     "the digits in an image. Each command's options: digitlab COMMAND --help.")
     parser.add_argument("--version", action="version", version=f"digitlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -1,6 +1,7 @@
-"""``digitlab read``: outputs and exit codes, in-process and in one real subprocess."""
+"""``digitlab read``: outputs and exit codes, in-process and in one real subprocess; and every command's help."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,13 @@ def test_a_truncated_model_file_is_called_truncated_not_missing(tmp_path, capsys
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "not a complete .keras file" in err and "truncated" in err
     assert "not found" not in err.lower()
+
+
+@pytest.mark.parametrize("command", [[], ["data"], ["train"], ["ensemble"], ["evaluate"], ["read"]])
+def test_help_is_plain_text_for_a_terminal(command, capsys):
+    """The help a user reads has no markup of the docstrings it may come from (``name``, :func:`name`)."""
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    help_text = capsys.readouterr().out
+    assert "usage: digitlab" in help_text
+    assert "``" not in help_text and not re.search(r":(func|mod|class|data):", help_text)
