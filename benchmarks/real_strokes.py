@@ -40,11 +40,14 @@ reads by default) the figures also go into the model card of each model that
 read (``real_strokes`` -> the method: for "auto" the candidate CNN's and the
 CRNN's cards, for "crnn" the CRNN's, for "contours" the digit CNN's), with
 the other models it read with, the data's checksum and this command: run it
-for each method once a model is shipped.
+for each method once a model is shipped. With ``--json OUT.json`` the
+figures go to a file as well, with which items each set read right, so that
+two readings of the same items compare item by item
+(``benchmarks/compare_recipes.py`` reads its networks so).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
 [--turn DEGREES] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
-[--card]
+[--card] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from tqdm.auto import tqdm
 from digitlab import unipen
 from digitlab.card import card_path
 from digitlab.data import DataError
+from digitlab.files import check_writable, write_json
 from digitlab.model import ModelFileError
 from digitlab.reader import METHODS, Reader
 
@@ -139,7 +143,29 @@ def print_writers(misread: Counter, written: Counter, shown: int = 3) -> None:
           + (f"{others_right / others:.2%}" if others else "none"))
 
 
-# --- The figures in the model cards -------------------------------------------
+# --- The figures in files and in the model cards ---------------------------
+
+
+def reading_arguments(argv: list[str]) -> list[str]:
+    """The command line's arguments without ``--json`` and its file: what decides the figures."""
+    kept, arguments = [], iter(argv)
+    for argument in arguments:
+        if argument == "--json":
+            next(arguments, None)
+        elif not argument.startswith("--json="):
+            kept.append(argument)
+    return kept
+
+
+def figures_file(results: dict[str, dict], half: str, writers: int, arguments: list[str]) -> dict:
+    """What ``--json`` writes: each set's figures, and which of its items read right (in the order read, the same
+    for every reading with the same ``arguments`` but the models, so two readings compare item by item)."""
+    return {"half": half, "writers": writers, "arguments": arguments, "data_sha256": unipen.SHA256,
+            "sets": {name: {"count": result["count"], "string_accuracy": result["strings"],
+                            "digit_accuracy": result["digits"],
+                            "per_class": [float(accuracy) for accuracy in result["per_class"]],
+                            "median_milliseconds": result["milliseconds"], "right": [bool(r) for r in result["right"]]}
+                     for name, result in results.items()}}
 
 
 def models_that_read(method: str, cnn=None, crnn=None, candidate=None) -> dict[str, Path]:
@@ -200,6 +226,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
                         help="with --half report: also record the figures in the cards of the models that read")
+    parser.add_argument("--json", metavar="OUT.json",
+                        help="also write the figures, and which items read right, to this file")
     args = parser.parse_args()
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
@@ -210,6 +238,11 @@ def main() -> int:
     missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
     if missing:
         parser.error(f"--card: no model card {' or '.join(missing)} to record the figures in.")
+    if args.json:
+        try:
+            check_writable(args.json)  # found out now, not after the reading
+        except OSError as error:
+            parser.error(f"--json: cannot write {args.json} ({error.strerror or error}).")
     try:
         digits = unipen.writers_half(unipen.load_digits(args.data), args.half)
     except DataError as error:
@@ -259,6 +292,8 @@ def main() -> int:
     if args.card:
         record_in_cards(results, args.method, cards, writers,
                         " ".join(["python", "benchmarks/real_strokes.py", *sys.argv[1:]]))
+    if args.json:
+        write_json(figures_file(results, args.half, writers, reading_arguments(sys.argv[1:])), args.json, indent=None)
     return 0
 
 
