@@ -36,7 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from digitlab import unipen
@@ -102,7 +102,8 @@ def run_all(commands: dict[str, tuple[list[str], Path]], jobs: int, verb: str) -
         return name, code, time.monotonic() - started
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for name, code, seconds in pool.map(run, commands):
+        for future in as_completed([pool.submit(run, name) for name in commands]):
+            name, code, seconds = future.result()
             done += 1
             log = commands[name][1]
             if code == 0:
