@@ -60,7 +60,10 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
     if not equals or not ARM_NAME.match(name):
         raise argparse.ArgumentTypeError(
             f"{text!r}: an arm is NAME=\"OPTIONS\", NAME of letters, digits, '_' and '.' (it names files)")
-    return name, shlex.split(options)
+    try:
+        return name, shlex.split(options)
+    except ValueError as error:  # an unclosed quote
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
 
 
 def network_path(out: Path, arm: str, seed: int) -> Path:
@@ -83,7 +86,7 @@ def networks_in(out: Path, first: list[str] = ()) -> dict[str, dict[int, Path]]:
     return {arm: dict(sorted(seeds.items())) for arm, seeds in arms.items() if seeds}
 
 
-def run_all(commands: dict[str, tuple[list[str], Path]], jobs: int, verb: str) -> list[str]:
+def run_all(commands: dict[str, tuple[list[str], Path]], jobs: int, done_as: str, doing: str) -> list[str]:
     """Run each ``name: (command, log)``, ``jobs`` at a time, output to its log; print a line as each ends.
     Returns the names that failed."""
     failed, done = [], 0
@@ -107,10 +110,10 @@ def run_all(commands: dict[str, tuple[list[str], Path]], jobs: int, verb: str) -
             done += 1
             log = commands[name][1]
             if code == 0:
-                print(f"[{done}/{len(commands)}] {name} {verb} in {seconds:.0f} s", flush=True)
+                print(f"[{done}/{len(commands)}] {name} {done_as} in {seconds:.0f} s", flush=True)
             else:
                 last = next((line for line in reversed(log.read_text().splitlines()) if line.strip()), "")
-                print(f"[{done}/{len(commands)}] {name}: {verb} failed (exit {code}): {last.strip()} (log {log})",
+                print(f"[{done}/{len(commands)}] {name}: {doing} failed (exit {code}): {last.strip()} (log {log})",
                       flush=True)
                 failed.append(name)
     return failed
@@ -127,8 +130,8 @@ def train(out: Path, base: list[str], arms: dict[str, list[str]], seeds: list[in
                            "--out", str(path)]
                 commands[path.stem] = (command, path.with_suffix(".log"))
     if commands:
-        print(f"Training {len(commands)} networks, {jobs} at a time, into {out}", flush=True)
-    return run_all(commands, jobs, "trained")
+        print(f"Training {_networks(len(commands))}, {jobs} at a time, into {out}", flush=True)
+    return run_all(commands, jobs, "trained", "training")
 
 
 def read_command(network: Path, read_options: list[str], data: str | None) -> list[str]:
@@ -150,8 +153,12 @@ def read(arms: dict[str, dict[int, Path]], read_options: list[str], data: str | 
             command = [sys.executable, str(REAL_STROKES), *arguments, "--json", str(reading)]
             commands[network.stem] = (command, network.with_name(network.stem + ".choose.log"))
     if commands:
-        print(f"Reading {len(commands)} networks on the choose writers, {jobs} at a time", flush=True)
-    return run_all(commands, jobs, "read")
+        print(f"Reading {_networks(len(commands))} on the choose writers, {jobs} at a time", flush=True)
+    return run_all(commands, jobs, "read", "reading")
+
+
+def _networks(count: int) -> str:
+    return f"{count} network" + ("" if count == 1 else "s")
 
 
 def spread(values: list[float]) -> str:

@@ -59,6 +59,7 @@ def test_readings_of_other_items_are_not_paired(tmp_path, benchmark):
     (["--arm", "a=--styles 0", "--arm", "a=--styles 0.3"], "a name of its own"),
     ([], "holds no networks yet"),
     (["--arm", "a=--styles 0", "--jobs", "0"], "must be at least 1"),
+    (["--arm", 'a="--styles 0'], "No closing quotation"),
 ])
 def test_bad_arguments_say_so_in_one_line(tmp_path, arguments, message):
     run = _compare(tmp_path / "out", *arguments)
@@ -70,6 +71,15 @@ def test_without_the_real_stroke_digits_it_says_so_before_training(tmp_path):
     run = _compare(tmp_path / "out", "--arm", "a=--styles 0", "--data", tmp_path / "missing.jsonl.gz", "--quick")
     assert run.returncode == 2 and "missing.jsonl.gz" in run.stderr and "--no-read" in run.stderr
     assert "Training" not in run.stdout
+
+
+def test_a_training_that_fails_is_named_with_its_reason_and_the_others_go_on(tmp_path):
+    run = _compare(tmp_path / "out", "--arm", "wrong=--styles 2", "--seeds", "0", "1", "--no-read", "--quick")
+    assert run.returncode == 1
+    for seed in (0, 1):
+        assert (f"wrong-s{seed}: training failed (exit 2): digitlab train: --styles must be a fraction in [0, 1]"
+                in run.stdout)
+    assert not list((tmp_path / "out").glob("*.keras"))
 
 
 @pytest.mark.training
