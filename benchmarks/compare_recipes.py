@@ -42,6 +42,7 @@ from pathlib import Path
 from digitlab import unipen
 from digitlab.card import card_path, read_card
 from digitlab.data import DataError
+from digitlab.evaluate import disagreements
 from digitlab.files import check_writable
 
 REAL_STROKES = Path(__file__).resolve().parent / "real_strokes.py"
@@ -167,12 +168,6 @@ def spread(values: list[float]) -> str:
     return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ({100 * min(values):.2f}-{100 * max(values):.2f})"
 
 
-def paired(first: dict, other: dict, name: str) -> tuple[int, int]:
-    """Items of set ``name`` read right by ``other`` only, and by ``first`` only."""
-    pairs = list(zip(first["sets"][name]["right"], other["sets"][name]["right"]))
-    return sum(o and not f for f, o in pairs), sum(f and not o for f, o in pairs)
-
-
 def table(arms: dict[str, dict[int, Path]]) -> str:
     """The comparison as Markdown: per arm, each set over its seeds; then each arm against the first."""
     readings = {arm: {seed: json.loads(reading_path(path).read_text()) for seed, path in seeds.items()
@@ -194,7 +189,8 @@ def table(arms: dict[str, dict[int, Path]]) -> str:
                   and by_seed[seed]["arguments"][:-1] == first[seed]["arguments"][:-1]]  # the same items read
         if not common:
             continue
-        counts = [[paired(first[seed], by_seed[seed], name) for seed in common] for name in sets]
+        counts = [[disagreements(first[seed]["sets"][name]["right"], by_seed[seed]["sets"][name]["right"])
+                   for seed in common] for name in sets]
         lines.append(f"\n{arm} against {first_arm}, seeds {', '.join(map(str, common))} (read right by {arm} only, "
                      f"by {first_arm} only): " + "; ".join(
                          f"{name} +{sum(g for g, _ in pairs)} -{sum(l for _, l in pairs)}"

@@ -46,6 +46,18 @@ def per_class_accuracy(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
         return right / total
 
 
+def disagreements(first_right, second_right) -> tuple[int, int]:
+    """Two readings of the same items, item by item: how many ``second`` reads right and ``first`` wrong, and
+    how many the other way round. Two networks of equal accuracy can differ on many items, and one training's
+    luck decides some of them: a recipe is better when it wins seed after seed, on the same items. Taught in
+    ``notebooks/09_real_handwriting.ipynb``."""
+    first_right, second_right = np.asarray(first_right, dtype=bool), np.asarray(second_right, dtype=bool)
+    if first_right.shape != second_right.shape:
+        raise ValueError(f"readings of {first_right.shape} and {second_right.shape} items: pair readings of the "
+                         "same items.")
+    return int(np.sum(second_right & ~first_right)), int(np.sum(first_right & ~second_right))
+
+
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     """Labels and predictions as arrays of one shape, or a ValueError that says how they differ."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

@@ -16,6 +16,7 @@ from digitlab.evaluate import (  # noqa: E402
     accuracy,
     classification_report,
     confusion_matrix,
+    disagreements,
     misclassified,
     most_confused_pairs,
     per_class_accuracy,
@@ -164,6 +165,15 @@ def test_quick_model_predictions_and_report(quick_model, mnist):
     report = report_for(quick_model, x_test, y_test)
     assert report.startswith(f"Test accuracy: {score:.2%} on 500 images")
     assert "precision" in report and "macro avg" in report
+
+
+def test_disagreements_count_the_items_each_reading_alone_reads_right():
+    first, second = [True, True, False, False, True], [False, True, True, True, True]
+    assert disagreements(first, second) == (2, 1)  # second only: items 2 and 3; first only: item 0
+    assert disagreements(second, first) == (1, 2)
+    assert disagreements(first, first) == (0, 0)
+    with pytest.raises(ValueError, match="same items"):
+        disagreements([True], [True, False])
 
 
 def test_per_class_accuracy_scores_each_digit_alone():
