@@ -1,7 +1,7 @@
 """Training recipes compared on people's writing: several seeds each, read on the choose writers, arm against arm.
 
 One training cannot tell two recipes apart on real handwriting: the seed alone moves the choose writers' strings
-by a point or more (docs/EXPERIMENTS.md, "Which recipe knobs move people's digits"). This trains every *arm* (a
+by up to a point (docs/EXPERIMENTS.md, "Which recipe knobs move people's digits"). This trains every *arm* (a
 recipe: options of ``digitlab train``) with every seed, ``--jobs`` trainings at a time, reads each network with
 ``benchmarks/real_strokes.py`` on the choose half (never the report half: that is read once, after the choice),
 and prints:
@@ -12,7 +12,8 @@ and prints:
   wrong, and the other way round ("+7 -3"), summed over the seeds both have.
 
 Networks go to ``OUT/ARM-sSEED.keras`` with their cards and training logs, readings to
-``OUT/ARM-sSEED.choose.json``. What is there already is not done again, so a run cut off goes on where it stopped.
+``OUT/ARM-sSEED.choose.json``, each arm's options to ``OUT/arms.json``. What is there already is not done again, so a
+run cut off goes on where it stopped; an arm named again must be the same recipe.
 ``--no-read`` only trains (on a machine without the real-stroke digits: a GPU machine shares its GPU between
 several trainings); run again without ``--arm`` where the digits are, and it reads what ``OUT`` holds and prints
 the table.
@@ -43,11 +44,14 @@ from digitlab import unipen
 from digitlab.card import card_path, read_card
 from digitlab.data import DataError
 from digitlab.evaluate import disagreements
-from digitlab.files import check_writable
+from digitlab.files import check_writable, write_json
 
 REAL_STROKES = Path(__file__).resolve().parent / "real_strokes.py"
 #: An arm's name goes into file names: letters, digits, "_" and "." only.
 ARM_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+#: Each arm's ``digitlab train`` options, in the order the arms were first named: the first is the one the
+#: others are paired with, also when the folder is read again without ``--arm``.
+ARMS_FILE = "arms.json"
 NETWORK_FILE = re.compile(r"^(?P<arm>[A-Za-z0-9_.]+)-s(?P<seed>\d+)\.keras$")
 #: How ``real_strokes.py`` is told which network to read, by the card's ``model``: "auto" reads with the
 #: candidate CNN and the CRNN, "contours" with a 10-class CNN.
@@ -65,6 +69,25 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
         return name, shlex.split(options)
     except ValueError as error:  # an unclosed quote
         raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+
+
+def recorded_arms(out: Path) -> dict[str, list[str]]:
+    """The arms trained into ``out`` so far, in the order first named: each one's ``digitlab train`` options."""
+    path = out / ARMS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_arms(out: Path, arms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Add ``arms`` to those ``out`` records, and return them all; an arm named again must be the same recipe
+    (its networks are reused), else ``ValueError``."""
+    recorded = recorded_arms(out)
+    for name, options in arms.items():
+        if recorded.get(name, options) != options:
+            raise ValueError(f"--arm {name}: {out} holds it trained with `{shlex.join(recorded[name])}`, not "
+                             f"`{shlex.join(options)}`: give another recipe a name of its own.")
+    recorded.update(arms)
+    write_json(recorded, out / ARMS_FILE)
+    return recorded
 
 
 def network_path(out: Path, arm: str, seed: int) -> Path:
@@ -120,14 +143,14 @@ def run_all(commands: dict[str, tuple[list[str], Path]], jobs: int, done_as: str
     return failed
 
 
-def train(out: Path, base: list[str], arms: dict[str, list[str]], seeds: list[int], jobs: int) -> list[str]:
-    """Train each arm with each seed that has no network in ``out`` yet."""
+def train(out: Path, arms: dict[str, list[str]], seeds: list[int], jobs: int) -> list[str]:
+    """Train each arm (its options of ``digitlab train``) with each seed that has no network in ``out`` yet."""
     commands = {}
     for arm, options in arms.items():
         for seed in seeds:
             path = network_path(out, arm, seed)
             if not path.exists():
-                command = [sys.executable, "-m", "digitlab", "train", *base, *options, "--seed", str(seed),
+                command = [sys.executable, "-m", "digitlab", "train", *options, "--seed", str(seed),
                            "--out", str(path)]
                 commands[path.stem] = (command, path.with_suffix(".log"))
     if commands:
@@ -170,8 +193,8 @@ def spread(values: list[float]) -> str:
 
 def table(arms: dict[str, dict[int, Path]]) -> str:
     """The comparison as Markdown: per arm, each set over its seeds; then each arm against the first."""
-    readings = {arm: {seed: json.loads(reading_path(path).read_text()) for seed, path in seeds.items()
-                      if reading_path(path).exists()} for arm, seeds in arms.items()}
+    readings = {arm: {seed: json.loads(reading.read_text()) for seed, path in seeds.items()
+                      if (reading := reading_path(path)).exists()} for arm, seeds in arms.items()}
     readings = {arm: by_seed for arm, by_seed in readings.items() if by_seed}
     if not readings:
         return "No readings yet."
@@ -236,11 +259,16 @@ def main() -> int:
 
     base = ["--model", args.model, *(["--epochs", str(args.epochs)] if args.epochs else []),
             *(["--quick"] if args.quick else []), "--log"]  # the logs: a line per epoch, not progress bars
-    failed = train(args.out, base, dict(args.arm), args.seeds, args.jobs)
+    arms = {name: [*base, *options] for name, options in args.arm}
+    try:
+        order = [*names, *record_arms(args.out, arms)]
+    except ValueError as error:
+        parser.error(str(error))
+    failed = train(args.out, arms, args.seeds, args.jobs)
     if not args.no_read:
         read_options = ["--quick"] if args.quick else ["--n", str(args.n)]
-        failed += read(networks_in(args.out, names), read_options, args.data, args.jobs)
-        print(table(networks_in(args.out, names)))
+        failed += read(networks_in(args.out, order), read_options, args.data, args.jobs)
+        print(table(networks_in(args.out, order)))
     return 1 if failed else 0
 
 

@@ -161,11 +161,16 @@ def figures_file(results: dict[str, dict], half: str, writers: int, arguments: l
     """What ``--json`` writes: each set's figures, and which of its items read right (in the order read, the same
     for every reading with the same ``arguments`` but the models, so two readings compare item by item)."""
     return {"half": half, "writers": writers, "arguments": arguments, "data_sha256": unipen.SHA256,
-            "sets": {name: {"count": result["count"], "string_accuracy": result["strings"],
-                            "digit_accuracy": result["digits"],
-                            "per_class": [float(accuracy) for accuracy in result["per_class"]],
-                            "median_milliseconds": result["milliseconds"], "right": [bool(r) for r in result["right"]]}
+            "sets": {name: {**set_figures(result), "median_milliseconds": round(result["milliseconds"], 1),
+                            "right": [bool(right) for right in result["right"]]}
                      for name, result in results.items()}}
+
+
+def set_figures(result: dict) -> dict:
+    """One set's figures as files and cards keep them (:func:`read_all`'s ``result``; fractions to 4 places)."""
+    return {"count": result["count"], "string_accuracy": round(result["strings"], 4),
+            "digit_accuracy": round(result["digits"], 4),
+            "per_class": [round(float(accuracy), 4) for accuracy in result["per_class"]]}
 
 
 def models_that_read(method: str, cnn=None, crnn=None, candidate=None) -> dict[str, Path]:
@@ -189,10 +194,7 @@ def record_in_cards(results: dict[str, dict], method: str, models: dict[str, Pat
     from digitlab.card import library_versions, read_card, write_card
 
     checksums = {role: hashlib.sha256(path.read_bytes()).hexdigest() for role, path in models.items()}
-    figures = {name: {"count": result["count"], "string_accuracy": round(result["strings"], 4),
-                      "digit_accuracy": round(result["digits"], 4),
-                      "per_class": [round(float(accuracy), 4) for accuracy in result["per_class"]]}
-               for name, result in results.items()}
+    figures = {name: set_figures(result) for name, result in results.items()}
     for role, path in models.items():
         card = read_card(path)
         card.setdefault("real_strokes", {})[method] = {

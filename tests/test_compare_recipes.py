@@ -67,6 +67,17 @@ def test_bad_arguments_say_so_in_one_line(tmp_path, arguments, message):
     assert not list((tmp_path / "out").glob("*.keras"))
 
 
+def test_an_arm_keeps_its_recipe_and_its_place(tmp_path, benchmark):
+    compare = benchmark("compare_recipes")
+    assert list(compare.record_arms(tmp_path, {"b": ["--styles", "0"], "a": ["--styles", "0.3"]})) == ["b", "a"]
+    assert list(compare.record_arms(tmp_path, {"c": ["--epochs", "1"], "a": ["--styles", "0.3"]})) == ["b", "a", "c"]
+    with pytest.raises(ValueError, match="holds it trained with `--styles 0.3`, not `--styles 0.5`"):
+        compare.record_arms(tmp_path, {"a": ["--styles", "0.5"]})
+    run = _compare(tmp_path, "--arm", "b=--styles 0.5", "--no-read")  # b was "--styles 0" with other options
+    assert run.returncode == 2 and "give another recipe a name of its own" in run.stderr
+    assert not list(tmp_path.glob("*.log"))  # nothing trained
+
+
 def test_without_the_real_stroke_digits_it_says_so_before_training(tmp_path):
     run = _compare(tmp_path / "out", "--arm", "a=--styles 0", "--data", tmp_path / "missing.jsonl.gz", "--quick")
     assert run.returncode == 2 and "missing.jsonl.gz" in run.stderr and "--no-read" in run.stderr
