@@ -85,8 +85,9 @@ def record_arms(out: Path, arms: dict[str, list[str]]) -> dict[str, list[str]]:
         if recorded.get(name, options) != options:
             raise ValueError(f"--arm {name}: {out} holds it trained with `{shlex.join(recorded[name])}`, not "
                              f"`{shlex.join(options)}`: give another recipe a name of its own.")
-    recorded.update(arms)
-    write_json(recorded, out / ARMS_FILE)
+    if arms:
+        recorded.update(arms)
+        write_json(recorded, out / ARMS_FILE)
     return recorded
 
 
@@ -100,12 +101,11 @@ def reading_path(network: Path) -> Path:
 
 def networks_in(out: Path, first: list[str] = ()) -> dict[str, dict[int, Path]]:
     """The trained networks in ``out`` (each with its card), by arm and seed: the arms named in ``first`` in
-    that order, then the others in the order they were first trained."""
-    found = sorted((path.stat().st_mtime, match["arm"], int(match["seed"]), path)
-                   for path in out.glob("*.keras")
+    that order, then any others by name."""
+    found = sorted((match["arm"], int(match["seed"]), path) for path in out.glob("*.keras")
                    if (match := NETWORK_FILE.match(path.name)) and card_path(path).is_file())
     arms: dict[str, dict[int, Path]] = {arm: {} for arm in first}
-    for _, arm, seed, path in found:
+    for arm, seed, path in found:
         arms.setdefault(arm, {})[seed] = path
     return {arm: dict(sorted(seeds.items())) for arm, seeds in arms.items() if seeds}
 
@@ -267,8 +267,9 @@ def main() -> int:
     failed = train(args.out, arms, args.seeds, args.jobs)
     if not args.no_read:
         read_options = ["--quick"] if args.quick else ["--n", str(args.n)]
-        failed += read(networks_in(args.out, order), read_options, args.data, args.jobs)
-        print(table(networks_in(args.out, order)))
+        networks = networks_in(args.out, order)
+        failed += read(networks, read_options, args.data, args.jobs)
+        print(table(networks))
     return 1 if failed else 0
 
 
