@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -28,6 +27,8 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+from digitlab.card import processor
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 COURSE = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     notebooks = args.notebooks or COURSE
-    print(f"{platform.node()}: {os.cpu_count()} CPU cores, mode {args.mode}, "
+    print(f"{processor()}, {os.cpu_count()} CPU cores, mode {args.mode}, "
           f"DIGITLAB_DATA={os.environ.get('DIGITLAB_DATA', '(unset)')}")
     print(f"{'notebook':<48} {'seconds':>8} {'peak MB':>8}  status")
     results = []

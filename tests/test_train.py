@@ -174,6 +174,21 @@ def test_a_card_names_the_backend_and_the_gpu_a_model_trained_on(monkeypatch):
         assert card.machine().endswith(f"CPU cores, {expected}")
 
 
+def test_a_card_names_the_cpu_a_model_trained_on(tmp_path, monkeypatch):
+    from digitlab import card
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9B14\n")
+    assert card.processor(cpuinfo) == "AMD EPYC 9B14"
+    monkeypatch.setattr(card.platform, "processor", lambda: "")
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: \n")  # named nowhere: the architecture
+    assert card.processor(cpuinfo) == card.platform.machine()
+    assert card.processor(tmp_path / "missing") == card.platform.machine()
+    monkeypatch.setattr(card, "processor", lambda: "AMD EPYC 9B14")
+    assert ", AMD EPYC 9B14, " in card.machine()
+
+
 @pytest.mark.training
 def test_model_card_round_trip(trained, mnist):
     from digitlab.evaluate import test_accuracy as model_test_accuracy
