@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from digitlab.card import processor
+from digitlab.card import cpus
 from digitlab.image_files import MAX_PIXELS
 from digitlab.reading import UNSURE_BELOW
 from fresh_process import jax_warning, last_line, run_in_fresh_process
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
         return read_here(args.read[0], Path(args.read[1]))
 
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-    print(f"{processor()}, {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; pixel budget "
+    print(f"{cpus()}, load {os.getloadavg()[0]:.1f}; pixel budget "
           f"{MAX_PIXELS / 1e6:.0f} Mpx; targets <= {MAX_RSS_BYTES / 1e9:.1f} GB peak RSS, <= {MAX_SECONDS:.0f} s; "
           f"this process {floor:.0f} MB")
     if warning := jax_warning():

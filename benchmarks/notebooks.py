@@ -28,7 +28,7 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-from digitlab.card import processor
+from digitlab.card import cpus
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 COURSE = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     notebooks = args.notebooks or COURSE
-    print(f"{processor()}, {os.cpu_count()} CPU cores, mode {args.mode}, "
+    print(f"{cpus()}, mode {args.mode}, "
           f"DIGITLAB_DATA={os.environ.get('DIGITLAB_DATA', '(unset)')}")
     print(f"{'notebook':<48} {'seconds':>8} {'peak MB':>8}  status")
     results = []

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from digitlab.card import processor
+from digitlab.card import cpus
 from fresh_process import jax_warning, last_line, run_in_fresh_process
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "digitlab" / "models"
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
     names = args.only or list(TRAININGS)
-    print(f"{processor()}, {os.cpu_count()} CPU cores; {args.epochs} epoch(s) each"
+    print(f"{cpus()}; {args.epochs} epoch(s) each"
           f"{', quick' if args.quick else ''}; target <= {MAX_RSS_BYTES / 1e6:.0f} MB peak RSS", flush=True)
     if warning := jax_warning():
         print(warning, flush=True)

@@ -22,7 +22,6 @@ Taught in ``notebooks/03_training_the_cnn.ipynb``.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
@@ -30,7 +29,7 @@ import time
 import numpy as np
 
 from digitlab.data import load_mnist  # first: digitlab quiets TensorFlow's start-up logs
-from digitlab.card import processor
+from digitlab.card import cpus
 from digitlab.model import baseline_cnn, digit_cnn, fast_cnn
 from digitlab.preprocess import to_model_input
 from digitlab.recipes import RECIPES
@@ -113,7 +112,7 @@ def main(argv=None) -> int:
         x_test, y_test = x_test[:QUICK_TEST_SIZE], y_test[:QUICK_TEST_SIZE]
     mode = "quick (2,000 training images)" if args.quick else "full MNIST"
     print(f"Training speed on {mode}, {len(x_test)} test images, target {args.target:.2%}; "
-          f"{processor()}, {os.cpu_count()} CPU cores")
+          f"{cpus()}")
 
     # --- 1. one epoch of the baseline CNN
     stopwatch = Stopwatch()

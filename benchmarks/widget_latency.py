@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import time
 
@@ -64,7 +63,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from digitlab import crnn, decode, ink_pieces
-    from digitlab.card import processor
+    from digitlab.card import cpus
     from digitlab.reader import PAD_REMEMBERS, Reader
     from digitlab.strokes import digit_strokes
     from digitlab.widget import DigitPad
@@ -107,8 +106,8 @@ def main(argv=None) -> int:
         pad.read()
         pad.auto_read.value = True
 
-    print(f"{len(TEXT)} digits ({TEXT}) on a {pad.size[1]}x{pad.size[0]} pad ({processor()}, {os.cpu_count()} CPU "
-          f"cores), median of {args.repeats} last strokes:")
+    print(f"{len(TEXT)} digits ({TEXT}) on a {pad.size[1]}x{pad.size[0]} pad ({cpus()}), "
+          f"median of {args.repeats} last strokes:")
     undo_last_stroke()
     send("mouse_up", *draw_last_stroke())  # a warm-up
     totals, moves, per_step = [], [], {name: [] for name, _, _ in timed}

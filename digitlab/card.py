@@ -53,10 +53,15 @@ def processor(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     return platform.processor() or platform.machine()
 
 
-def machine() -> str:
-    """Where a model was trained: the system, its CPU and cores, the Keras backend and the GPU it used, if any."""
+def cpus() -> str:
+    """The CPU and its cores, as cards and benchmarks name them: "Intel(R) Xeon(R) Processor, 2 CPU cores"."""
     import os
 
+    return f"{processor()}, {os.cpu_count()} CPU cores"
+
+
+def machine() -> str:
+    """Where a model was trained: the system, its CPU and cores, the Keras backend and the GPU it used, if any."""
     gpus = _gpu_names()
     if not gpus:
         device = "no GPU used"
@@ -64,8 +69,7 @@ def machine() -> str:
         device = f"on {gpus[0]}"
     else:  # Keras computes on the first unless told to distribute, which digitlab does not
         device = f"on {gpus[0]}, the first of {len(gpus)} GPUs"
-    return (f"{platform.system()} {platform.machine()}, {processor()}, {os.cpu_count()} CPU cores, "
-            f"Keras on {backend()}, {device}")
+    return f"{platform.system()} {platform.machine()}, {cpus()}, Keras on {backend()}, {device}"
 
 
 def _gpu_names() -> list[str]:
