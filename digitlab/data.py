@@ -237,13 +237,26 @@ def download_mnist(
     """Download the four files into ``folder``, verifying each.
 
     Each file goes to a temporary name in ``folder`` and is renamed only after
-    its checksum matches, so an interrupted download leaves nothing behind.
+    its checksum matches, so an interrupted download leaves nothing behind,
+    not even the folder when this call made it and no file arrived.
     Mirrors (default :data:`MIRRORS`) are tried in turn; if none works,
     :class:`DataError` lists them. ``folder`` defaults to ``data/mnist/``.
     """
     folder = Path(folder) if folder is not None else DEFAULT_DIR
     mirrors = mirrors if mirrors is not None else MIRRORS
+    made_here = not folder.exists()
     check_writable(folder / FILES[0])  # a folder that cannot be written fails now, not after the first download
+    try:
+        _download_each(folder, mirrors, timeout, progress)
+    except DataError:
+        if made_here and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    return folder
+
+
+def _download_each(folder: Path, mirrors: tuple[str, ...], timeout: float, progress: bool) -> None:
+    """:func:`download_mnist`'s work: each of the four files not already there, from the first mirror that works."""
     for name in FILES:
         target = folder / f"{name}.gz"
         if _is_verified(target, name):
@@ -261,7 +274,6 @@ def download_mnist(
                 f"could not download {name}.gz from any of {len(mirrors)} mirrors ({'; '.join(errors)}). "
                 f"Without a network, copy the four MNIST files into a folder and set ${ENV_VAR} to it."
             )
-    return folder
 
 
 def _is_verified(target: Path, name: str) -> bool:

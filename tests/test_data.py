@@ -237,7 +237,16 @@ def test_failed_download_leaves_nothing_half_written(tmp_path, monkeypatch, isol
     with pytest.raises(DataError, match="could not download train-images-idx3-ubyte.gz") as error:
         data.load_mnist()
     assert "DIGITLAB_DATA" in str(error.value)
-    assert list(data.DEFAULT_DIR.iterdir()) == []
+    assert not data.DEFAULT_DIR.exists()  # not even an empty folder, where the download made it
+
+
+def test_failed_download_keeps_a_folder_that_was_there(tmp_path, monkeypatch, isolated):
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: FakeResponse(b"not gzip"))
+    data.DEFAULT_DIR.mkdir(parents=True)
+    (data.DEFAULT_DIR / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="could not download"):
+        data.download_mnist(progress=False)
+    assert [p.name for p in data.DEFAULT_DIR.iterdir()] == ["notes.txt"]
 
 
 def test_download_replaces_a_damaged_copy_and_keeps_good_ones(tmp_path, monkeypatch, isolated):
@@ -357,7 +366,7 @@ def test_download_without_a_network_says_so_in_one_line(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "could not download train-images-idx3-ubyte.gz from any of 2 mirrors" in err and "$DIGITLAB_DATA" in err
-    assert list((tmp_path / "mnist").iterdir()) == []  # no partial files left
+    assert not (tmp_path / "mnist").exists()  # no partial files left, nor the folder it made
 
 
 def test_download_into_a_folder_it_cannot_make_says_so_before_downloading(tmp_path, monkeypatch, capsys):
