@@ -8,8 +8,9 @@ and prints:
 
 - per arm, each set's string accuracy over the seeds, as the mean and the range, and the MNIST test accuracy
   from the models' cards;
-- each arm against the first, seed by seed on the same items: how many the arm reads right that the first reads
-  wrong, and the other way round ("+7 -3"), summed over the seeds both have.
+- each arm against the first (the first ever named for ``OUT``, also when a later run adds arms), seed by seed
+  on the same items: how many the arm reads right that the first reads wrong, and the other way round ("+7 -3"),
+  summed over the seeds both have.
 
 Networks go to ``OUT/ARM-sSEED.keras`` with their cards and training logs, readings to
 ``OUT/ARM-sSEED.choose.json``, each arm's options to ``OUT/arms.json``. What is there already is not done again, so a
@@ -261,7 +262,7 @@ def main() -> int:
             *(["--quick"] if args.quick else []), "--log"]  # the logs: a line per epoch, not progress bars
     arms = {name: [*base, *options] for name, options in args.arm}
     try:
-        order = [*names, *record_arms(args.out, arms)]
+        order = list(record_arms(args.out, arms))  # the first arm ever named stays the one paired with
     except ValueError as error:
         parser.error(str(error))
     failed = train(args.out, arms, args.seeds, args.jobs)
