@@ -68,7 +68,8 @@ def _read(args) -> int:
     import json
 
     from digitlab.image_files import open_image
-    from digitlab.preprocess import MAX_WORKING_SIDE, ImageError, first_frame_notes
+    from digitlab.preprocess import MAX_WORKING_SIDE, ImageError
+    from digitlab.reading import read_with_notes
 
     try:  # the header only, before loading the model: what is no image, or too large, fails fast
         open_image(args.image, max_side=MAX_WORKING_SIDE).close()
@@ -91,7 +92,7 @@ def _read(args) -> int:
         print(f"digitlab read: --model {args.model}: {error}", file=sys.stderr)
         return 2
     try:  # decoded here (a large JPEG at a reduced size): a truncated file or NaN pixels fail now
-        reading, notes = first_frame_notes(reader.read, args.image)
+        reading, notes = read_with_notes(reader.read, args.image)
     except ImageError as error:
         message = str(error) if str(error).startswith(args.image) else f"{args.image}: {error}"
         print(f"digitlab read: {message}", file=sys.stderr)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab.reading import PartlyRead
+
 #: The most pixels an image may have to be decoded, checked from its header. Decoded, a PNG of
 #: 13000x13000 px (a few hundred KB of file) takes over 2 GB: PIL's copy, numpy's, and the bytes between.
 #: 40 million (a 600 dpi A4 scan has 35) at 4 bytes a pixel (RGBA, float) keep a whole read within
@@ -47,21 +49,8 @@ class NotAnImageError(ImageError):
     """A file that is no image PIL can identify (a PDF, a text file)."""
 
 
-class FirstFrameOnly(UserWarning):
+class FirstFrameOnly(PartlyRead):
     """An animation or a multi-page file: only its first frame (page) is read."""
-
-
-def first_frame_notes(read, *args):
-    """``read(*args)`` and the :class:`FirstFrameOnly` messages it gave, as ``(result, [message, ...])``,
-    for a program to show them its own way (one line in the CLI, the message line in the widget)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FirstFrameOnly)
-        result = read(*args)
-    notes = [str(note.message) for note in caught if issubclass(note.category, FirstFrameOnly)]
-    for note in caught:  # anything else goes on as it came
-        if not issubclass(note.category, FirstFrameOnly):
-            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
-    return result, notes
 
 
 # --- Before decoding ----------------------------------------------------------

@@ -32,7 +32,7 @@ import numpy as np
 from digitlab import image_files
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
-ImageError, first_frame_notes, load_image = image_files.ImageError, image_files.first_frame_notes, image_files.load_image
+ImageError, load_image = image_files.ImageError, image_files.load_image
 
 #: Images are read at most this many pixels on their longer side.
 MAX_WORKING_SIDE = 2048

@@ -5,6 +5,7 @@ Made by :class:`digitlab.reader.Reader` (notebook 06), shown by the pad (noteboo
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -12,6 +13,23 @@ import numpy as np
 
 #: Below this confidence a digit counts as unsure: orange in annotations and in the pad.
 UNSURE_BELOW = 0.8
+
+
+class PartlyRead(UserWarning):
+    """Part of the input is left unread (a second page, more ink than a read takes); the message says which."""
+
+
+def read_with_notes(read, *args):
+    """``read(*args)`` and the :class:`PartlyRead` messages it gave, each once, as ``(result, [message, ...])``,
+    for a program to show them its own way (a line on stderr in the CLI, the message line in the widget)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PartlyRead)
+        result = read(*args)
+    notes = list(dict.fromkeys(str(note.message) for note in caught if issubclass(note.category, PartlyRead)))
+    for note in caught:  # anything else goes on as it came
+        if not issubclass(note.category, PartlyRead):
+            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+    return result, notes
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ UPLOAD_STYLE = """<style>
 </style>"""
 
 
+def _sentence(note: str) -> str:
+    """A reader's note (written to follow "digitlab read: FILE: " in the CLI) as a sentence of the message line."""
+    return note[:1].upper() + note[1:]
+
+
 def _upload_style(description: str) -> ipywidgets.HTML:
     """A widget that shows nothing but styles the pad's upload button: ``description``, without its count."""
     text = "".join(character for character in description if character.isalnum() or character in " .,-")
@@ -208,11 +213,13 @@ class DigitPad(ipywidgets.VBox):
 
         The reader gets the strokes themselves (:meth:`digitlab.reader.Reader.read_strokes`): its
         default method groups strokes, not blobs of ink, into digits."""
+        from digitlab.reading import read_with_notes
+
         started = time.perf_counter()
-        reading = self.reader.read_strokes(self.strokes, self.size, self.pen_widths)
+        reading, notes = read_with_notes(self.reader.read_strokes, self.strokes, self.size, self.pen_widths)
         milliseconds = 1000 * (time.perf_counter() - started)
         self.show(reading)
-        self._show_message(f"Read in {milliseconds:.0f} ms.")
+        self._show_message(" ".join([f"Read in {milliseconds:.0f} ms.", *map(_sentence, notes)]))
         return reading
 
     def show(self, reading) -> None:
@@ -296,11 +303,11 @@ class DigitPad(ipywidgets.VBox):
             self._show_failure(str(error))
             return None
         from digitlab.model import ModelFileError
-        from digitlab.preprocess import first_frame_notes
+        from digitlab.reading import read_with_notes
 
         started = time.perf_counter()
         try:
-            reading, notes = first_frame_notes(self.reader.read, image)
+            reading, notes = read_with_notes(self.reader.read, image)
         except (ValueError, ModelFileError) as error:  # NaN pixels, a missing or damaged model
             self._show_failure(f"Could not read {name}: {error}")
             return None
@@ -308,5 +315,6 @@ class DigitPad(ipywidgets.VBox):
         self._show_reading(reading, source="photo")  # no boxes on the canvas: they were for the drawing
         self.photo.value = jpeg_bytes(np.asarray(reading.annotated(low_confidence=self.unsure_below)))
         self.photo.layout.display = None
-        self._show_message(" ".join([f"Read {name} in {milliseconds:.0f} ms: {reading.text or 'no digits'}.", *notes]))
+        self._show_message(" ".join([f"Read {name} in {milliseconds:.0f} ms: {reading.text or 'no digits'}.",
+                                     *map(_sentence, notes)]))
         return reading

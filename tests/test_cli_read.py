@@ -157,6 +157,17 @@ def test_an_animation_is_read_from_its_first_frame_and_says_so(model_file, tmp_p
     assert err.strip() == f"digitlab read: {path}: the image has 3 frames (an animation or several pages): only the first is read."
 
 
+def test_a_page_of_more_pieces_than_a_read_takes_says_what_was_left_unread(model_file, monkeypatch, capsys):
+    from digitlab import segment
+
+    monkeypatch.setattr(segment, "MAX_BLOBS", 3)  # the sample's 4096 is four pieces of ink
+    assert main(["read", str(SAMPLES_DIR / "4096.png"), "--model", model_file]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip()) == 3  # the three largest
+    assert err.strip() == (f"digitlab read: {SAMPLES_DIR / '4096.png'}: the image has 4 pieces of ink the size of a "
+                           "digit or of part of one: only the 3 largest are read.")
+
+
 def test_annotate_never_destroys_a_file_and_explains_in_one_line(model_file, tmp_path, capsys):
     sample = tmp_path / "sample.png"
     sample.write_bytes((SAMPLES_DIR / "4096.png").read_bytes())

@@ -75,6 +75,25 @@ def test_specks_are_dropped_relative_to_digit_height():
     assert len(segment((small > 60).astype(np.uint8) * 255).segments) == 2
 
 
+def test_more_pieces_of_ink_than_a_read_takes_are_cut_to_the_largest_and_said_so(monkeypatch):
+    import warnings
+
+    from digitlab import segment as segmentation
+    from digitlab.reading import PartlyRead
+
+    monkeypatch.setattr(segmentation, "MAX_BLOBS", 3)
+    canvas = np.zeros((60, 400), np.uint8)
+    for index, size in enumerate([30, 24, 36, 18, 27]):  # five squares, the 18 and the 24 the smallest
+        canvas[10:10 + size, 20 + 75 * index:20 + 75 * index + size] = 255
+    canvas[50, 5::10] = 255  # specks of one pixel: no digit is that small, so they never count
+    with pytest.warns(PartlyRead, match="has 5 pieces of ink .* only the 3 largest are read"):
+        _, blobs = segmentation.find_blobs(canvas)
+    assert sorted(blob.box[2] for blob in blobs) == [27, 30, 36]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PartlyRead)  # three squares and the specks: all read, nothing said
+        assert len(segmentation.find_blobs(canvas[:, :230])[1]) == 3
+
+
 def test_two_lines_in_reading_order():
     canvas = np.zeros((220, 300), np.uint8)
     top = [draw(canvas, ONE, 40 + 70 * i, 20 + 4 * i) for i in range(3)]

@@ -322,6 +322,24 @@ def test_an_uploaded_animation_says_only_its_first_frame_is_read():
     assert "3 frames" in pad.message.value and "only the first is read" in pad.message.value
 
 
+def test_the_pad_says_what_a_read_left_unread():
+    import warnings
+
+    from digitlab.reading import PartlyRead
+
+    class Reader:
+        def read_strokes(self, strokes, size, pen_widths):
+            from digitlab.reader import Reading
+
+            warnings.warn("only the 300 largest are read.", PartlyRead)
+            return Reading([], np.zeros(size[::-1] + (3,), np.uint8))
+
+    pad = DigitPad(reader=Reader(), auto_read=False)
+    pad.load_strokes([[(10, 10), (20, 40)]])
+    pad.read()
+    assert re.search(r"Read in \d+ ms\. Only the 300 largest are read\.", pad.message.value)
+
+
 def test_read_photo_shows_a_message_and_never_raises(monkeypatch, tmp_path):
     from PIL import Image
 
