@@ -9,7 +9,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   with gaps of 10-60 % of the height, on the pad;
 - the same strings as ink on paper (dark on light, blurred, noisy), as a photo;
 - with ``--turn DEGREES``, both sets of strings written and photographed at a slant: turned by that many
-  degrees, one string up and the next down.
+  degrees, one string up and the next down;
+- with ``--rulings``, the paper set again on ruled and on squared paper (:func:`digitlab.unipen.rulings`): the
+  same photos, with the paper's printed lines under the ink.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -46,7 +48,7 @@ two readings of the same items compare item by item
 (``benchmarks/compare_recipes.py`` reads its networks so).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--turn DEGREES] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--turn DEGREES] [--rulings] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 [--card] [--json OUT.json]
 """
 
@@ -224,6 +226,8 @@ def main() -> int:
                         help="strings written at a slant: turned this much, up and down in turn (default 0)")
     parser.add_argument("--data", metavar="PATH", help=f"digits.jsonl.gz (default ${unipen.ENV_VAR}, "
                                                        "else ../shared/unipen-dev/ beside the repository)")
+    parser.add_argument("--rulings", action="store_true",
+                        help="also read the paper strings on ruled and on squared paper")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
@@ -233,9 +237,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
-    if args.card and (args.half != "report" or args.quick or args.turn or args.digit_cost is not None):
+    if args.card and (args.half != "report" or args.quick or args.turn or args.rulings or args.digit_cost is not None):
         parser.error("--card records the report half's figures of the reader as it reads by default: "
-                     "use it with --half report, without --quick, --turn or --digit-cost.")
+                     "use it with --half report, without --quick, --turn, --rulings or --digit-cost.")
     cards = models_that_read(args.method, args.cnn, args.crnn, args.candidate) if args.card else {}
     missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
     if missing:
@@ -279,12 +283,24 @@ def main() -> int:
     def on_paper(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
         return reader.read(unipen.on_paper(pen.on_pad(), paper_rng))
 
+    def on_printed_paper(squared: bool):
+        """The paper set's photos again (the same seed), with ruled or squared paper's lines under the ink."""
+        photo_rng, lines_rng = np.random.default_rng(2), np.random.default_rng(3 + squared)
+
+        def read(pen: unipen.PenString):
+            printed = unipen.rulings(pen.size, pen.height, lines_rng, squared)
+            return reader.read(unipen.on_paper(pen.on_pad(), photo_rng, printed))
+        return read
+
     texts, each_alone = [line.text for line in lines], "isolated digits, pad"
     sets = {
         each_alone: (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
         "strings of 3-8, pad": (on_pad, lines, texts),
         "strings of 3-8, paper": (on_paper, lines, texts),
     }
+    if args.rulings:
+        sets["strings of 3-8, ruled paper"] = (on_printed_paper(squared=False), lines, texts)
+        sets["strings of 3-8, squared paper"] = (on_printed_paper(squared=True), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

@@ -209,6 +209,12 @@ class PenString:
         """White ink on black, uint8: what :class:`~digitlab.widget.DigitPad` hands its reader."""
         return rasterize(self.strokes, self.size, self.pen_width)
 
+    @property
+    def height(self) -> float:
+        """The writing's height in pixels: from the top of its highest stroke to the bottom of its lowest."""
+        rows = np.concatenate([stroke[:, 1] for stroke in self.strokes])
+        return float(rows.max() - rows.min())
+
     def turned(self, degrees: float) -> PenString:
         """The same writing turned ``degrees`` counter-clockwise, on a canvas large enough: written, or
         photographed, at a slant (:func:`digitlab.tilt.turned_strokes`)."""
@@ -247,20 +253,45 @@ def lay_out(digits: list[PenDigit], rng, gap=(0.1, 0.6), jitter: float = 0.05) -
     return PenString(strokes, pen_width, text, size, digits[0].writer)
 
 
-def on_paper(pad_image: np.ndarray, rng) -> np.ndarray:
+def on_paper(pad_image: np.ndarray, rng, printed: np.ndarray | None = None) -> np.ndarray:
     """A pad image (white ink on black) as a photo of ink on paper: dark on light, blurred, noisy.
 
     Paper brightness 0.75-0.95, ink 0.05-0.35, a Gaussian blur of 0.5-1.5 px
     and pixel noise of 1-5 % (standard deviation), drawn from ``rng``.
+    ``printed``: the paper's own lines (:func:`rulings`), 0 to 1 of the ink's
+    darkness, under the ink; they draw nothing from ``rng``, so the same
+    ``rng`` photographs the same writing on plain and on ruled paper alike.
     """
     import cv2
 
     ink = pad_image.astype(np.float32) / 255.0
+    if printed is not None:
+        ink = np.maximum(ink, printed)
     paper, pen = rng.uniform(0.75, 0.95), rng.uniform(0.05, 0.35)
     gray = paper - (paper - pen) * ink
     gray = cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.5, 1.5)))
     gray += rng.normal(0.0, rng.uniform(0.01, 0.05), gray.shape).astype(np.float32)
     return np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def rulings(size: tuple[int, int], height: float, rng, squared: bool = False) -> np.ndarray:
+    """The lines printed on a sheet of ruled or squared paper, for :func:`on_paper`: float32 of ``size``,
+    0 where the paper is blank and the lines' darkness, 20-60 % of the ink's, where they are.
+
+    Lines every 1.2-1.6 ``height`` (the writing's height: a school notebook's
+    ruling under a number written to fit it) or, ``squared``, a grid every
+    0.7-1.0 of it (a number written over about one square a digit); 1 or 2
+    pixels wide, at a random offset. Drawn from ``rng``.
+    """
+    spacing = height * (rng.uniform(0.7, 1.0) if squared else rng.uniform(1.2, 1.6))
+    darkness, width = float(rng.uniform(0.2, 0.6)), int(rng.integers(1, 3))
+    lines = np.zeros(size, np.float32)
+    for row in np.arange(rng.uniform(0, spacing), size[0], spacing).astype(int):
+        lines[row:row + width, :] = darkness
+    if squared:
+        for column in np.arange(rng.uniform(0, spacing), size[1], spacing).astype(int):
+            lines[:, column:column + width] = darkness
+    return lines
 
 
 # --- Seeded benchmark sets -------------------------------------------------------

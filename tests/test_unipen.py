@@ -143,6 +143,34 @@ def test_isolated_digits_and_paper_versions(tiny, rng):
     assert paper[background].std() > 1  # noisy, as a photo
 
 
+def test_ruled_and_squared_paper_print_lines_under_the_same_photo(tiny):
+    line = unipen.strings(unipen.load_digits(tiny, sha256=None), 1, seed=3)[0]
+    rows = np.concatenate([stroke[:, 1] for stroke in line.strokes])
+    assert line.height == pytest.approx(rows.max() - rows.min()) and line.height > 0
+    size = (400, 300)
+    ruled = unipen.rulings(size, 100.0, np.random.default_rng(0))
+    squared = unipen.rulings(size, 100.0, np.random.default_rng(0), squared=True)
+    spacings = ((ruled, 0, (1.2, 1.6)), (squared, 0, (0.7, 1.0)), (squared, 1, (0.7, 1.0)))  # in heights
+    for lines, across, (closest, farthest) in spacings:
+        marked = np.flatnonzero((lines > 0).all(axis=1 - across))  # rows (columns) lined from end to end
+        starts = marked[np.diff(marked, prepend=-9) > 1]  # the first row (column) of each line
+        assert len(starts) >= 2
+        assert closest * 100 - 1 <= np.diff(starts).min() <= np.diff(starts).max() <= farthest * 100 + 1
+        assert 0.2 <= lines.max() <= 0.6
+    assert (ruled.max(axis=0) > 0).all() and (ruled.max(axis=1) == ruled.min(axis=1)).all()  # rows, side to side
+    assert (squared > 0).mean() > (ruled > 0).mean()
+
+    pad = line.on_pad()
+    plain = unipen.on_paper(pad, np.random.default_rng(1))
+    printed = unipen.rulings(pad.shape, line.height, np.random.default_rng(2), squared=True)
+    photo = unipen.on_paper(pad, np.random.default_rng(1), printed)
+    assert np.array_equal(unipen.on_paper(pad, np.random.default_rng(1), np.zeros_like(printed)), plain)
+    blank, lines_only = pad == 0, (printed > 0) & (pad == 0)
+    assert photo[lines_only].mean() < plain[lines_only].mean() - 20  # the lines show, darker than the paper
+    assert photo[lines_only].mean() > photo[pad > 200].mean() + 20  # and lighter than the ink
+    assert np.abs(photo[blank & ~lines_only].astype(int) - plain[blank & ~lines_only]).mean() < 15
+
+
 def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_strokes.py"), "--data",
                           str(tmp_path / "missing.jsonl.gz")], capture_output=True, text=True, timeout=120)
