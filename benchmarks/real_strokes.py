@@ -74,6 +74,10 @@ from digitlab.files import check_writable, write_json
 from digitlab.model import ModelFileError
 from digitlab.reader import METHODS, Reader
 
+#: The seed of the photos' paper, ink, blur and noise: one seed for every paper set, so that plain, ruled and
+#: squared paper photograph the same strings alike and their readings pair item by item.
+PHOTO_SEED = 2
+
 
 def read_all(read, items, truths, name: str = "reading") -> dict:
     """``read`` every item (a :class:`~digitlab.unipen.PenString`: ``read`` takes its strokes as the pad does,
@@ -275,7 +279,7 @@ def main() -> int:
           + (f"; strings turned by {args.turn:g} degrees, up and down in turn" if args.turn else ""))
     lines = [line.turned(args.turn if index % 2 else -args.turn) if args.turn else line
              for index, line in enumerate(unipen.strings(digits, n))]
-    paper_rng = np.random.default_rng(2)
+    paper_rng = np.random.default_rng(PHOTO_SEED)
 
     def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
         return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
@@ -284,8 +288,8 @@ def main() -> int:
         return reader.read(unipen.on_paper(pen.on_pad(), paper_rng))
 
     def on_printed_paper(squared: bool):
-        """The paper set's photos again (the same seed), with ruled or squared paper's lines under the ink."""
-        photo_rng, lines_rng = np.random.default_rng(2), np.random.default_rng(3 + squared)
+        """The paper set's photos again (:data:`PHOTO_SEED`), with ruled or squared paper's lines under the ink."""
+        photo_rng, lines_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(3 + squared)
 
         def read(pen: unipen.PenString):
             printed = unipen.rulings(pen.size, pen.height, lines_rng, squared)
