@@ -12,7 +12,8 @@ The steps, one helper each:
 2. :func:`downscale`: bound the working size of huge images, before any copy;
 3. :func:`to_grayscale`: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of any
    integer, float or bool type -> float32 (H, W) in [0, 1];
-4. :func:`to_ink`: automatic polarity -> 1 where there is ink, 0 on paper;
+4. :func:`to_ink`: automatic polarity -> 1 where there is ink, 0 on paper
+   (the paper's light and its printed lines: :mod:`digitlab.paper`);
 5. :func:`binarize`: Otsu or adaptive threshold -> a uint8 mask (255 = ink);
 6. :func:`normalize_digit`: one digit crop -> 28x28 as MNIST: the longer side
    fitted into 20x20, centred by centre of mass, white on black, 0 to 1.
@@ -30,6 +31,7 @@ import cv2
 import numpy as np
 
 from digitlab import image_files
+from digitlab.paper import paper_brightness
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
 ImageError, load_image = image_files.ImageError, image_files.load_image
@@ -165,40 +167,15 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
     (a scan or a photo: inverted) or "light_on_dark" (a canvas or MNIST:
     kept). Dark ink is measured against the paper under it
-    (:func:`paper_brightness`): how much darker than its own paper a pixel is,
-    so a shadow or a darker corner of a photo stays paper.
+    (:func:`digitlab.paper.paper_brightness`): how much darker than its own
+    paper a pixel is, so a shadow or a darker corner of a photo stays paper,
+    and so do the lines printed on it (a ruling, a grid).
     """
     check_polarity(polarity)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if not invert:
         return gray
     return np.clip(1.0 - gray / paper_brightness(gray), 0.0, 1.0).astype(np.float32)
-
-
-#: The paper's brightness is taken over squares this fraction of the image's shorter side: wider than any
-#: stroke of a digit that fits in the image, narrower than the shadows and gradients of a photo's light.
-PAPER_WINDOW = 1 / 3
-#: ... on a copy whose shorter side is this many pixels: light varies slowly, so detail is not needed.
-PAPER_SIDE = 96
-
-
-def paper_brightness(gray: np.ndarray) -> np.ndarray:
-    """The brightness of the paper under each pixel of a dark-on-light image, in (0, 1].
-
-    The brightest level within :data:`PAPER_WINDOW` of the image (a
-    morphological closing: dark strokes narrower than the window vanish),
-    smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image.
-    """
-    height, width = gray.shape
-    factor = min(1.0, PAPER_SIDE / min(height, width))
-    small = cv2.resize(gray.astype(np.float32), (max(1, round(width * factor)), max(1, round(height * factor))),
-                       interpolation=cv2.INTER_AREA)
-    window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
-    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
-    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
-    if factor < 1.0:
-        paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.maximum(paper, 1e-3)
 
 
 # --- Thresholding ---------------------------------------------------------

@@ -438,3 +438,36 @@ def test_dark_ink_is_measured_against_the_paper_under_it():
     assert ink[60, 95] > 0.7 and ink[60, 295] > 0.7
     assert abs(ink[60, 95] - ink[60, 295]) < 0.1
 
+
+
+def printed_page(grid: bool, shade: float) -> np.ndarray:
+    """A sheet of paper (0.9) with lines printed every 40 pixels, 2 wide, ``shade`` of the way to black; a grid
+    of them if ``grid``, else rows only."""
+    page = np.full((200, 400), 0.9, np.float32)
+    for row in range(20, 200, 40):
+        page[row:row + 2] = 0.9 * (1 - shade)
+    for column in range(30, 400, 40) if grid else ():
+        page[:, column:column + 2] = 0.9 * (1 - shade)
+    return page
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
+def test_lines_printed_on_the_paper_are_paper_and_ink_across_them_is_ink(grid):
+    page = printed_page(grid, shade=0.45)  # a ruling about half as dark as the pen
+    page[30:130, 100:106] = 0.1  # a stroke down across two rulings
+    page[150:156, 200:330] = 0.1  # a bar across the grid's columns
+    ink = to_ink(page, "dark_on_light")
+    strokes = page <= 0.1
+    near_strokes = np.zeros_like(strokes)
+    near_strokes[29:131, 99:107] = near_strokes[149:157, 199:331] = True
+    assert ink[~near_strokes].max() < 0.1
+    assert ink[strokes].min() > 0.7
+
+
+def test_ink_as_dark_as_the_writing_across_the_whole_page_stays_ink():
+    page = printed_page(grid=False, shade=0.45)
+    page[30:130, 100:106] = 0.1
+    page[150:156, :] = 0.1  # a 4's bar in a photo cropped to its ink, or a line drawn with the pen
+    ink = to_ink(page, "dark_on_light")
+    assert ink[150:156].min() > 0.7 and ink[30:130, 100:106].min() > 0.7
+    assert ink[20:22, :90].max() < 0.1  # the rulings are paper still

@@ -253,6 +253,22 @@ def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("squared", [False, True], ids=["ruled paper", "squared paper"])
+def test_photos_of_ruled_and_squared_paper_read_as_plain_paper_does(mnist, squared):
+    from digitlab.unipen import rulings
+
+    (_, _), (x_test, y_test) = mnist
+    reader, rng, right = Reader.default(), np.random.default_rng(0), 0
+    for index in range(20):
+        chosen = rng.integers(0, len(x_test), 5)
+        sequence = make_sequence(x_test[chosen], y_test[chosen], gap=0.4, scale=3.0, invert=True, rng=index)
+        printed = rulings(sequence.image.shape, 60.0, rng, squared)  # written over a line or a square a digit
+        photo = np.minimum(sequence.image, 255 * (1 - printed))  # the lines under the ink
+        right += reader.read(photo.astype(np.uint8)).text == sequence.text
+    assert right >= 18, f"{right} of 20 strings read right on {'squared' if squared else 'ruled'} paper"
+
+
+@pytest.mark.slow
 def test_shipped_model_reads_the_samples():
     import json
 
