@@ -7,12 +7,16 @@ belongs to the paper must be in the paper's brightness:
 - its **light** (:func:`paper_light`): a shadow, a darker corner, a gradient
   across the page, which vary slowly;
 - its **printed lines** (:func:`printed_lines`): a ruling, a grid, which are
-  thin but run across the whole page, as no handwriting does.
+  thin and paler than the pen but run straight across the whole page (level,
+  or at the small slant of a photo taken a little turned), as no handwriting
+  does.
 
 :func:`paper_brightness` is the two together.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -29,9 +33,13 @@ PRINTED_ACROSS = 0.9
 #: Printed lines are lighter than the pen (a pale ruling, a grey grid): a row or a column printed as dark as this
 #: fraction of the writing's darkest strokes is writing, such as a 4's bar in a photo cropped to its ink.
 PRINTED_LIGHTER = 0.75
-#: A row's darkness is measured in this many stretches at most (each the mean of its pixels): a printed line
-#: is as dark all along, and handwriting and noise are evened out over a stretch.
+#: Printed lines are looked for at slants up to this many degrees either way: a page photographed a little turned.
+PRINTED_SLANT = 3.0
+#: A line's darkness is measured in this many stretches at most (each the mean of its pixels): a printed line
+#: is as dark all along, and handwriting and noise are evened out over a stretch ...
 PRINTED_STRETCHES = 256
+#: ... and its slant is searched with this many, on this many rows first.
+SEARCH_SIZE = 64
 
 
 def paper_light(gray: np.ndarray) -> np.ndarray:
@@ -57,34 +65,120 @@ def printed_lines(shade: np.ndarray) -> np.ndarray:
     """How dark the page's printed lines make each pixel, 0 to 1, from ``shade`` (0 to 1: how much darker than
     its paper's light each pixel is).
 
-    A row's printed darkness is the darkness it has over
-    :data:`PRINTED_ACROSS` of its length, and so is a column's, unless it
-    is as dark as the writing (:data:`PRINTED_LIGHTER`); a pixel takes the
-    darker of its row's and its column's. Rows and columns that only
-    handwriting crosses are printed about 0. Lines at a slant (a page
-    photographed turned by more than a degree or so) run across many rows,
-    dark over a tenth of each at most: they stay ink.
+    A line's printed darkness is the darkness it has over
+    :data:`PRINTED_ACROSS` of its length, unless it is as dark as the
+    writing (:data:`PRINTED_LIGHTER`). The lines are looked for along the
+    rows and along the columns, each family at the slant, up to
+    :data:`PRINTED_SLANT`, at which its lines are darkest (a page
+    photographed a little turned); a pixel takes the darker of its two
+    lines. Lines that only handwriting crosses are printed about 0.
     """
-    rows = _darkness_across(shade)
-    columns = _darkness_across(np.ascontiguousarray(shade.T))
-    printed = np.maximum(rows[:, None], columns[None, :])
+    rows = _Lines.along(shade).on_page()
+    columns = _Lines.along(cv2.transpose(shade)).on_page(transposed=True)
     # The writing: the darkest ink left once the lines are taken out, a stroke's core rather than a speck of noise.
-    writing = float(cv2.medianBlur(np.clip(shade - printed, 0.0, 1.0), 3).max())
-    rows[rows >= PRINTED_LIGHTER * writing] = 0.0
-    columns[columns >= PRINTED_LIGHTER * writing] = 0.0
-    return np.maximum(rows[:, None], columns[None, :])
+    writing = float(cv2.medianBlur(np.clip(shade - np.maximum(rows, columns), 0.0, 1.0), 3).max())
+    for lines in (rows, columns):
+        lines[lines >= PRINTED_LIGHTER * writing] = 0.0
+    return np.maximum(rows, columns)
 
 
-def _darkness_across(shade: np.ndarray) -> np.ndarray:
-    """Per row of ``shade``: the darkness that :data:`PRINTED_ACROSS` of the row reaches, beyond what a typical
-    row of the page reaches (blank paper's own grain and noise: most rows are blank, even on squared paper)."""
-    length = shade.shape[1]
-    if length > PRINTED_STRETCHES:
-        shade = cv2.resize(shade, (PRINTED_STRETCHES, shade.shape[0]), interpolation=cv2.INTER_AREA)
-        length = PRINTED_STRETCHES
-    rank = int((1.0 - PRINTED_ACROSS) * (length - 1))
-    darkness = np.partition(shade, rank, axis=1)[:, rank]
-    return np.maximum(darkness - np.median(darkness), 0.0)
+@dataclass(frozen=True)
+class _Lines:
+    """A family of parallel lines along the rows of a page of ``shape``, ``slope`` rows down per column to the
+    right: line ``k`` runs through row ``k - margin`` at the middle column. ``darkness``: each line's."""
+
+    shape: tuple[int, int]
+    slope: float
+    margin: int
+    darkness: np.ndarray
+
+    @classmethod
+    def along(cls, shade: np.ndarray) -> _Lines:
+        """The lines along the rows of ``shade`` at the slant where they are darkest in all.
+
+        The slant is searched coarse to fine, as a drift in rows from the
+        page's middle to its ends: every drift up to :data:`PRINTED_SLANT`
+        on the page measured in :data:`SEARCH_SIZE` stretches of as many
+        rows (its rows shrunk by halves); then on each copy twice as tall up
+        to the page itself, the best drift so far doubled and a row either
+        side of it.
+        """
+        width = shade.shape[1]
+        copies = [_stretched(shade, SEARCH_SIZE)]  # the search shears stretches of rows, not pixels
+        while copies[-1].shape[0] > SEARCH_SIZE:
+            half_height = (copies[-1].shape[1], (copies[-1].shape[0] + 1) // 2)
+            copies.append(cv2.resize(copies[-1], half_height, interpolation=cv2.INTER_AREA))
+        most = np.tan(np.radians(PRINTED_SLANT)) * width / 2  # in the page's rows
+        best = 0
+        for halvings in range(len(copies) - 1, -1, -1):
+            limit = int(most / 2**halvings)  # in this copy's rows
+            drifts = np.arange(-limit, limit + 1) if halvings == len(copies) - 1 else 2 * best + np.arange(-1, 2)
+            best = _best_drift(copies[halvings], np.unique(np.clip(drifts, -limit, limit)), width)
+        slope = best / (width / 2)
+        level, margin = _sheared(shade, slope, width)
+        # A row takes the darkest of itself and its neighbours: a slanted line steps from row to row, its pixels'
+        # share of each row varying along it, and the darkness it reaches all along would leave the rest as ink.
+        level = cv2.dilate(level, np.ones((3, 1), np.uint8))
+        return cls(shade.shape, slope, margin, _darkness(_stretched(level, PRINTED_STRETCHES)))
+
+    def on_page(self, transposed: bool = False) -> np.ndarray:
+        """Each pixel's line's darkness: float32 of :attr:`shape`, or, if ``transposed``, of the page whose
+        transpose these lines were found on (the lines its columns), in that page's own orientation."""
+        height, width = self.shape
+        # Line k runs through row k - margin + shift at each column: the columns of one shift take one run of lines.
+        shifts = np.round(self.slope * (np.arange(width) - width / 2)).astype(np.int32)
+        starts = np.r_[0, np.flatnonzero(np.diff(shifts)) + 1]
+        page = np.empty((width, height) if transposed else (height, width), np.float32)
+        for start, end in zip(starts, np.r_[starts[1:], width]):
+            first = self.margin - shifts[start]
+            lines = self.darkness[first:first + height]
+            if transposed:
+                page[start:end, :] = lines[None, :]
+            else:
+                page[:, start:end] = lines[:, None]
+        return page
+
+
+def _best_drift(means: np.ndarray, drifts: np.ndarray, width: int) -> int:
+    """Of ``drifts`` (in rows of ``means``, from the middle of a page ``width`` wide to its ends), the one along
+    which the lines of ``means`` (stretches of its rows) are darkest in all; ties go to the least slant."""
+    totals = [_darkness(_sheared(means, drift / (width / 2), width)[0]).sum() for drift in drifts]
+    return int(drifts[np.lexsort((np.abs(drifts), -np.asarray(totals)))[0]])
+
+
+def _stretched(page: np.ndarray, stretches: int) -> np.ndarray:
+    """``page`` with each row measured in ``stretches`` at most, each the mean of its pixels."""
+    if page.shape[1] <= stretches:
+        return page
+    return cv2.resize(page, (stretches, page.shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _sheared(page: np.ndarray, slope: float, width: int) -> tuple[np.ndarray, int]:
+    """``page``, whose columns span a page ``width`` pixels wide, sheared so that each line at ``slope`` is a
+    row (line ``k`` of :class:`_Lines` is row ``k``), NaN off the page; and the margin of lines above it."""
+    height, columns = page.shape
+    step = width / columns  # the page's pixels per column of ``page``
+    margin = int(np.ceil(abs(slope) * width / 2))
+    # The page's edge pixels once more around it, so that interpolation reaches them; NaN beyond.
+    edged = cv2.copyMakeBorder(page, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    shear = np.float32([[1, 0, 1], [slope * step, 1, slope * (step - width) / 2 - margin + 1]])
+    level = cv2.warpAffine(edged, shear, (columns, height + 2 * margin), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
+    return level, margin
+
+
+def _darkness(level: np.ndarray) -> np.ndarray:
+    """Each row's darkness over :data:`PRINTED_ACROSS` of its length, beyond that of a typical row (blank
+    paper's own grain and noise: most lines are blank, even on squared paper). A row that is off the page
+    (NaN) for more than half its length is not measured: 0."""
+    count = level.shape[1]
+    rank = int((1.0 - PRINTED_ACROSS) * (count - 1))
+    darkness = np.partition(level, rank, axis=1)[:, rank]  # NaN sorts last
+    measured = np.isfinite(level).sum(axis=1) >= count / 2
+    if not measured.any():
+        return np.zeros(len(level), np.float32)
+    darkness = np.where(measured, darkness - np.median(darkness[measured]), 0.0)
+    return np.maximum(darkness, 0.0).astype(np.float32)
 
 
 def paper_brightness(gray: np.ndarray) -> np.ndarray:
