@@ -439,7 +439,6 @@ def test_dark_ink_is_measured_against_the_paper_under_it():
     assert abs(ink[60, 95] - ink[60, 295]) < 0.1
 
 
-
 def printed_page(grid: bool, shade: float, degrees: float = 0.0) -> np.ndarray:
     """A sheet of paper (0.9) with lines printed every 40 pixels, 2 wide, ``shade`` of the way to black, turned
     ``degrees`` (as in a photo taken a little turned); a grid of them if ``grid``, else rows only. Photograph it

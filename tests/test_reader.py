@@ -256,8 +256,7 @@ def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
 @pytest.mark.parametrize("paper, degrees", [("ruled", 0.0), ("squared", 0.0), ("squared", 2.0)],
                          ids=["ruled paper", "squared paper", "squared paper photographed turned 2 degrees"])
 def test_photos_of_ruled_and_squared_paper_read_as_plain_paper_does(mnist, paper, degrees):
-    import cv2
-
+    from digitlab.tilt import turned
     from digitlab.unipen import rulings
 
     (_, _), (x_test, y_test) = mnist
@@ -267,10 +266,7 @@ def test_photos_of_ruled_and_squared_paper_read_as_plain_paper_does(mnist, paper
         sequence = make_sequence(x_test[chosen], y_test[chosen], gap=0.4, scale=3.0, invert=True, rng=index)
         printed = rulings(sequence.image.shape, 60.0, rng, paper == "squared")  # a line or a square a digit
         photo = np.minimum(sequence.image, 255 * (1 - printed)).astype(np.uint8)  # the lines under the ink
-        height, width = photo.shape
-        turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-        photo = cv2.warpAffine(photo, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        right += reader.read(photo).text == sequence.text
+        right += reader.read(turned(photo, degrees)[0]).text == sequence.text
     assert right >= 18, f"{right} of 20 strings read right on {paper} paper turned {degrees:g} degrees"
 
 
