@@ -40,7 +40,8 @@ from digitlab.data import TEST_HALVES, load_mnist, test_half
 from digitlab.model import ModelFileError, load_model
 from digitlab.preprocess import normalize_digit, prepare
 from digitlab.reader import METHODS, Reader
-from digitlab.segment import segment, segment_ink
+from digitlab.segment import segment
+from digitlab.touching import segment_ink
 from digitlab.synth import BENCHMARK_STRINGS, benchmark_strings, make_dataset
 
 

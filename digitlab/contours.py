@@ -13,7 +13,8 @@ import numpy as np
 
 from digitlab.preprocess import Page, normalize_digit
 from digitlab.reading import Digit, Reading, reading_of, to_input_pixels
-from digitlab.segment import SMALL_SIZE, Segmentation, segment_ink
+from digitlab.segment import SMALL_SIZE, Segmentation
+from digitlab.touching import segment_ink
 
 #: One way to read a segment: its pieces, each a (28x28 crop, box) pair.
 Option = list[tuple[np.ndarray, tuple]]

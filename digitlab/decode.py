@@ -41,7 +41,8 @@ from digitlab.ink_pieces import MAX_PIECES, Piece, line_height, line_pieces
 from digitlab.non_digits import NOT_A_DIGIT
 from digitlab.preprocess import Page, normalize_digit
 from digitlab.reader_memory import DrawingMemory
-from digitlab.segment import Box, Segment, Segmentation, segment_ink
+from digitlab.segment import Box, Segment, Segmentation
+from digitlab.touching import segment_ink
 
 #: The graph's two prices, added to a path's cost (-log probability): per digit read (above 0 favours
 #: fewer digits) and per piece read as no digit (above 0: ink is seldom there for nothing).
@@ -286,6 +287,6 @@ def _line_labels(segmentation: Segmentation, line: int) -> tuple[int, ...]:
 def ink_strip(page: Page, components: np.ndarray, box: Box, labels, claimed=None) -> tuple[np.ndarray, tuple[int, int]]:
     """The ink of the blobs ``labels`` within ``box``, with a pixel of soft edge, as a uint8 strip for the
     CRNN (white on black), and the strip's (x, y) corner in working pixels. ``claimed``: as
-    :func:`digitlab.segment.segment_ink` takes it (None: no other ink, even specks no segment claimed)."""
+    :func:`digitlab.touching.segment_ink` takes it (None: no other ink, even specks no segment claimed)."""
     own, (x, y, w, h), _ = segment_ink(components, Segment(box, tuple(labels)), grow=1, claimed=claimed)
     return np.round(page.ink[y:y + h, x:x + w] * own * 255).astype(np.uint8), (x, y)

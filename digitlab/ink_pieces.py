@@ -17,7 +17,8 @@ import numpy as np
 
 from digitlab.preprocess import Page, ink_box
 from digitlab.reader_memory import DrawingMemory
-from digitlab.segment import Box, Segment, Segmentation, cut_options, digit_height, segment_ink
+from digitlab.segment import Box, Segment, Segmentation, digit_height
+from digitlab.touching import cut_options, segment_ink
 from digitlab.strokes import rasterize_window, stroke_points
 
 #: A digit is made of at most this many pieces (a blob cut in parts, or a pad's strokes).
@@ -59,7 +60,7 @@ def line_pieces(segmentation: Segmentation) -> list[list[Piece]]:
 
 def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float) -> list[Piece]:
     """One blob as a piece, or, wider than :data:`CUT_WIDER_THAN` digit heights, cut in parts
-    (:func:`digitlab.segment.cut_options`)."""
+    (:func:`digitlab.touching.cut_options`)."""
     components, claimed = segmentation.components, segmentation.claimed
     blob = Segment(box, (label,))
     if box[2] <= CUT_WIDER_THAN * height:

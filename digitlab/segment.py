@@ -16,7 +16,7 @@ goes wrong without each step. The steps, one helper each:
    drawn with two strokes, a broken stroke) joined again: boxes that overlap
    or nearly overlap horizontally, stacked closely enough to be one digit.
 5. :func:`order_in_lines`: lines top to bottom, digits left to right.
-6. :func:`cut_options`: blobs too wide for one digit are probably touching
+6. :func:`digitlab.touching.cut_options`: blobs too wide for one digit are probably touching
    digits; candidate cuts at minima of the vertical ink projection, among
    which the reader chooses by the classifier's confidence (for blobs only
    somewhat wide, "no cut" is one of the candidates).
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitlab.preprocess import ink_box
 from digitlab.reading import PartlyRead
+from digitlab.touching import cut_options, segment_ink
 
 Box = tuple[int, int, int, int]  # (x, y, width, height)
 
@@ -49,7 +49,6 @@ MAX_MERGED_HEIGHT = 1.3   # merging never makes a digit taller than this
 LINE_TOLERANCE = 0.6      # a digit whose centre is this close to a line's belongs to it
 TOUCHING_WIDTH = 1.2      # wider than this may be several touching digits (or one wide digit)
 CLEARLY_TOUCHING_WIDTH = 1.6  # wider than this is several touching digits
-DIGIT_WIDTH = 0.7         # typical width of one digit, to guess how many touch
 #: Blobs smaller than this many pixels both ways are never digits, whatever their neighbours.
 MIN_PIXELS = 5
 #: A segment at most this many times as long (either way) as its stroke is thick is a dot, not a
@@ -137,13 +136,50 @@ def estimate_height(blobs: list[Segment]) -> float:
 
     A first guess from the blobs is too small when every digit is broken, so
     closely stacked fragments are merged (``loose`` rules of
-    :func:`belong_together`) and the height is measured again on the groups.
+    :func:`belong_together`), unless the gap between them runs between two
+    lines of writing (:func:`between_lines`), and the height is measured
+    again on the groups.
     """
     first = digit_height(blobs)
     if first == 0:
         return 0.0
     groups = merge_fragments(drop_specks(blobs, first), first, loose=True)
     return max(first, digit_height(groups))
+
+
+def between_lines(boxes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """For each pair ``(i, j)`` of ``boxes`` (an (N, 4) array of (x, y, w, h)), one above the other: is the gap
+    between them a gap between two lines of writing, rather than a pen's break in one digit?
+
+    It is when there is writing beside the pair, level with one of the two,
+    and a row of the gap is blank across the nearest of it on either side:
+    digits side by side in a line, and another line below. A break is a gap
+    in one digit only; its neighbours' ink runs through it. Only the nearest
+    neighbours count, so lines written a little aslant part too.
+    """
+    x, y, w, h = np.asarray(boxes, dtype=float).T
+    first, second = np.asarray(pairs, dtype=int).reshape(-1, 2).T
+    if not len(first):
+        return np.zeros(0, dtype=bool)
+    upper = np.where(y[first] <= y[second], first, second)
+    lower = first + second - upper
+    left = np.minimum(x[first], x[second])[:, None]
+    right = np.maximum((x + w)[first], (x + w)[second])[:, None]
+    beside = np.zeros(len(upper), dtype=bool)
+    # The upper piece's nearest neighbours cover the gap from its top down to their bottoms, the lower piece's
+    # from their tops down to its bottom; the rows between stay blank.
+    blank_from, blank_to = (y + h)[upper], y[lower]
+    for piece, is_upper in ((upper, True), (lower, False)):
+        level = (y < (y + h)[piece][:, None]) & (y + h > y[piece][:, None])
+        for distance in (left - (x + w), x - right):  # to the pair's left, to its right
+            distance = np.where(level & (distance >= 0), distance, np.inf)
+            nearest, found = np.argmin(distance, axis=1), np.isfinite(distance.min(axis=1))
+            beside |= found
+            if is_upper:
+                blank_from = np.where(found, np.maximum(blank_from, (y + h)[nearest]), blank_from)
+            else:
+                blank_to = np.where(found, np.minimum(blank_to, y[nearest]), blank_to)
+    return beside & (blank_to > blank_from)
 
 
 # --- 3. Specks ------------------------------------------------------------
@@ -250,6 +286,10 @@ def merge_fragments(segments: list[Segment], height: float, loose: bool = False)
             boxes = np.array([segment.box for segment in segments], dtype=float)
             together = belong_together(boxes[:, None], boxes[None, :], height, near, loose)
             np.fill_diagonal(together, False)
+            if loose:  # whatever their heights: unless the two are in two lines of writing
+                pairs = np.argwhere(np.triu(together))
+                together[tuple(pairs[between_lines(boxes, pairs)].T)] = False
+                together &= together.T
             if not together.any():
                 break
             distance = np.where(together, box_distance(boxes[:, None], boxes[None, :]), np.inf)
@@ -289,91 +329,6 @@ def order_in_lines(segments: list[Segment], height: float) -> list[Segment]:
         for segment in sorted(members, key=lambda s: s.box[0] + s.box[2] / 2):
             ordered.append(Segment(segment.box, segment.labels, index, segment.touching, segment.cuts))
     return ordered
-
-
-# --- 6. Touching digits ---------------------------------------------------
-
-
-def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
-                x1: int | None = None, grow: int = 0, claimed: np.ndarray | None = None):
-    """The ink of ``segment`` without its neighbours' ink, as a boolean array.
-
-    Returns ``(region, region_box, ink_box)``: a boolean array over
-    ``region_box``, within columns ``x0:x1`` (absolute), and the tight box
-    of the ink. With ``claimed`` (:attr:`Segmentation.claimed`), ink inside
-    the box that no segment claimed (faint pieces and specks too small to
-    stand alone) counts too: the faint left side of a 0 stays in its crop.
-    ``grow`` pixels are added around the ink (a dilation, so ``region_box``
-    is larger), so a crop of the grayscale image keeps the soft edges that
-    the threshold cut off. ``(None, None, None)`` when those columns hold no ink.
-    """
-    if claimed is None:
-        claimed = np.ones(int(components.max()) + 1, dtype=bool)
-    allowed = ~claimed
-    allowed[list(segment.labels)] = True
-    allowed[0] = False
-    x, y, w, h = segment.box
-    x0 = x if x0 is None else max(x, x0)
-    x1 = x + w if x1 is None else min(x + w, x1)
-    region = allowed[components[y:y + h, x0:x1]]
-    box = ink_box(region)
-    if box is None:
-        return None, None, None
-    box_x, box_y, box_w, box_h = box
-    left, top = x0 + box_x, y + box_y
-    right, bottom = left + box_w, top + box_h
-    own_box = (left, top, box_w, box_h)
-    region = region[box_y:box_y + box_h, box_x:box_x + box_w]
-    if grow:
-        height, width = components.shape
-        pad_top, pad_left = min(grow, top), min(grow, left)
-        pad_bottom, pad_right = min(grow, height - bottom), min(grow, width - right)
-        padded = np.pad(region, ((pad_top, pad_bottom), (pad_left, pad_right))).astype(np.uint8)
-        kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-        region = cv2.dilate(padded, kernel).astype(bool)
-        left, top, right, bottom = left - pad_left, top - pad_top, right + pad_right, bottom + pad_bottom
-    return region, (left, top, right - left, bottom - top), own_box
-
-
-def cut_options(ink: np.ndarray, height: float, max_options: int = 3) -> list[tuple[int, ...]]:
-    """Candidate cuts (column offsets into ``ink``) splitting a wide blob into digits.
-
-    The number of digits is guessed from the width (:data:`DIGIT_WIDTH`).
-    For two digits: the even split and the ``max_options`` lowest minima of
-    the smoothed vertical projection (ink per column) in the middle half; for
-    more, each cut at the projection's minimum near where an even split
-    would put it.
-    """
-    width = ink.shape[1]
-    count = min(int(np.clip(round(width / (DIGIT_WIDTH * height)), 2, 10)), width // 2)
-    if count < 2:
-        return []
-    window = max(1, round(0.06 * height)) | 1
-    projection = np.convolve(ink.sum(axis=0).astype(float), np.ones(window) / window, mode="same")
-    if count == 2:
-        return _two_way_cuts(projection, height, max_options)
-    reach = width / count / 3
-    cuts = []
-    for index in range(1, count):
-        centre = index * width / count
-        low, high = int(max(1, centre - reach)), int(min(width - 1, centre + reach)) + 1
-        cuts.append(low + int(np.argmin(projection[low:high])) if high > low else round(centre))
-    return [tuple(sorted(set(cuts)))]
-
-
-def _two_way_cuts(projection: np.ndarray, height: float, max_options: int) -> list[tuple[int]]:
-    """The even split, then the lowest projection minima of the middle half, apart from each other."""
-    width = len(projection)
-    low, high = width // 4, max(width // 4 + 1, 3 * width // 4)
-    spacing = max(1, round(0.1 * height))
-    options = [(width // 2,)]  # where two 0s touch, the projection peaks instead
-    for offset in np.argsort(projection[low:high], kind="stable"):
-        cut = low + int(offset)
-        if all(abs(cut - other[0]) >= spacing for other in options):
-            options.append((cut,))
-        if len(options) == max_options + 1:
-            break
-    return options
 
 
 # --- All steps ------------------------------------------------------------

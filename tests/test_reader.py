@@ -450,6 +450,19 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
     assert reader.read_strokes([], (100, 200), 14).text == ""
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, height, gap", [("3141\n5926", 90, 25), ("1234\n567", 100, 20), ("2026\n12 06", 80, 30)])
+def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_reader, text, height, gap):
+    from digitlab.strokes import digit_strokes, rasterize
+
+    # Two lines fill the pad's 240 px: between them a fifth to two fifths of a digit's height.
+    strokes = digit_strokes(text, origin=(30, (240 - 2 * height - gap) // 2), height=height, spacing=height // 3,
+                            line_spacing=gap)
+    lines = text.replace(" ", "").split("\n")
+    assert auto_reader.read_strokes(strokes, (240, 800)).lines == lines
+    assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).lines == lines  # and photographed
+
 # --- Adversarial pages: bounded memory -------------------------------------------------------
 
 

@@ -161,3 +161,34 @@ def test_a_bar_beside_the_body_joins_it_but_close_short_digits_stay_apart():
     x, _, w, _ = boxes(found)[3]
     assert x < 162 and x + w > 205  # body and bar in one box
     assert [segment.touching for segment in found.segments[4:]] == [False, False]
+
+
+@pytest.mark.parametrize("gap", [3, 6, 9])  # 5 to 14 % of the digit height: closer than a break may be
+def test_two_lines_written_close_together_are_two_lines_of_whole_digits(gap):
+    canvas = np.zeros((2 * HEIGHT + gap + 60, 340), np.uint8)
+    top = 20 + STROKE
+    shapes = [ONE, BROKEN_5, TWO_STROKE_4, ONE]
+    first = [draw(canvas, shape, 30 + 80 * i, top) for i, shape in enumerate(shapes)]
+    second = [draw(canvas, shape, 30 + 80 * i, top + HEIGHT + STROKE + gap) for i, shape in enumerate(shapes[:3])]
+    found = segment(canvas)
+    assert [segment.line for segment in found.segments] == [0, 0, 0, 0, 1, 1, 1], boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found), first + second)), boxes(found)
+
+
+def test_digits_broken_across_the_middle_stay_whole_alone_and_in_a_line():
+    # Every digit broken where a pen skipped, at a height of its own: one line of whole digits.
+    canvas = np.zeros((120, 420), np.uint8)
+    expected = []
+    for i, at in enumerate((0.3, 0.45, 0.6, 0.5)):
+        left = 30 + 90 * i
+        cv2.line(canvas, (left, 20), (left, 20 + int(at * HEIGHT) - 3), 255, STROKE)
+        cv2.line(canvas, (left, 20 + int(at * HEIGHT) + 3), (left, 20 + HEIGHT), 255, STROKE)
+        expected.append((left - STROKE // 2, 20 - STROKE // 2, STROKE + 1, HEIGHT + STROKE + 1))
+    found = segment(canvas)
+    assert [segment.line for segment in found.segments] == [0] * 4, boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found), expected)), boxes(found)
+    # One digit alone, broken: the gap runs across all the writing, and still it is one digit.
+    alone = np.zeros((120, 100), np.uint8)
+    draw_ring(alone, (50, 60), (18, 30))
+    alone[57:60, :] = 0
+    assert len(segment(alone).segments) == 1, boxes(segment(alone))
