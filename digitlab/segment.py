@@ -149,13 +149,15 @@ def estimate_height(blobs: list[Segment]) -> float:
 
 def between_lines(boxes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """For each pair ``(i, j)`` of ``boxes`` (an (N, 4) array of (x, y, w, h)), one above the other: is the gap
-    between them a gap between two lines of writing, rather than a pen's break in one digit?
+    between them a gap between two lines of writing, rather than a break in one digit?
 
-    It is when there is writing beside the pair, level with one of the two,
-    and a row of the gap is blank across the nearest of it on either side:
-    digits side by side in a line, and another line below. A break is a gap
-    in one digit only; its neighbours' ink runs through it. Only the nearest
-    neighbours count, so lines written a little aslant part too.
+    It is when both are shaped like digits, taller than wide, and there is
+    writing beside the pair, level with one of the two, with a row of the gap
+    blank across the nearest of it on either side: digits side by side in a
+    line, and another line below. A pen's break is a gap in one digit only:
+    its neighbours' ink runs through it. A scratch across a whole line runs
+    past the neighbours too, but leaves pieces of digits, mostly wider than
+    tall. Only the nearest neighbours count, so lines a little aslant part too.
     """
     x, y, w, h = np.asarray(boxes, dtype=float).T
     first, second = np.asarray(pairs, dtype=int).reshape(-1, 2).T
@@ -179,7 +181,8 @@ def between_lines(boxes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
                 blank_from = np.where(found, np.maximum(blank_from, (y + h)[nearest]), blank_from)
             else:
                 blank_to = np.where(found, np.minimum(blank_to, y[nearest]), blank_to)
-    return beside & (blank_to > blank_from)
+    digit_shaped = (h[upper] >= w[upper]) & (h[lower] >= w[lower])
+    return digit_shaped & beside & (blank_to > blank_from)
 
 
 # --- 3. Specks ------------------------------------------------------------

@@ -463,6 +463,20 @@ def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_read
     assert auto_reader.read_strokes(strokes, (240, 800)).lines == lines
     assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).lines == lines  # and photographed
 
+
+@pytest.mark.slow
+def test_a_scratch_across_a_whole_line_leaves_one_line_of_digits(mnist, auto_reader):
+    # A band blank across every digit at the same height (a glare, a scratch): pieces one above the other with a gap
+    # that runs past their neighbours, as between two lines, but pieces of digits, not two lines of them.
+    strings = make_dataset(20, length=5, seed=305, mnist=mnist, gap=(0.2, 0.6), jitter=0.0)
+    right = 0
+    for sequence in strings:
+        image = sequence.image.copy()
+        middle = int(np.median([y + h / 2 for _, y, _, h in sequence.boxes]))
+        image[middle:middle + max(1, round(0.06 * max(h for *_, h in sequence.boxes))), :] = 0
+        right += auto_reader.read(image).text == sequence.text
+    assert right >= 17
+
 # --- Adversarial pages: bounded memory -------------------------------------------------------
 
 
