@@ -16,10 +16,10 @@ goes wrong without each step. The steps, one helper each:
    drawn with two strokes, a broken stroke) joined again: boxes that overlap
    or nearly overlap horizontally, stacked closely enough to be one digit.
 5. :func:`order_in_lines`: lines top to bottom, digits left to right.
-6. :func:`digitlab.touching.cut_options`: blobs too wide for one digit are probably touching
-   digits; candidate cuts at minima of the vertical ink projection, among
-   which the reader chooses by the classifier's confidence (for blobs only
-   somewhat wide, "no cut" is one of the candidates).
+6. :func:`digitlab.touching.cut_options`: blobs too wide for one digit are
+   probably touching digits; candidate cuts at minima of the vertical ink
+   projection, among which the reader chooses by the classifier's confidence
+   (for blobs only somewhat wide, "no cut" is one of the candidates).
 
 :func:`segment` runs them all.
 """
