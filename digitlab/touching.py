@@ -27,9 +27,10 @@ def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
 
     Returns ``(region, region_box, ink_box)``: a boolean array over
     ``region_box``, within columns ``x0:x1`` (absolute), and the tight box
-    of the ink. With ``claimed`` (:attr:`digitlab.segment.Segmentation.claimed`), ink inside
-    the box that no segment claimed (faint pieces and specks too small to
-    stand alone) counts too: the faint left side of a 0 stays in its crop.
+    of the ink. With ``claimed``
+    (:attr:`digitlab.segment.Segmentation.claimed`), ink inside the box that
+    no segment claimed (faint pieces and specks too small to stand alone)
+    counts too: the faint left side of a 0 stays in its crop.
     ``grow`` pixels are added around the ink (a dilation, so ``region_box``
     is larger), so a crop of the grayscale image keeps the soft edges that
     the threshold cut off. ``(None, None, None)`` when those columns hold no ink.

@@ -450,7 +450,6 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
     assert reader.read_strokes([], (100, 200), 14).text == ""
 
 
-
 @pytest.mark.slow
 @pytest.mark.parametrize("text, height, gap", [("3141\n5926", 90, 25), ("1234\n567", 100, 20), ("2026\n12 06", 80, 30)])
 def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_reader, text, height, gap):
@@ -476,6 +475,7 @@ def test_a_scratch_across_a_whole_line_leaves_one_line_of_digits(mnist, auto_rea
         image[middle:middle + max(1, round(0.06 * max(h for *_, h in sequence.boxes))), :] = 0
         right += auto_reader.read(image).text == sequence.text
     assert right >= 17
+
 
 # --- Adversarial pages: bounded memory -------------------------------------------------------
 
