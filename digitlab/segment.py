@@ -281,7 +281,9 @@ def merge_fragments(segments: list[Segment], height: float, loose: bool = False)
     Closest first, so a digit's own pieces join before a nearby speck can
     claim one of them. Clearly stacked pieces merge before pieces that only
     nearly touch, so a broken 0 becomes whole before it could be taken for a
-    fragment of the digit next to it.
+    fragment of the digit next to it. With ``loose`` (the height's second
+    measure, :func:`estimate_height`), two pieces in two lines of writing
+    (:func:`between_lines`) are never merged.
     """
     segments = list(segments)
     for near in (False, True):
