@@ -6,7 +6,10 @@ goes wrong without each step. The steps, one helper each:
 1. :func:`find_blobs`: each connected blob of ink, with its box. These are the
    regions that ``cv2.findContours(..., cv2.RETR_EXTERNAL, ...)`` outlines,
    so the holes of 0, 6, 8 and 9 never become extra boxes; the label image
-   also lets a crop keep only its own ink when boxes overlap.
+   also lets a crop keep only its own ink when boxes overlap. Marks drawn
+   around or along the writing (a frame, a circle, an underline:
+   :mod:`digitlab.marks`) are left out: those around it before the digit
+   height is measured, those along it after.
 2. :func:`estimate_height`: the typical digit height, the unit of every
    threshold below, so the same rules work at any image scale.
 3. :func:`drop_specks`: blobs far smaller than a digit; and, once fragments
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitlab.marks import marks_along, marks_around
 from digitlab.reading import PartlyRead
 from digitlab.touching import cut_options, segment_ink
 
@@ -80,7 +84,7 @@ class Segmentation:
     segments: list[Segment]
     components: np.ndarray
     digit_height: float
-    claimed: np.ndarray  # per component label: does a segment own it? (see segment_ink)
+    claimed: np.ndarray  # per component label: does a segment own it, or is it a mark? (see segment_ink)
 
     @property
     def line_count(self) -> int:
@@ -340,13 +344,21 @@ def order_in_lines(segments: list[Segment], height: float) -> list[Segment]:
 
 
 def segment(mask: np.ndarray) -> Segmentation:
-    """Steps 1-6: blobs, scale, specks, fragments (then small groups and dots), reading order, touching digits."""
+    """Steps 1-6: blobs (marks left out), scale, specks, fragments (then small groups and dots), reading order,
+    touching digits."""
     components, blobs = find_blobs(mask)
+    marks = marks_around(blobs, components, SPECK_SIZE * digit_height(blobs))  # a frame is no digit's height
+    blobs = [blob for blob in blobs if blob not in marks]
     height = estimate_height(blobs)
+    along = marks_along(blobs, height)
+    if along:
+        marks += along
+        blobs = [blob for blob in blobs if blob not in along]
+        height = estimate_height(blobs)
     groups = merge_fragments(drop_specks(blobs, height), height)
     groups = drop_dots(drop_specks(groups, height, SMALL_SIZE), components)
-    claimed = np.zeros(len(blobs) and int(components.max()) + 1 or 1, dtype=bool)
-    for group in groups:
+    claimed = np.zeros(int(components.max()) + 1, dtype=bool)
+    for group in groups + marks:
         claimed[list(group.labels)] = True
     segments = []
     for group in order_in_lines(groups, height):

@@ -463,6 +463,37 @@ def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_read
     assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).lines == lines  # and photographed
 
 
+def _marked(text: str, mark: str):
+    """``text`` written on the pad's 240 x 800 px, 80 px tall, with a mark a student adds around it or under it."""
+    from digitlab.strokes import digit_strokes
+
+    height, spacing = 80, 26
+    width = len(text) * 0.6 * height + (len(text) - 1) * spacing
+    left, top = (800 - width) / 2, 80
+    right, bottom = left + width, top + height
+    if mark == "frame":
+        marks = [[(left - 28, top - 25), (right + 28, top - 25), (right + 28, bottom + 25), (left - 28, bottom + 25),
+                  (left - 28, top - 20)]]
+    elif mark == "circle":
+        turn = np.linspace(1.0, 1.0 + 2.1 * np.pi, 60)
+        across, up = 0.65 * width + 25 + 0.3 * height, 0.65 * height + 25
+        marks = [[(400 + across * np.cos(t), 120 + up * np.sin(t)) for t in turn]]
+    else:  # underlined twice
+        marks = [[(left - 10, bottom + 25), (right + 10, bottom + 23)], [(left, bottom + 42), (right, bottom + 42)]]
+    return digit_strokes(text, origin=(left, top), height=height, spacing=spacing) + marks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, mark", [("31415", "frame"), ("31415", "circle"), ("31415", "underlined twice"),
+                                        ("7", "frame"), ("7", "circle")])  # a line under one digit may be its bar
+def test_a_number_framed_circled_or_underlined_reads_as_the_number(auto_reader, text, mark):
+    from digitlab.strokes import rasterize
+
+    strokes = _marked(text, mark)
+    assert auto_reader.read_strokes(strokes, (240, 800)).text == text
+    assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).text == text  # and photographed
+
+
 @pytest.mark.slow
 def test_a_scratch_across_a_whole_line_leaves_one_line_of_digits(mnist, auto_reader):
     # A band blank across every digit at the same height (a glare, a scratch): pieces one above the other with a gap

@@ -192,3 +192,65 @@ def test_digits_broken_across_the_middle_stay_whole_alone_and_in_a_line():
     draw_ring(alone, (50, 60), (18, 30))
     alone[57:60, :] = 0
     assert len(segment(alone).segments) == 1, boxes(segment(alone))
+
+
+def _mark(canvas, kind, left, top, right, bottom):
+    """Draw a mark a student adds around or along the writing in the box (left, top, right, bottom)."""
+    if kind == "frame":
+        cv2.rectangle(canvas, (left - 20, top - 20), (right + 20, bottom + 20), 255, STROKE)
+    elif kind == "circle, not quite closed":
+        centre, axes = ((left + right) // 2, (top + bottom) // 2), (int(0.75 * (right - left)) + 15, 65)
+        cv2.ellipse(canvas, centre, axes, 0, 10, 345, 255, STROKE)
+    elif kind in ("underline", "underlined twice"):
+        cv2.line(canvas, (left - 5, bottom + 15), (right + 5, bottom + 12), 255, STROKE)
+        if kind == "underlined twice":
+            cv2.line(canvas, (left - 5, bottom + 28), (right + 5, bottom + 28), 255, STROKE)
+    elif kind == "bracket over":
+        cv2.polylines(canvas, [np.array([(left, top - 6), (left, top - 16), (right, top - 16), (right, top - 6)])],
+                      False, 255, STROKE)
+
+
+@pytest.mark.parametrize("kind", ["frame", "circle, not quite closed", "underline", "underlined twice", "bracket over"])
+@pytest.mark.parametrize("shapes", [[ONE, BROKEN_5, TWO_STROKE_4], [CROSSED_7]], ids=["three digits", "one digit"])
+def test_a_frame_a_circle_or_a_line_drawn_around_or_along_a_number_is_no_digit(kind, shapes):
+    canvas = np.zeros((240, 420), np.uint8)
+    digits = [draw(canvas, shape, 150 - 40 * (len(shapes) - 1) + 80 * i, 90) for i, shape in enumerate(shapes)]
+    left, top = min(x for x, *_ in digits), min(y for _, y, *_ in digits)
+    right, bottom = max(x + w for x, _, w, _ in digits), max(y + h for _, y, _, h in digits)
+    _mark(canvas, kind, left, top, right, bottom)
+    found = segment(canvas)
+    if len(shapes) == 1 and kind not in ("frame", "circle, not quite closed"):
+        return  # a line along one digit may be its own bar (a 5's, a 2's base): the recognizer decides
+    assert len(found.segments) == len(digits), boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found), digits)), boxes(found)
+    assert close((found.digit_height,), (HEIGHT + STROKE,)), found.digit_height
+
+
+def test_a_line_of_touching_digits_over_another_line_and_a_dot_inside_a_0_are_writing():
+    canvas = np.zeros((240, 420), np.uint8)
+    # A first line whose digits all touch: one blob over the second line's digits, but as tall as they are.
+    wave = [(30 + 10 * i, 20 + (HEIGHT if i % 2 else 0)) for i in range(30)]
+    cv2.polylines(canvas, [np.array(wave, np.int32)], False, 255, STROKE)
+    second = [draw(canvas, shape, 40 + 80 * i, 120) for i, shape in enumerate([ONE, BROKEN_5, ONE])]
+    # A 0 with a dot in its middle, as some people write it.
+    draw_ring(canvas, (350, 150), (18, 30))
+    cv2.circle(canvas, (350, 150), 3, 255, -1)
+    found = segment(canvas)
+    assert [segment.line for segment in found.segments] == [0, 1, 1, 1, 1], boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found)[1:4], second)), boxes(found)
+
+
+def test_pieces_of_one_digit_are_no_marks_however_long_or_wherever_they_lie():
+    canvas = np.zeros((140, 420), np.uint8)
+    # A 0 broken in three: its halves side by side, its bottom arc under both (no longer than the 0 is wide).
+    draw_ring(canvas, (60, 60), (30, 30))
+    canvas[20:58, 59:62] = 0
+    canvas[72:75, :100] = 0
+    # A wide 2 whose base was drawn apart, longer than the 2 is tall, under its one digit.
+    cv2.polylines(canvas, [np.array([(130, 45), (160, 30), (190, 45), (135, 86)], np.int32)], False, 255, STROKE)
+    cv2.line(canvas, (128, 96), (198, 96), 255, STROKE)
+    expected = [draw(canvas, ONE, 240, 30), draw(canvas, BROKEN_5, 300, 30)]
+    found = segment(canvas)
+    assert len(found.segments) == 4, boxes(found)
+    assert close(boxes(found)[0], (27, 27, 67, 67)) and close(boxes(found)[1], (125, 27, 77, 73)), boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found)[2:], expected)), boxes(found)
