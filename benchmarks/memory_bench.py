@@ -3,7 +3,8 @@
 Generates a set of images made to cost memory or time (the largest image the
 pixel budget allows, as RGBA PNG, 16-bit TIFF and float TIFF; a JPEG far over
 it that is decoded at reduced size; one over it, refused; 289 short bars in
-rows, each a blob the CRNN reads whole; dust; a blurred-noise photo) and
+rows, each a blob the CRNN reads whole; dust; a blurred-noise photo; 300
+nested open rings, which segmentation weighs pair by pair) and
 reads each in a fresh process (method "auto", the shipped models) by each of
 the three ways a user reads an image (``--via``):
 
@@ -140,6 +141,17 @@ def noise_photo(path: Path) -> None:
     Image.fromarray(noise.astype(np.uint8)).save(path.with_suffix(".jpg"), quality=90)
 
 
+def nested_rings(path: Path) -> None:
+    """2048x2048, 300 rings of 1 px one inside the other, each open on its right: every ring's box holds
+    all the smaller ones, and no ring is around any (:mod:`digitlab.marks`), so segmentation weighs them
+    pair by pair, hundreds of times."""
+    page = np.full((2048, 2048), 255, np.uint8)
+    for ring in range(300):
+        radius = 1000 - 3 * ring
+        cv2.ellipse(page, (1024, 1024), (radius, radius), 0, 30, 330, 0, 1)
+    Image.fromarray(page).save(path.with_suffix(".png"))
+
+
 def sample(path: Path) -> None:
     """The shipped scan of 31415: what an ordinary read costs."""
     Image.open(SAMPLES_DIR / "scan_31415.png").save(path.with_suffix(".png"))
@@ -147,7 +159,7 @@ def sample(path: Path) -> None:
 
 IMAGES = {function.__name__: function for function in (
     sample, huge_rgba_png, huge_tiff16, near_uniform_float, huge_jpeg, over_budget_png, short_bars, dust,
-    noise_photo)}
+    noise_photo, nested_rings)}
 
 
 # --- One read ---------------------------------------------------------------

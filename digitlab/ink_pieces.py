@@ -32,12 +32,25 @@ CUT_WIDER_THAN = 1.2
 
 @dataclass(frozen=True)
 class Piece:
-    """A piece of ink: a boolean ``mask`` over ``region`` (x, y, w, h, grown by a pixel of soft edge),
-    and the tight ``box`` of its ink, in working pixels."""
+    """A piece of ink: a boolean :attr:`mask` over ``region`` (x, y, w, h, grown by a pixel of soft edge),
+    and the tight ``box`` of its ink, in working pixels. The mask is kept ``packed``, eight pixels to a
+    byte (:meth:`from_mask`): a page's pieces may be hundreds of large, hollow boxes (rings one inside
+    another), each a boolean array as large as its box."""
 
-    mask: np.ndarray = field(repr=False)
+    packed: np.ndarray = field(repr=False)
     region: Box
     box: Box
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray, region: Box, box: Box) -> Piece:
+        """A piece whose ``mask`` (h x w of ``region``) is packed."""
+        return cls(np.packbits(np.asarray(mask, dtype=bool), axis=None), region, box)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The boolean mask over ``region``, unpacked."""
+        _, _, width, height = self.region
+        return np.unpackbits(self.packed, count=width * height).reshape(height, width).view(bool)
 
 
 # --- A page's blobs ---------------------------------------------------------
@@ -65,12 +78,12 @@ def _blob_pieces(segmentation: Segmentation, label: int, box: Box, height: float
     blob = Segment(box, (label,))
     if box[2] <= CUT_WIDER_THAN * height:
         mask, region, ink_box = segment_ink(components, blob, grow=1, claimed=claimed)
-        return [Piece(mask, region, ink_box)]
+        return [Piece.from_mask(mask, region, ink_box)]
     ink, _, _ = segment_ink(components, blob, claimed=claimed)
     cuts = sorted(_cut_positions([tuple(box[0] + cut for cut in option) for option in cut_options(ink, height)]))
     bounds = zip([None] + cuts, cuts + [None])
     parts = [segment_ink(components, blob, x0, x1, grow=1, claimed=claimed) for x0, x1 in bounds]
-    return [Piece(mask, region, ink_box) for mask, region, ink_box in parts if mask is not None]
+    return [Piece.from_mask(mask, region, ink_box) for mask, region, ink_box in parts if mask is not None]
 
 
 def _cut_positions(options) -> set[int]:
@@ -142,5 +155,5 @@ def stroke_pieces(stroke_masks, corners=None) -> list[Piece]:
         if box is not None:
             x, y, w, h = box
             box = (x + left, y + top, w, h)
-            pieces.append(Piece(mask[y:y + h, x:x + w], box, box))
+            pieces.append(Piece.from_mask(mask[y:y + h, x:x + w], box, box))
     return pieces

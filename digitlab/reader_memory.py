@@ -141,7 +141,7 @@ def _candidate_keys(pieces, ink: np.ndarray, height: float, runs) -> list[bytes]
     for piece in pieces:
         x, y, w, h = piece.region
         key = hashlib.blake2b(np.array(piece.region, dtype=np.int64).tobytes(), digest_size=16)
-        key.update(piece.mask.tobytes())
+        key.update(piece.packed.tobytes())
         key.update(ink[y:y + h, x:x + w].tobytes())  # C order, whatever the slice's strides
         piece_keys.append(key.digest())
     height_key = np.array([height], dtype=np.float64).tobytes()

@@ -295,18 +295,31 @@ def merge_fragments(segments: list[Segment], height: float, loose: bool = False)
             boxes = np.array([segment.box for segment in segments], dtype=float)
             together = belong_together(boxes[:, None], boxes[None, :], height, near, loose)
             np.fill_diagonal(together, False)
-            if loose:  # whatever their heights: unless the two are in two lines of writing
-                pairs = np.argwhere(np.triu(together))
-                together[tuple(pairs[between_lines(boxes, pairs)].T)] = False
+            if loose:  # whatever their heights, both ways, unless in two lines of writing (_closest)
                 together &= together.T
-            if not together.any():
-                break
             distance = np.where(together, box_distance(boxes[:, None], boxes[None, :]), np.inf)
-            i, j = sorted(np.unravel_index(int(np.argmin(distance)), distance.shape))
+            i, j = _closest(distance, boxes, loose)
+            if i is None:
+                break
             first, second = segments[i], segments[j]
             segments[i] = Segment(_union(first.box, second.box), first.labels + second.labels)
             del segments[j]
     return segments
+
+
+def _closest(distance: np.ndarray, boxes: np.ndarray, loose: bool) -> tuple[int | None, int | None]:
+    """The closest pair ``(i, j)``, ``i < j``, whose ``distance`` is finite (the pairs that may merge), the
+    first in row order among equals; with ``loose``, the closest not in two lines of writing
+    (:func:`between_lines`, asked of one pair at a time, closest first: a page whose boxes pair up by the
+    hundred asks of a few). ``(None, None)`` when there is none."""
+    while True:
+        flat = int(np.argmin(distance))
+        if not np.isfinite(distance.flat[flat]):
+            return None, None
+        i, j = sorted(int(k) for k in np.unravel_index(flat, distance.shape))
+        if not (loose and between_lines(boxes, np.array([[i, j]]))[0]):
+            return i, j
+        distance[i, j] = distance[j, i] = np.inf  # whatever their heights: two lines are never merged
 
 
 # --- 5. Reading order -----------------------------------------------------

@@ -260,7 +260,7 @@ def test_the_eleventh_class_rejects_pairs_and_pieces_of_test_digits(shipped, mni
 
 
 def _piece(x: int, width: int) -> Piece:
-    return Piece(np.ones((40, width), bool), (x, 0, width, 40), (x, 0, width, 40))
+    return Piece.from_mask(np.ones((40, width), bool), (x, 0, width, 40), (x, 0, width, 40))
 
 
 def test_a_crnn_reading_of_separate_pieces_takes_their_exact_boxes():
