@@ -360,7 +360,7 @@ def segment(mask: np.ndarray) -> Segmentation:
     """Steps 1-6: blobs (marks left out), scale, specks, fragments (then small groups and dots), reading order,
     touching digits."""
     components, blobs = find_blobs(mask)
-    marks = marks_around(blobs, components, SPECK_SIZE * digit_height(blobs))  # a frame is no digit's height
+    marks = marks_around(blobs, components, SPECK_SIZE * digit_height(blobs))  # first: a frame would set the height
     blobs = [blob for blob in blobs if blob not in marks]
     height = estimate_height(blobs)
     along = marks_along(blobs, height)
