@@ -30,7 +30,8 @@ def segment_ink(components: np.ndarray, segment: Segment, x0: int | None = None,
     of the ink. With ``claimed``
     (:attr:`digitlab.segment.Segmentation.claimed`), ink inside the box that
     no segment claimed (faint pieces and specks too small to stand alone)
-    counts too: the faint left side of a 0 stays in its crop.
+    counts too: the faint left side of a 0 stays in its crop; a mark's ink
+    (:mod:`digitlab.marks`: a frame, an underline) is claimed, and stays out.
     ``grow`` pixels are added around the ink (a dilation, so ``region_box``
     is larger), so a crop of the grayscale image keeps the soft edges that
     the threshold cut off. ``(None, None, None)`` when those columns hold no ink.
