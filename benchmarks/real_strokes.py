@@ -12,6 +12,8 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   degrees, one string up and the next down;
 - with ``--rulings``, the paper set again on ruled and on squared paper (:func:`digitlab.unipen.rulings`): the
   same photos, with the paper's printed lines under the ink.
+- with ``--desk``, the paper set again on a desk (:func:`digitlab.unipen.on_desk`): the same photos, showing
+  the desk the sheet lies on beside one to four of its sides.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -48,7 +50,7 @@ two readings of the same items compare item by item
 (``benchmarks/compare_recipes.py`` reads its networks so).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--turn DEGREES] [--rulings] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--turn DEGREES] [--rulings] [--desk] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 [--card] [--json OUT.json]
 """
 
@@ -232,6 +234,8 @@ def main() -> int:
                                                        "else ../shared/unipen-dev/ beside the repository)")
     parser.add_argument("--rulings", action="store_true",
                         help="also read the paper strings on ruled and on squared paper")
+    parser.add_argument("--desk", action="store_true",
+                        help="also read the paper strings photographed on a desk, which shows beside the sheet")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
@@ -241,9 +245,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
-    if args.card and (args.half != "report" or args.quick or args.turn or args.rulings or args.digit_cost is not None):
+    if args.card and (args.half != "report" or args.quick or args.turn or args.rulings or args.desk
+            or args.digit_cost is not None):
         parser.error("--card records the report half's figures of the reader as it reads by default: "
-                     "use it with --half report, without --quick, --turn, --rulings or --digit-cost.")
+                     "use it with --half report, without --quick, --turn, --rulings, --desk or --digit-cost.")
     cards = models_that_read(args.method, args.cnn, args.crnn, args.candidate) if args.card else {}
     missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
     if missing:
@@ -296,6 +301,14 @@ def main() -> int:
             return reader.read(unipen.on_paper(pen.on_pad(), photo_rng, printed))
         return read
 
+    def on_a_desk():
+        """The paper set's photos again (:data:`PHOTO_SEED`), each showing the desk the sheet lies on."""
+        photo_rng, desk_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(5)
+
+        def read(pen: unipen.PenString):
+            return reader.read(unipen.on_desk(unipen.on_paper(pen.on_pad(), photo_rng), desk_rng))
+        return read
+
     texts, each_alone = [line.text for line in lines], "isolated digits, pad"
     sets = {
         each_alone: (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
@@ -305,6 +318,8 @@ def main() -> int:
     if args.rulings:
         sets["strings of 3-8, ruled paper"] = (on_printed_paper(squared=False), lines, texts)
         sets["strings of 3-8, squared paper"] = (on_printed_paper(squared=True), lines, texts)
+    if args.desk:
+        sets["strings of 3-8, paper on a desk"] = (on_a_desk(), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

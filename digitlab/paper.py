@@ -1,4 +1,4 @@
-"""The paper under the ink of a photo: its light, and the lines printed on it.
+"""The paper under the ink of a photo: the desk around it, its light, and the lines printed on it.
 
 Taught in ``notebooks/06_segmenting_sequences.ipynb``. Ink is what is darker
 than its own paper (:func:`digitlab.preprocess.to_ink`), so everything that
@@ -11,7 +11,10 @@ belongs to the paper must be in the paper's brightness:
   or at the small slant of a photo taken a little turned), as no handwriting
   does.
 
-:func:`paper_brightness` is the two together.
+:func:`paper_brightness` is the two together. A photo may also show what the
+sheet lies on: the **desk** around the page (:func:`desk`), darker than the
+paper and as wide as a margin, is no paper and no ink; :func:`on_the_page`
+paints it the page's paper before anything else is measured.
 """
 
 from __future__ import annotations
@@ -40,6 +43,72 @@ PRINTED_SLANT = 3.0
 PRINTED_STRETCHES = 256
 #: ... and its slant is searched with this many, on this many rows first.
 SEARCH_SIZE = 64
+
+#: A sheet photographed on a desk is the photo's largest light region, smoothed over this many pixels (a
+#: Gaussian's sigma) so that noise and the writing's own gaps do not break its outline ...
+PAGE_SMOOTHING = 2.0
+#: ... when that region is a four-sided convex outline within this fraction of its length (a sheet's straight
+#: edges, seen straight or a little askew; a blob of ink is no four-sided figure) ...
+PAGE_OUTLINE = 0.02
+#: ... filling at least this fraction of the photo, and leaving at least this much to the desk.
+PAGE_AREA, DESK_AREA = 0.3, 0.02
+#: The desk is darker than the paper by at least this much of the whole range (0 to 1): a pale table top under
+#: white paper, dark wood; a part of the sheet in a shadow as dark, if nothing is written in it ...
+DESK_DARKER = 0.15
+#: ... and nothing on it is darker than it by this fraction of the step from it up to the paper: a part of the
+#: sheet in a shadow with writing in it is paper, and the writing ink; a desk's grain and a photo's noise are faint.
+DESK_BLANK = 0.25
+
+
+def desk(gray: np.ndarray) -> np.ndarray | None:
+    """Where a photo of a sheet laid on a desk shows the desk: a bool mask of ``gray`` (0 to 1, dark on light),
+    or None if the photo shows no desk.
+
+    The sheet is the largest region as light as blank paper in the photo
+    smoothed by :data:`PAGE_SMOOTHING` (within half :data:`DESK_DARKER` of
+    the brightest pixels, which its blank paper is: the brightest half of
+    :data:`PAGE_AREA`), when its outline is four-sided and convex
+    (:data:`PAGE_OUTLINE`) and it fills :data:`PAGE_AREA` of the photo. The
+    desk is the rest, when it is :data:`DESK_AREA` of the photo at least,
+    :data:`DESK_DARKER` than the sheet's paper, and blank
+    (:data:`DESK_BLANK`).
+    """
+    smooth = cv2.GaussianBlur(cv2.convertScaleAbs(gray, alpha=255.0), (0, 0), PAGE_SMOOTHING)  # uint8: fast
+    below = np.cumsum(cv2.calcHist([smooth], [0], None, [256], [0, 256]))  # a percentile of uint8, in one pass
+    blank = float(np.searchsorted(below, (1 - PAGE_AREA / 2) * below[-1]))
+    light = (smooth >= blank - 255.0 * DESK_DARKER / 2).view(np.uint8)
+    regions, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not regions:
+        return None
+    sheet = max(regions, key=cv2.contourArea)
+    corners = cv2.approxPolyDP(sheet, PAGE_OUTLINE * cv2.arcLength(sheet, True), True)
+    if len(corners) != 4 or not cv2.isContourConvex(corners) or cv2.contourArea(corners) < PAGE_AREA * gray.size:
+        return None
+    page = np.zeros(gray.shape, np.uint8)
+    cv2.fillConvexPoly(page, corners, 1)
+    outside = page == 0
+    if outside.mean() < DESK_AREA:
+        return None
+    paper, level = float(np.median(gray[~outside])), float(np.median(gray[outside]))
+    if level > paper - DESK_DARKER:
+        return None
+    darkest = float(smooth[outside].min()) / 255.0  # smoothed: a stroke's darkness, not a noisy pixel's
+    if darkest < level - DESK_BLANK * (paper - level):
+        return None
+    # The sheet's edge, blurred in the photo and smoothed here, is desk too: as a line along the page, it is no ink.
+    edge = 2 * int(np.ceil(3 * PAGE_SMOOTHING)) + 1
+    return cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
+
+
+def on_the_page(gray: np.ndarray) -> np.ndarray:
+    """``gray`` (0 to 1, dark on light) with the desk around the page (:func:`desk`), if the photo shows one,
+    painted the page's paper: the median of the page."""
+    outside = desk(gray)
+    if outside is None:
+        return gray
+    gray = gray.copy()
+    gray[outside] = np.median(gray[~outside])
+    return gray
 
 
 def paper_light(gray: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ The steps, one helper each:
 3. :func:`to_grayscale`: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of any
    integer, float or bool type -> float32 (H, W) in [0, 1];
 4. :func:`to_ink`: automatic polarity -> 1 where there is ink, 0 on paper
-   (the paper's light and its printed lines: :mod:`digitlab.paper`);
+   (the desk around a page, the paper's light and its printed lines:
+   :mod:`digitlab.paper`);
 5. :func:`binarize`: Otsu or adaptive threshold -> a uint8 mask (255 = ink);
 6. :func:`normalize_digit`: one digit crop -> 28x28 as MNIST: the longer side
    fitted into 20x20, centred by centre of mass, white on black, 0 to 1.
@@ -31,7 +32,7 @@ import cv2
 import numpy as np
 
 from digitlab import image_files
-from digitlab.paper import paper_brightness
+from digitlab.paper import on_the_page, paper_brightness
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
 ImageError, load_image = image_files.ImageError, image_files.load_image
@@ -169,9 +170,14 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     kept). Dark ink is measured against the paper under it
     (:func:`digitlab.paper.paper_brightness`): how much darker than its own
     paper a pixel is, so a shadow or a darker corner of a photo stays paper,
-    and so do the lines printed on it (a ruling, a grid).
+    and so do the lines printed on it (a ruling, a grid). Unless told the
+    ink is light, the desk a photographed sheet lies on is paper too
+    (:func:`digitlab.paper.on_the_page`), before the polarity is guessed
+    from the image's border, where the desk would be.
     """
     check_polarity(polarity)
+    if polarity != "light_on_dark":
+        gray = on_the_page(gray)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if not invert:
         return gray

@@ -274,6 +274,31 @@ def on_paper(pad_image: np.ndarray, rng, printed: np.ndarray | None = None) -> n
     return np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def on_desk(photo: np.ndarray, rng) -> np.ndarray:
+    """A photo of a sheet (:func:`on_paper`) as one that shows the desk the sheet lies on, around the same sheet.
+
+    The desk shows beside each side of the sheet with even odds (beside one
+    at least), 5-50 % of the sheet's shorter side wide; its shade is 0.05-0.6
+    (dark wood to a pale table top; the paper's is 0.75-0.95), with pixel
+    noise of 1-5 %, and the sheet's edge is blurred as a photo blurs it (1
+    px). Drawn from ``rng``, which the sheet draws nothing from: the photo of
+    the sheet within is ``photo``, but along its edge.
+    """
+    import cv2
+
+    shown = rng.random(4) < 0.5
+    shown[rng.integers(4)] = True
+    top, bottom, left, right = (np.where(shown, rng.uniform(0.05, 0.5, 4), 0.0) * min(photo.shape)).astype(int)
+    shade, noise = float(rng.uniform(0.05, 0.6)), float(rng.uniform(0.01, 0.05))
+    sheet = cv2.copyMakeBorder(np.ones(photo.shape, np.uint8), top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    gray = cv2.copyMakeBorder(photo.astype(np.float32) / 255.0, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                              value=shade)
+    gray += np.where(sheet == 0, rng.normal(0.0, noise, gray.shape), 0.0).astype(np.float32)
+    edge = cv2.morphologyEx(sheet, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0  # 2 px either side
+    gray[edge] = cv2.GaussianBlur(gray, (0, 0), 1.0)[edge]
+    return np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def rulings(size: tuple[int, int], height: float, rng, squared: bool = False) -> np.ndarray:
     """The lines printed on a sheet of ruled or squared paper, for :func:`on_paper`: float32 of ``size``,
     0 where the paper is blank and the lines' darkness, 20-60 % of the ink's, where they are.

@@ -483,3 +483,44 @@ def test_ink_as_dark_as_the_writing_across_the_whole_page_stays_ink():
     mask = binarize(to_ink(photographed(page), "dark_on_light")) > 0
     assert mask[151:155].all() and mask[31:129, 101:105].all()
     assert not mask[18:24, :90].any()  # the rulings are paper still
+
+
+def on_a_desk(page: np.ndarray, sides: str, desk: float, degrees: float = 0.0) -> np.ndarray:
+    """``page`` (0 to 1) laid on a desk of shade ``desk`` that shows 40 pixels wide beside each of ``sides``
+    (letters of "tblr": top, bottom, left, right), turned ``degrees`` on it."""
+    import cv2
+
+    widths = [40 * (side in sides) for side in "tblr"]
+    photo = cv2.copyMakeBorder(page, *widths, cv2.BORDER_CONSTANT, value=desk)
+    if degrees:
+        turn = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2), degrees, 1.0)
+        photo = cv2.warpAffine(photo, turn, photo.shape[::-1], borderValue=desk)
+    return photo
+
+
+@pytest.mark.parametrize("sides, desk, degrees", [("tblr", 0.1, 0.0), ("tblr", 0.5, 0.0), ("l", 0.1, 0.0),
+                                                  ("tr", 0.3, 0.0), ("tblr", 0.1, 4.0)],
+                         ids=["dark all round", "grey all round", "dark on the left", "on two sides",
+                              "turned on the desk"])
+def test_the_desk_a_photographed_sheet_lies_on_is_no_ink(sides, desk, degrees):
+    import cv2
+
+    page = np.full((200, 400), 0.85, np.float32)
+    page[40:140, 100:106] = 0.1  # a stroke
+    page[150:156, 200:330] = 0.1  # a bar
+    strokes = on_a_desk(page, sides, 1.0, degrees) < 0.5  # where they lie in the photo
+    photo = photographed(on_a_desk(page, sides, desk, degrees))
+    mask = binarize(to_ink(photo)) > 0  # the polarity guessed, from a border that shows the desk
+    near_strokes = cv2.dilate(strokes.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert mask[~near_strokes].mean() < 0.001, f"{mask[~near_strokes].sum()} pixels of desk or paper read as ink"
+    assert mask[cv2.erode(strokes.view(np.uint8), np.ones((3, 3), np.uint8)) > 0].all()
+
+
+def test_writing_in_a_shadow_over_a_side_of_the_sheet_is_ink_as_a_desk_is_not():
+    page = np.full((200, 400), 0.85, np.float32)
+    page[40:140, 100:106] = 0.1
+    page[:, 320:] *= 0.4  # the right fifth in a sharp shadow, as dark as a desk ...
+    page[60:120, 350:356] = 0.04  # ... with a stroke in it
+    mask = binarize(to_ink(photographed(page))) > 0
+    assert mask[42:138, 101:105].all() and mask[62:118, 351:355].all()
+    assert mask[:, 330:345].mean() < 0.01  # the shadow is paper

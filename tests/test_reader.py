@@ -495,6 +495,32 @@ def test_a_number_framed_circled_or_underlined_reads_as_the_number(auto_reader, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("text", ["4096", "31415"])
+@pytest.mark.parametrize("sides", ["all round", "on the left", "at the top", "all round, the sheet turned"])
+def test_a_sheet_photographed_on_a_desk_reads_as_the_sheet(auto_reader, text, sides):
+    import cv2
+
+    from digitlab.strokes import digit_strokes, rasterize
+
+    ink = rasterize(digit_strokes(text, origin=(120, 120), height=60, spacing=20), (300, 56 * len(text) + 240), 6)
+    sheet = np.where(ink > 127, 50.0, 215.0)
+    rng = np.random.default_rng(0)
+    for desk in (30.0, 110.0):  # dark wood, a grey table
+        photo = sheet.copy()
+        if sides.startswith("all round"):
+            photo[:40] = photo[-40:] = photo[:, :50] = photo[:, -50:] = desk
+        elif sides == "on the left":
+            photo[:, :60] = desk
+        else:
+            photo[:50] = desk
+        if sides.endswith("turned"):
+            turn = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2), 4, 1.0)
+            photo = cv2.warpAffine(photo, turn, photo.shape[::-1], borderValue=desk)
+        photo = cv2.GaussianBlur(photo, (0, 0), 1.0) + rng.normal(0, 4, photo.shape)  # a camera's blur and noise
+        assert auto_reader.read(np.clip(photo, 0, 255).astype(np.uint8)).text == text, desk
+
+
+@pytest.mark.slow
 def test_a_scratch_across_a_whole_line_leaves_one_line_of_digits(mnist, auto_reader):
     # A band blank across every digit at the same height (a glare, a scratch): pieces one above the other with a gap
     # that runs past their neighbours, as between two lines, but pieces of digits, not two lines of them.

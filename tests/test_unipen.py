@@ -171,6 +171,29 @@ def test_ruled_and_squared_paper_print_lines_under_the_same_photo(tiny):
     assert np.abs(photo[blank & ~lines_only].astype(int) - plain[blank & ~lines_only]).mean() < 15
 
 
+def test_a_photo_on_a_desk_shows_the_same_sheet_within_a_darker_desk_beside_some_of_its_sides(tiny):
+    import cv2
+
+    line = unipen.strings(unipen.load_digits(tiny, sha256=None), 1, seed=3)[0]
+    photo = unipen.on_paper(line.on_pad(), np.random.default_rng(1))
+    paper = np.median(photo)
+    shown = np.zeros(4, int)  # how often the desk shows above, below, left and right of the sheet
+    for seed in range(20):
+        on_desk = unipen.on_desk(photo, np.random.default_rng(seed))
+        within = photo[3:-3, 3:-3]  # all but the sheet's edge, which the photo blurs
+        match = cv2.matchTemplate(on_desk.astype(np.float32), within.astype(np.float32), cv2.TM_SQDIFF)
+        left, top = cv2.minMaxLoc(match)[2]
+        assert np.array_equal(on_desk[top:top + within.shape[0], left:left + within.shape[1]], within)
+        beside = np.array([top - 3, on_desk.shape[0] - top - within.shape[0] - 3,
+                           left - 3, on_desk.shape[1] - left - within.shape[1] - 3])  # pixels of desk each side
+        assert (beside >= 0).all() and (beside > 0).any()
+        shown += beside > 0
+        desk = np.ones(on_desk.shape, bool)
+        desk[top - 3:top + within.shape[0] + 3, left - 3:left + within.shape[1] + 3] = False
+        assert on_desk[desk].mean() < paper - 30 and on_desk[desk].std() > 1  # darker than the paper, noisy
+    assert (shown > 0).all() and (shown < 20).all()
+
+
 def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_strokes.py"), "--data",
                           str(tmp_path / "missing.jsonl.gz")], capture_output=True, text=True, timeout=120)
