@@ -13,7 +13,8 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
 - with ``--rulings``, the paper set again on ruled and on squared paper (:func:`digitlab.unipen.rulings`): the
   same photos, with the paper's printed lines under the ink.
 - with ``--desk``, the paper set again on a desk (:func:`digitlab.unipen.on_desk`): the same photos, showing
-  the desk the sheet lies on beside one to four of its sides.
+  the desk the sheet lies on beside one to four of its sides (with ``--rulings`` too, the ruled and the squared
+  sets on a desk as well).
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -284,42 +285,33 @@ def main() -> int:
           + (f"; strings turned by {args.turn:g} degrees, up and down in turn" if args.turn else ""))
     lines = [line.turned(args.turn if index % 2 else -args.turn) if args.turn else line
              for index, line in enumerate(unipen.strings(digits, n))]
-    paper_rng = np.random.default_rng(PHOTO_SEED)
 
     def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
         return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
 
-    def on_paper(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
-        return reader.read(unipen.on_paper(pen.on_pad(), paper_rng))
+    def photographed(printed: str = "", on_a_desk: bool = False):
+        """A reader of the strings' photos on paper (:data:`PHOTO_SEED`): on "ruled" or "squared" paper, its
+        printed lines under the ink, and ``on_a_desk``, showing the desk the sheet lies on. The same strings
+        make the same photos in each set, seeded apart from what the set adds."""
+        photo_rng, lines_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(3 + (printed == "squared"))
+        desk_rng = np.random.default_rng(5)
 
-    def on_printed_paper(squared: bool):
-        """The paper set's photos again (:data:`PHOTO_SEED`), with ruled or squared paper's lines under the ink."""
-        photo_rng, lines_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(3 + squared)
-
-        def read(pen: unipen.PenString):
-            printed = unipen.rulings(pen.size, pen.height, lines_rng, squared)
-            return reader.read(unipen.on_paper(pen.on_pad(), photo_rng, printed))
-        return read
-
-    def on_a_desk():
-        """The paper set's photos again (:data:`PHOTO_SEED`), each showing the desk the sheet lies on."""
-        photo_rng, desk_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(5)
-
-        def read(pen: unipen.PenString):
-            return reader.read(unipen.on_desk(unipen.on_paper(pen.on_pad(), photo_rng), desk_rng))
+        def read(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
+            lines = unipen.rulings(pen.size, pen.height, lines_rng, printed == "squared") if printed else None
+            photo = unipen.on_paper(pen.on_pad(), photo_rng, lines)
+            return reader.read(unipen.on_desk(photo, desk_rng) if on_a_desk else photo)
         return read
 
     texts, each_alone = [line.text for line in lines], "isolated digits, pad"
     sets = {
         each_alone: (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
         "strings of 3-8, pad": (on_pad, lines, texts),
-        "strings of 3-8, paper": (on_paper, lines, texts),
     }
-    if args.rulings:
-        sets["strings of 3-8, ruled paper"] = (on_printed_paper(squared=False), lines, texts)
-        sets["strings of 3-8, squared paper"] = (on_printed_paper(squared=True), lines, texts)
-    if args.desk:
-        sets["strings of 3-8, paper on a desk"] = (on_a_desk(), lines, texts)
+    papers = ("", "ruled ", "squared ") if args.rulings else ("",)
+    for on_a_desk in (False, True) if args.desk else (False,):
+        for printed in papers:
+            name = f"strings of 3-8, {printed}paper" + (" on a desk" if on_a_desk else "")
+            sets[name] = (photographed(printed.strip(), on_a_desk), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

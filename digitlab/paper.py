@@ -14,7 +14,8 @@ belongs to the paper must be in the paper's brightness:
 :func:`paper_brightness` is the two together. A photo may also show what the
 sheet lies on: the **desk** around the page (:func:`desk`), darker than the
 paper and as wide as a margin, is no paper and no ink; :func:`on_the_page`
-paints it the page's paper before anything else is measured.
+paints it the page's paper before anything else is measured, and the printed
+lines, which stop at the sheet's edge, are measured along the page alone.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ PAGE_SMOOTHING = 2.0
 PAGE_OUTLINE = 0.02
 #: ... filling at least this fraction of the photo, and leaving at least this much to the desk.
 PAGE_AREA, DESK_AREA = 0.3, 0.02
+#: The sheet is wide and whole: a light region narrower than this many pixels (a light stroke of a pen) is no
+#: paper, and a dark line narrower than this many (a printed line, a stroke of the writing) does not cut it.
+PAPER_NARROWEST, LINE_WIDEST = 5, 17
 #: The desk is darker than the paper by at least this much of the whole range (0 to 1): a pale table top under
 #: white paper, dark wood; a part of the sheet in a shadow as dark, if nothing is written in it ...
 DESK_DARKER = 0.15
@@ -67,16 +71,24 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     The sheet is the largest region as light as blank paper in the photo
     smoothed by :data:`PAGE_SMOOTHING` (within half :data:`DESK_DARKER` of
     the brightest pixels, which its blank paper is: the brightest half of
-    :data:`PAGE_AREA`), when its outline is four-sided and convex
-    (:data:`PAGE_OUTLINE`) and it fills :data:`PAGE_AREA` of the photo. The
-    desk is the rest, when it is :data:`DESK_AREA` of the photo at least,
-    :data:`DESK_DARKER` than the sheet's paper, and blank
-    (:data:`DESK_BLANK`).
+    :data:`PAGE_AREA`), its narrow parts taken away and the thin dark lines
+    across it filled in (:data:`PAPER_NARROWEST`, :data:`LINE_WIDEST`: a
+    ruled sheet stays one region, light strokes make none), when its
+    outline is four-sided and convex (:data:`PAGE_OUTLINE`) and it fills
+    :data:`PAGE_AREA` of the photo. The desk is the rest, when it is
+    :data:`DESK_AREA` of the photo at least, :data:`DESK_DARKER` than the
+    sheet's paper, and blank (:data:`DESK_BLANK`).
     """
     smooth = cv2.GaussianBlur(cv2.convertScaleAbs(gray, alpha=255.0), (0, 0), PAGE_SMOOTHING)  # uint8: fast
     below = np.cumsum(cv2.calcHist([smooth], [0], None, [256], [0, 256]))  # a percentile of uint8, in one pass
     blank = float(np.searchsorted(below, (1 - PAGE_AREA / 2) * below[-1]))
     light = (smooth >= blank - 255.0 * DESK_DARKER / 2).view(np.uint8)
+    # Beyond the photo, the sheet or the desk goes on as at its edge: a strip of desk along the edge is no thin line.
+    reach = LINE_WIDEST // 2
+    light = cv2.copyMakeBorder(light, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    light = cv2.morphologyEx(light, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (PAPER_NARROWEST,) * 2))
+    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (LINE_WIDEST,) * 2))
+    light = np.ascontiguousarray(light[reach:-reach, reach:-reach])
     regions, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not regions:
         return None
@@ -100,15 +112,15 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     return cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
 
 
-def on_the_page(gray: np.ndarray) -> np.ndarray:
+def on_the_page(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """``gray`` (0 to 1, dark on light) with the desk around the page (:func:`desk`), if the photo shows one,
-    painted the page's paper: the median of the page."""
+    painted the page's paper (the median of the page); and the desk's mask, or None."""
     outside = desk(gray)
     if outside is None:
-        return gray
+        return gray, None
     gray = gray.copy()
     gray[outside] = np.median(gray[~outside])
-    return gray
+    return gray, outside
 
 
 def paper_light(gray: np.ndarray) -> np.ndarray:
@@ -130,9 +142,9 @@ def paper_light(gray: np.ndarray) -> np.ndarray:
     return np.maximum(paper, 1e-3)
 
 
-def printed_lines(shade: np.ndarray) -> np.ndarray:
+def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None) -> np.ndarray:
     """How dark the page's printed lines make each pixel, 0 to 1, from ``shade`` (0 to 1: how much darker than
-    its paper's light each pixel is).
+    its paper's light each pixel is) on the page: all of it, or all but ``off_page`` (a bool mask).
 
     A line's printed darkness is the darkness it has over
     :data:`PRINTED_ACROSS` of its length, unless it is as dark as the
@@ -142,8 +154,12 @@ def printed_lines(shade: np.ndarray) -> np.ndarray:
     photographed a little turned); a pixel takes the darker of its two
     lines. Lines that only handwriting crosses are printed about 0.
     """
-    rows = _Lines.along(shade).on_page()
-    columns = _Lines.along(cv2.transpose(shade)).on_page(transposed=True)
+    page = shade
+    if off_page is not None:
+        page = shade.copy()
+        page[off_page] = np.nan  # not measured: see _darkness
+    rows = _Lines.along(page).on_page()
+    columns = _Lines.along(cv2.transpose(page)).on_page(transposed=True)
     # The writing: the darkest ink left once the lines are taken out, a stroke's core rather than a speck of noise.
     writing = float(cv2.medianBlur(np.clip(shade - np.maximum(rows, columns), 0.0, 1.0), 3).max())
     for lines in (rows, columns):
@@ -187,7 +203,11 @@ class _Lines:
         level, margin = _sheared(shade, slope, width)
         # A row takes the darkest of itself and its neighbours: a slanted line steps from row to row, its pixels'
         # share of each row varying along it, and the darkness it reaches all along would leave the rest as ink.
+        # Off the page (NaN, which OpenCV's dilation does not skip) is below any darkness while dilating, so that a
+        # row takes its neighbours' pixels on the page, and is off the page again where all three are.
+        cv2.patchNaNs(level, -1.0)
         level = cv2.dilate(level, np.ones((3, 1), np.uint8))
+        level[level < 0] = np.nan
         return cls(shade.shape, slope, margin, _darkness(_stretched(level, PRINTED_STRETCHES)))
 
     def on_page(self, transposed: bool = False) -> np.ndarray:
@@ -250,9 +270,14 @@ def _darkness(level: np.ndarray) -> np.ndarray:
     return np.maximum(darkness, 0.0).astype(np.float32)
 
 
-def paper_brightness(gray: np.ndarray) -> np.ndarray:
+def paper_brightness(gray: np.ndarray, off_page: np.ndarray | None = None) -> np.ndarray:
     """The brightness of the paper under each pixel of a dark-on-light image, in (0, 1]: its light
-    (:func:`paper_light`), darkened where lines are printed on it (:func:`printed_lines`)."""
+    (:func:`paper_light`), darkened where lines are printed on it (:func:`printed_lines`).
+
+    ``off_page``, a bool mask (the desk around a photographed sheet,
+    :func:`on_the_page`), is no page: the printed lines are measured along
+    the page alone, as they run across the page and stop at its edge.
+    """
     light = paper_light(gray)
     shade = np.clip(1.0 - gray / light, 0.0, 1.0).astype(np.float32)
-    return np.maximum(light * (1.0 - printed_lines(shade)), 1e-3)
+    return np.maximum(light * (1.0 - printed_lines(shade, off_page)), 1e-3)

@@ -173,15 +173,17 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     and so do the lines printed on it (a ruling, a grid). Unless told the
     ink is light, the desk a photographed sheet lies on is paper too
     (:func:`digitlab.paper.on_the_page`), before the polarity is guessed
-    from the image's border, where the desk would be.
+    from the image's border, where the desk would be; the printed lines are
+    then measured along the page alone.
     """
     check_polarity(polarity)
+    off_page = None
     if polarity != "light_on_dark":
-        gray = on_the_page(gray)
+        gray, off_page = on_the_page(gray)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if not invert:
         return gray
-    return np.clip(1.0 - gray / paper_brightness(gray), 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - gray / paper_brightness(gray, off_page), 0.0, 1.0).astype(np.float32)
 
 
 # --- Thresholding ---------------------------------------------------------

@@ -485,12 +485,13 @@ def test_ink_as_dark_as_the_writing_across_the_whole_page_stays_ink():
     assert not mask[18:24, :90].any()  # the rulings are paper still
 
 
-def on_a_desk(page: np.ndarray, sides: str, desk: float, degrees: float = 0.0) -> np.ndarray:
+def on_a_desk(page: np.ndarray, sides: str, desk: float, degrees: float = 0.0, narrow: str = "") -> np.ndarray:
     """``page`` (0 to 1) laid on a desk of shade ``desk`` that shows 40 pixels wide beside each of ``sides``
-    (letters of "tblr": top, bottom, left, right), turned ``degrees`` on it."""
+    (letters of "tblr": top, bottom, left, right), 3 beside each of ``narrow`` (the photo's edge close to the
+    sheet's), turned ``degrees`` on it."""
     import cv2
 
-    widths = [40 * (side in sides) for side in "tblr"]
+    widths = [40 * (side in sides) or 3 * (side in narrow) for side in "tblr"]
     photo = cv2.copyMakeBorder(page, *widths, cv2.BORDER_CONSTANT, value=desk)
     if degrees:
         turn = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2), degrees, 1.0)
@@ -498,22 +499,49 @@ def on_a_desk(page: np.ndarray, sides: str, desk: float, degrees: float = 0.0) -
     return photo
 
 
-@pytest.mark.parametrize("sides, desk, degrees", [("tblr", 0.1, 0.0), ("tblr", 0.5, 0.0), ("l", 0.1, 0.0),
-                                                  ("tr", 0.3, 0.0), ("tblr", 0.1, 4.0)],
+@pytest.mark.parametrize("sides, desk, degrees, narrow", [("tblr", 0.1, 0.0, ""), ("tblr", 0.5, 0.0, ""),
+                                                          ("l", 0.1, 0.0, ""), ("tr", 0.3, 0.0, ""),
+                                                          ("tblr", 0.1, 4.0, ""), ("t", 0.1, 0.0, "l")],
                          ids=["dark all round", "grey all round", "dark on the left", "on two sides",
-                              "turned on the desk"])
-def test_the_desk_a_photographed_sheet_lies_on_is_no_ink(sides, desk, degrees):
+                              "turned on the desk", "a narrow strip on the left"])
+def test_the_desk_a_photographed_sheet_lies_on_is_no_ink(sides, desk, degrees, narrow):
     import cv2
 
     page = np.full((200, 400), 0.85, np.float32)
     page[40:140, 100:106] = 0.1  # a stroke
     page[150:156, 200:330] = 0.1  # a bar
-    strokes = on_a_desk(page, sides, 1.0, degrees) < 0.5  # where they lie in the photo
-    photo = photographed(on_a_desk(page, sides, desk, degrees))
+    strokes = on_a_desk(page, sides, 1.0, degrees, narrow) < 0.5  # where they lie in the photo
+    photo = photographed(on_a_desk(page, sides, desk, degrees, narrow))
     mask = binarize(to_ink(photo)) > 0  # the polarity guessed, from a border that shows the desk
     near_strokes = cv2.dilate(strokes.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert mask[~near_strokes].mean() < 0.001, f"{mask[~near_strokes].sum()} pixels of desk or paper read as ink"
     assert mask[cv2.erode(strokes.view(np.uint8), np.ones((3, 3), np.uint8)) > 0].all()
+
+
+@pytest.mark.parametrize("sides, degrees", [("tl", 0.0), ("tblr", 2.0)], ids=["on two sides", "all round, turned"])
+@pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
+def test_the_lines_printed_on_a_sheet_on_a_desk_are_paper_as_the_desk_is(grid, sides, degrees):
+    import cv2
+
+    page = printed_page(grid, shade=0.45)  # lines printed to the sheet's edges, where the desk begins
+    page[30:130, 100:106] = 0.1
+    page[150:156, 200:330] = 0.1
+    strokes = on_a_desk((page > 0.2).astype(np.float32), sides, 1.0, degrees) < 0.5
+    mask = binarize(to_ink(photographed(on_a_desk(page, sides, 0.1, degrees)))) > 0
+    near_strokes = cv2.dilate(strokes.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert mask[~near_strokes].mean() < 0.002, f"{mask[~near_strokes].sum()} pixels of desk or paper read as ink"
+    assert mask[cv2.erode(strokes.view(np.uint8), np.ones((3, 3), np.uint8)) > 0].all()
+
+
+@pytest.mark.slow
+def test_light_strokes_tangled_on_dark_make_no_sheet_on_a_desk(mnist):
+    from digitlab.paper import desk
+    from digitlab.synth import benchmark_strings
+
+    # Touching MNIST digits, white on black: filled in between their strokes, some would make a four-sided light
+    # region, and the black around it would be taken for a desk.
+    strings = benchmark_strings("touching 4-8, 10-40 %", 120, mnist=mnist)
+    assert [s.text for s in strings if desk(to_grayscale(s.image)) is not None] == []
 
 
 def test_writing_in_a_shadow_over_a_side_of_the_sheet_is_ink_as_a_desk_is_not():

@@ -497,13 +497,18 @@ def test_a_number_framed_circled_or_underlined_reads_as_the_number(auto_reader, 
 @pytest.mark.slow
 @pytest.mark.parametrize("text", ["4096", "31415"])
 @pytest.mark.parametrize("sides", ["all round", "on the left", "at the top", "all round, the sheet turned"])
-def test_a_sheet_photographed_on_a_desk_reads_as_the_sheet(auto_reader, text, sides):
+@pytest.mark.parametrize("paper", ["plain", "ruled", "squared"])
+def test_a_sheet_photographed_on_a_desk_reads_as_the_sheet(auto_reader, text, sides, paper):
     import cv2
 
     from digitlab.strokes import digit_strokes, rasterize
+    from digitlab.unipen import rulings
 
     ink = rasterize(digit_strokes(text, origin=(120, 120), height=60, spacing=20), (300, 56 * len(text) + 240), 6)
     sheet = np.where(ink > 127, 50.0, 215.0)
+    if paper != "plain":  # its lines run across the sheet to its edges, where the desk begins
+        printed = rulings(sheet.shape, 60.0, np.random.default_rng(1), squared=paper == "squared")
+        sheet = np.minimum(sheet, 215.0 * (1 - printed))
     rng = np.random.default_rng(0)
     for desk in (30.0, 110.0):  # dark wood, a grey table
         photo = sheet.copy()
@@ -517,7 +522,7 @@ def test_a_sheet_photographed_on_a_desk_reads_as_the_sheet(auto_reader, text, si
             turn = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2), 4, 1.0)
             photo = cv2.warpAffine(photo, turn, photo.shape[::-1], borderValue=desk)
         photo = cv2.GaussianBlur(photo, (0, 0), 1.0) + rng.normal(0, 4, photo.shape)  # a camera's blur and noise
-        assert auto_reader.read(np.clip(photo, 0, 255).astype(np.uint8)).text == text, desk
+        assert auto_reader.read(np.clip(photo, 0, 255).astype(np.uint8)).text == text, f"{paper} paper, desk {desk}"
 
 
 @pytest.mark.slow
