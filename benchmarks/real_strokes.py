@@ -14,7 +14,8 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   same photos, with the paper's printed lines under the ink.
 - with ``--desk``, the paper set again on a desk (:func:`digitlab.unipen.on_desk`): the same photos, showing
   the desk the sheet lies on beside one to four of its sides (with ``--rulings`` too, the ruled and the squared
-  sets on a desk as well).
+  sets on a desk as well); and once more taken a little turned (:func:`digitlab.unipen.askew`), the desk at the
+  frame's corners or beside the sheet.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -236,7 +237,7 @@ def main() -> int:
     parser.add_argument("--rulings", action="store_true",
                         help="also read the paper strings on ruled and on squared paper")
     parser.add_argument("--desk", action="store_true",
-                        help="also read the paper strings photographed on a desk, which shows beside the sheet")
+                        help="also read the paper strings photographed on a desk, beside the sheet and askew")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
@@ -289,17 +290,18 @@ def main() -> int:
     def on_pad(pen: unipen.PenString):  # the pad hands the reader its strokes
         return reader.read_strokes(pen.strokes, pen.size, pen.pen_width)
 
-    def photographed(printed: str = "", on_a_desk: bool = False):
+    def photographed(printed: str = "", desk: str = ""):
         """A reader of the strings' photos on paper (:data:`PHOTO_SEED`): on "ruled" or "squared" paper, its
-        printed lines under the ink, and ``on_a_desk``, showing the desk the sheet lies on. The same strings
+        printed lines under the ink; ``desk`` "beside", showing the desk the sheet lies on beside its sides, or
+        "askew", taken a little turned, the desk at the frame's corners or beside the sheet. The same strings
         make the same photos in each set, seeded apart from what the set adds."""
         photo_rng, lines_rng = np.random.default_rng(PHOTO_SEED), np.random.default_rng(3 + (printed == "squared"))
-        desk_rng = np.random.default_rng(5)
+        desk_rng = np.random.default_rng(5 if desk == "beside" else 6)
+        on_desk = {"": lambda photo, rng: photo, "beside": unipen.on_desk, "askew": unipen.askew}[desk]
 
         def read(pen: unipen.PenString):  # images are drawn as they are read: memory holds one at a time
             lines = unipen.rulings(pen.size, pen.height, lines_rng, printed == "squared") if printed else None
-            photo = unipen.on_paper(pen.on_pad(), photo_rng, lines)
-            return reader.read(unipen.on_desk(photo, desk_rng) if on_a_desk else photo)
+            return reader.read(on_desk(unipen.on_paper(pen.on_pad(), photo_rng, lines), desk_rng))
         return read
 
     texts, each_alone = [line.text for line in lines], "isolated digits, pad"
@@ -308,10 +310,12 @@ def main() -> int:
         "strings of 3-8, pad": (on_pad, lines, texts),
     }
     papers = ("", "ruled ", "squared ") if args.rulings else ("",)
-    for on_a_desk in (False, True) if args.desk else (False,):
+    for desk in ("", "beside") if args.desk else ("",):
         for printed in papers:
-            name = f"strings of 3-8, {printed}paper" + (" on a desk" if on_a_desk else "")
-            sets[name] = (photographed(printed.strip(), on_a_desk), lines, texts)
+            name = f"strings of 3-8, {printed}paper" + (" on a desk" if desk else "")
+            sets[name] = (photographed(printed.strip(), desk), lines, texts)
+    if args.desk:
+        sets["strings of 3-8, paper askew on a desk"] = (photographed(desk="askew"), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

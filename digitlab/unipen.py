@@ -293,6 +293,40 @@ def on_desk(photo: np.ndarray, rng) -> np.ndarray:
     sheet = cv2.copyMakeBorder(np.ones(photo.shape, np.uint8), top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
     gray = cv2.copyMakeBorder(photo.astype(np.float32) / 255.0, top, bottom, left, right, cv2.BORDER_CONSTANT,
                               value=shade)
+    return _on_the_desk(gray, sheet, noise, rng)
+
+
+def askew(photo: np.ndarray, rng) -> np.ndarray:
+    """A photo of a sheet (:func:`on_paper`) taken a little turned on a desk: the sheet turned 2-8 degrees either
+    way in a frame as big as the photo, as big as the whole turned sheet, or in between, so that the desk shows
+    at the frame's corners or beside the sheet's sides; the frame holds all the writing. The desk as in
+    :func:`on_desk`. Drawn from ``rng``, which the sheet draws nothing from.
+    """
+    import cv2
+
+    degrees = float(rng.uniform(2.0, 8.0) * rng.choice([-1, 1]))
+    shade, noise, between = float(rng.uniform(0.05, 0.6)), float(rng.uniform(0.01, 0.05)), float(rng.random())
+    height, width = photo.shape
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    whole = np.array([height * cos + width * sin, width * cos + height * sin])  # rows and columns
+    paper = float(np.median(photo))
+    rows, columns = np.nonzero(photo < paper - 0.25 * (paper - float(photo.min())))  # the writing, roughly
+    turned = np.stack([columns, rows], axis=1) @ turn[:, :2].T + turn[:, 2] - (width / 2, height / 2)
+    least = np.maximum((height, width), 2 * np.abs(turned).max(axis=0)[::-1] + 8 if len(rows) else 0)
+    rows, columns = np.round(least + between * np.maximum(whole - least, 0)).astype(int)
+    turn[:, 2] += ((columns - width) / 2, (rows - height) / 2)
+    gray = cv2.warpAffine(photo.astype(np.float32) / 255.0, turn, (columns, rows), borderValue=-1.0)
+    sheet = (gray >= 0).view(np.uint8)
+    gray[sheet == 0] = shade
+    return _on_the_desk(gray, sheet, noise, rng)
+
+
+def _on_the_desk(gray: np.ndarray, sheet: np.ndarray, noise: float, rng) -> np.ndarray:
+    """``gray`` (0 to 1), a sheet (where ``sheet`` is 1) on a desk, with the desk's pixel ``noise`` (drawn from
+    ``rng``) and the sheet's edge blurred as a photo blurs it, as uint8."""
+    import cv2
+
     gray += np.where(sheet == 0, rng.normal(0.0, noise, gray.shape), 0.0).astype(np.float32)
     edge = cv2.morphologyEx(sheet, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0  # 2 px either side
     gray[edge] = cv2.GaussianBlur(gray, (0, 0), 1.0)[edge]

@@ -194,6 +194,30 @@ def test_a_photo_on_a_desk_shows_the_same_sheet_within_a_darker_desk_beside_some
     assert (shown > 0).all() and (shown < 20).all()
 
 
+def test_a_photo_taken_askew_shows_the_turned_sheet_and_the_desk_beyond_it(tiny):
+    line = unipen.strings(unipen.load_digits(tiny, sha256=None), 1, seed=3)[0]
+    photo = unipen.on_paper(line.on_pad(), np.random.default_rng(1))
+    paper, (height, width) = float(np.median(photo)), photo.shape
+    for seed in range(10):
+        askew = unipen.askew(photo, np.random.default_rng(seed))
+        rows, columns = askew.shape
+        assert height <= rows <= height + width * np.sin(np.radians(8)) + 1  # turned 2-8 degrees, framed
+        assert width <= columns <= width + height * np.sin(np.radians(8)) + 1
+        corners = np.concatenate([askew[:3, :3], askew[:3, -3:], askew[-3:, :3], askew[-3:, -3:]], axis=None)
+        assert np.count_nonzero(corners < paper - 30) >= 9  # the desk, darker, shows in a corner at least
+        inside = askew[rows // 4:-rows // 4, columns // 4:-columns // 4]
+        assert abs(np.median(inside) - paper) < 10  # the sheet, in the middle
+
+
+def test_a_photo_taken_askew_holds_all_the_writing():
+    photo = np.full((100, 400), 200, np.uint8)
+    photo[2:6, 2:6] = photo[2:6, -6:-2] = photo[-6:-2, 2:6] = photo[-6:-2, -6:-2] = 10  # ink in its four corners
+    least = 400 * np.sin(np.radians(2)) - 100 * (1 - np.cos(np.radians(2)))  # how much taller a turn of 2 makes it
+    for seed in range(10):
+        rows, columns = unipen.askew(photo, np.random.default_rng(seed)).shape
+        assert rows >= 100 + least - 8  # the whole turned sheet, or near it: each corner's ink in the frame
+
+
 def test_benchmark_without_data_says_so_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_strokes.py"), "--data",
                           str(tmp_path / "missing.jsonl.gz")], capture_output=True, text=True, timeout=120)
