@@ -311,9 +311,10 @@ def askew(photo: np.ndarray, rng) -> np.ndarray:
     cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
     whole = np.array([height * cos + width * sin, width * cos + height * sin])  # rows and columns
     paper = float(np.median(photo))
-    rows, columns = np.nonzero(photo < paper - 0.25 * (paper - float(photo.min())))  # the writing, roughly
-    turned = np.stack([columns, rows], axis=1) @ turn[:, :2].T + turn[:, 2] - (width / 2, height / 2)
-    least = np.maximum((height, width), 2 * np.abs(turned).max(axis=0)[::-1] + 8 if len(rows) else 0)
+    ink_rows, ink_columns = np.nonzero(photo < paper - 0.25 * (paper - float(photo.min())))  # the writing, roughly
+    turned = np.stack([ink_columns, ink_rows], axis=1) @ turn[:, :2].T + turn[:, 2] - (width / 2, height / 2)
+    writing = 2 * np.abs(turned).max(axis=0)[::-1] + 8 if len(ink_rows) else 0  # its turned extent, and a margin
+    least = np.maximum((height, width), writing)
     rows, columns = np.round(least + between * np.maximum(whole - least, 0)).astype(int)
     turn[:, 2] += ((columns - width) / 2, (rows - height) / 2)
     gray = cv2.warpAffine(photo.astype(np.float32) / 255.0, turn, (columns, rows), borderValue=-1.0)
