@@ -13,9 +13,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
 - with ``--rulings``, the paper set again on ruled and on squared paper (:func:`digitlab.unipen.rulings`): the
   same photos, with the paper's printed lines under the ink.
 - with ``--desk``, the paper set again on a desk (:func:`digitlab.unipen.on_desk`): the same photos, showing
-  the desk the sheet lies on beside one to four of its sides (with ``--rulings`` too, the ruled and the squared
-  sets on a desk as well); and once more taken a little turned (:func:`digitlab.unipen.askew`), the desk at the
-  frame's corners or beside the sheet.
+  the desk the sheet lies on beside one to four of its sides; and once more taken a little turned
+  (:func:`digitlab.unipen.askew`), the desk at the frame's corners or beside the sheet (with ``--rulings`` too,
+  the ruled and the squared sets on a desk and askew as well).
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -310,12 +310,9 @@ def main() -> int:
         "strings of 3-8, pad": (on_pad, lines, texts),
     }
     papers = ("", "ruled ", "squared ") if args.rulings else ("",)
-    for desk in ("", "beside") if args.desk else ("",):
-        for printed in papers:
-            name = f"strings of 3-8, {printed}paper" + (" on a desk" if desk else "")
-            sets[name] = (photographed(printed.strip(), desk), lines, texts)
-    if args.desk:
-        sets["strings of 3-8, paper askew on a desk"] = (photographed(desk="askew"), lines, texts)
+    for desk, where in {"": "", "beside": " on a desk", "askew": " askew on a desk"}.items():
+        for printed in papers if desk == "" or args.desk else ():
+            sets[f"strings of 3-8, {printed}paper{where}"] = (photographed(printed.strip(), desk), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

@@ -8,14 +8,14 @@ belongs to the paper must be in the paper's brightness:
   across the page, which vary slowly;
 - its **printed lines** (:func:`printed_lines`): a ruling, a grid, which are
   thin and paler than the pen but run straight across the whole page (level,
-  or at the small slant of a photo taken a little turned), as no handwriting
-  does.
+  or at the slant of a photo taken turned), as no handwriting does.
 
 :func:`paper_brightness` is the two together. A photo may also show what the
 sheet lies on: the **desk** around the page (:func:`desk`), darker than the
-paper and as wide as a margin, is no paper and no ink; :func:`on_the_page`
-paints it the page's paper before anything else is measured, and the printed
-lines, which stop at the sheet's edge, are measured along the page alone.
+paper and as wide as a margin (or a wedge in the corners of a photo taken
+askew), is no paper and no ink; :func:`on_the_page` paints it the page's
+paper before anything else is measured, and the printed lines, which stop at
+the sheet's edge, are measured along the page alone.
 """
 
 from __future__ import annotations
@@ -37,8 +37,11 @@ PRINTED_ACROSS = 0.9
 #: Printed lines are lighter than the pen (a pale ruling, a grey grid): a row or a column printed as dark as this
 #: fraction of the writing's darkest strokes is writing, such as a 4's bar in a photo cropped to its ink.
 PRINTED_LIGHTER = 0.75
-#: Printed lines are looked for at slants up to this many degrees either way: a page photographed a little turned.
-PRINTED_SLANT = 3.0
+#: Printed lines are looked for at slants up to this many degrees either way: a page photographed turned ...
+PRINTED_SLANT = 8.0
+#: ... where a line near the page's edge crosses a corner of it: it is measured along the part on the page when
+#: that is at least this fraction of its length (shorter, a stroke of the writing might run along all of it).
+PRINTED_PIECE = 0.25
 #: A line's darkness is measured in this many stretches at most (each the mean of its pixels): a printed line
 #: is as dark all along, and handwriting and noise are evened out over a stretch ...
 PRINTED_STRETCHES = 256
@@ -48,8 +51,9 @@ SEARCH_SIZE = 64
 #: A sheet photographed on a desk is the photo's largest light region, smoothed over this many pixels (a
 #: Gaussian's sigma) so that noise and the writing's own gaps do not break its outline ...
 PAGE_SMOOTHING = 2.0
-#: ... when that region is a four-sided convex outline within this fraction of its length (a sheet's straight
-#: edges, seen straight or a little askew; a blob of ink is no four-sided figure) ...
+#: ... when that region's outline is convex and straight within this fraction of its length, and one to four of
+#: its sides run inside the photo (a sheet's straight edges, seen straight or askew; the rest run along the photo's
+#: border, where the sheet goes on beyond it or the photo's corner cuts it off; a blob of ink is no such figure) ...
 PAGE_OUTLINE = 0.02
 #: ... filling at least this fraction of the photo, and leaving at least this much to the desk.
 PAGE_AREA, DESK_AREA = 0.3, 0.02
@@ -74,10 +78,11 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     :data:`PAGE_AREA`), its narrow parts taken away and the thin dark lines
     across it filled in (:data:`PAPER_NARROWEST`, :data:`LINE_WIDEST`: a
     ruled sheet stays one region, light strokes make none), when its
-    outline is four-sided and convex (:data:`PAGE_OUTLINE`) and it fills
-    :data:`PAGE_AREA` of the photo. The desk is the rest, when it is
-    :data:`DESK_AREA` of the photo at least, :data:`DESK_DARKER` than the
-    sheet's paper, and blank (:data:`DESK_BLANK`).
+    outline is convex, its sides inside the photo one to four straight
+    edges (:data:`PAGE_OUTLINE`), and it fills :data:`PAGE_AREA` of the
+    photo. The desk is the rest, when it is :data:`DESK_AREA` of the photo
+    at least, :data:`DESK_DARKER` than the sheet's paper, and blank
+    (:data:`DESK_BLANK`).
     """
     smooth = cv2.GaussianBlur(cv2.convertScaleAbs(gray, alpha=255.0), (0, 0), PAGE_SMOOTHING)  # uint8: fast
     below = np.cumsum(cv2.calcHist([smooth], [0], None, [256], [0, 256]))  # a percentile of uint8, in one pass
@@ -94,10 +99,12 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
         return None
     sheet = max(regions, key=cv2.contourArea)
     corners = cv2.approxPolyDP(sheet, PAGE_OUTLINE * cv2.arcLength(sheet, True), True)
-    if len(corners) != 4 or not cv2.isContourConvex(corners) or cv2.contourArea(corners) < PAGE_AREA * gray.size:
+    if not cv2.isContourConvex(corners) or cv2.contourArea(corners) < PAGE_AREA * gray.size:
+        return None
+    if not 1 <= _edges_inside(corners, gray.shape) <= 4:
         return None
     page = np.zeros(gray.shape, np.uint8)
-    cv2.fillConvexPoly(page, corners, 1)
+    cv2.fillConvexPoly(page, cv2.convexHull(sheet), 1)  # the region itself, not its straightened outline
     outside = page == 0
     if outside.mean() < DESK_AREA:
         return None
@@ -112,11 +119,23 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     return cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
 
 
-def on_the_page(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``gray`` (0 to 1, dark on light) with the desk around the page (:func:`desk`), if the photo shows one,
-    painted the page's paper (the median of the page); and the desk's mask, or None."""
-    outside = desk(gray)
+def _edges_inside(corners: np.ndarray, shape: tuple[int, int]) -> int:
+    """How many sides of the outline ``corners`` (``cv2.approxPolyDP``'s) run inside a photo of ``shape``, rather
+    than along one of its borders (both ends within a pixel of its first or last row or column)."""
+    height, width = shape
+    ends = np.stack([corners[:, 0], np.roll(corners[:, 0], -1, axis=0)], axis=1)  # each side's two ends, x and y
+    x, y = ends[..., 0], ends[..., 1]
+    along = (x <= 1).all(1) | (x >= width - 2).all(1) | (y <= 1).all(1) | (y >= height - 2).all(1)
+    return int(np.count_nonzero(~along))
+
+
+def on_the_page(gray: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``gray`` (0 to 1, dark on light) with what lies outside the page painted the page's paper (the median of
+    the page); and the mask of it, or None. ``outside`` is that mask if it is known already (a bool mask), else
+    the desk around the page (:func:`desk`), if the photo shows one."""
     if outside is None:
+        outside = desk(gray)
+    if outside is None or outside.all() or not outside.any():
         return gray, None
     gray = gray.copy()
     gray[outside] = np.median(gray[~outside])
@@ -147,12 +166,12 @@ def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None) -> np.n
     its paper's light each pixel is) on the page: all of it, or all but ``off_page`` (a bool mask).
 
     A line's printed darkness is the darkness it has over
-    :data:`PRINTED_ACROSS` of its length, unless it is as dark as the
-    writing (:data:`PRINTED_LIGHTER`). The lines are looked for along the
-    rows and along the columns, each family at the slant, up to
+    :data:`PRINTED_ACROSS` of its length on the page, unless it is as dark
+    as the writing (:data:`PRINTED_LIGHTER`). The lines are looked for
+    along the rows and along the columns, each family at the slant, up to
     :data:`PRINTED_SLANT`, at which its lines are darkest (a page
-    photographed a little turned); a pixel takes the darker of its two
-    lines. Lines that only handwriting crosses are printed about 0.
+    photographed turned); a pixel takes the darker of its two lines. Lines
+    that only handwriting crosses are printed about 0.
     """
     page = shade
     if off_page is not None:
@@ -257,13 +276,13 @@ def _sheared(page: np.ndarray, slope: float, width: int) -> tuple[np.ndarray, in
 
 
 def _darkness(level: np.ndarray) -> np.ndarray:
-    """Each row's darkness over :data:`PRINTED_ACROSS` of its length, beyond that of a typical row (blank
-    paper's own grain and noise: most lines are blank, even on squared paper). A row that is off the page
-    (NaN) for more than half its length is not measured: 0."""
-    count = level.shape[1]
-    rank = int((1.0 - PRINTED_ACROSS) * (count - 1))
-    darkness = np.partition(level, rank, axis=1)[:, rank]  # NaN sorts last
-    measured = np.isfinite(level).sum(axis=1) >= count / 2
+    """Each row's darkness over :data:`PRINTED_ACROSS` of its length on the page, beyond that of a typical row
+    (blank paper's own grain and noise: most lines are blank, even on squared paper). A row on the page (not
+    NaN) for less than :data:`PRINTED_PIECE` of its length is not measured: 0."""
+    on_page = np.isfinite(level).sum(axis=1)
+    ranks = ((1.0 - PRINTED_ACROSS) * np.maximum(on_page - 1, 0)).astype(np.intp)
+    darkness = np.take_along_axis(np.sort(level, axis=1), ranks[:, None], axis=1)[:, 0]  # NaN sorts last
+    measured = on_page >= PRINTED_PIECE * level.shape[1]
     if not measured.any():
         return np.zeros(len(level), np.float32)
     darkness = np.where(measured, darkness - np.median(darkness[measured]), 0.0)

@@ -162,7 +162,7 @@ def check_polarity(polarity: str) -> None:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}.")
 
 
-def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
+def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None = None) -> np.ndarray:
     """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
 
     ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
@@ -174,12 +174,15 @@ def to_ink(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     ink is light, the desk a photographed sheet lies on is paper too
     (:func:`digitlab.paper.on_the_page`), before the polarity is guessed
     from the image's border, where the desk would be; the printed lines are
-    then measured along the page alone.
+    then measured along the page alone. ``off_page`` (a bool mask), when
+    given, is what is known to be no page instead of a desk looked for (a
+    photo turned level: its desk, and the corners the turn brings in).
     """
     check_polarity(polarity)
-    off_page = None
-    if polarity != "light_on_dark":
-        gray, off_page = on_the_page(gray)
+    if polarity == "light_on_dark":
+        off_page = None
+    else:
+        gray, off_page = on_the_page(gray, off_page)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if not invert:
         return gray
@@ -311,12 +314,16 @@ class Page:
     scale: float
 
 
-def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int = MAX_WORKING_SIDE) -> Page:
-    """Steps 1-5 in order: load, check, downscale, grayscale, ink, threshold."""
+def prepare(image, polarity: str = "auto", method: str = "otsu", max_side: int = MAX_WORKING_SIDE,
+            off_page: np.ndarray | None = None) -> Page:
+    """Steps 1-5 in order: load, check, downscale, grayscale, ink, threshold. ``off_page``: what is known to be
+    no page in an array ``image`` (a bool mask of its shape; :func:`to_ink`)."""
     image, loaded = image_files.load_scaled(image, max_side)  # a large JPEG is decoded at 1/2-1/8 already
     image, scale = downscale(check_image(image), max_side)
     gray = to_grayscale(image)
-    ink = to_ink(gray, polarity)
+    if off_page is not None and off_page.shape != gray.shape:  # downscaled with the image
+        off_page = cv2.resize(off_page.view(np.uint8), gray.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    ink = to_ink(gray, polarity, off_page)
     return Page(gray, ink, binarize(ink, method), scale * loaded)
 
 

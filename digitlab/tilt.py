@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from digitlab.paper import desk
 from digitlab.preprocess import Page, prepare
 from digitlab.reading import Reading, reading_of
 from digitlab.segment import Segmentation
@@ -96,7 +97,15 @@ class Levelled:
         """``page``, whose lines tilt by ``tilt`` degrees (:func:`line_tilt`), turned level and prepared
         with ``polarity`` and ``method`` (:func:`digitlab.preprocess.prepare`)."""
         gray, turn = turned(page.gray, -tilt)
-        level = prepare(gray, polarity=polarity, method=method)
+        off_page = None
+        if polarity != "light_on_dark":
+            # What the photo does not show of the page is no page: the desk around a photographed sheet, and the
+            # corners the turn brings in, where the photo's edge is drawn out. Both are painted paper, and the page
+            # is measured without them (digitlab.preprocess.to_ink), as it was before the turn.
+            outside = desk(page.gray)
+            shown = np.ones(page.gray.shape, np.float32) if outside is None else (~outside).astype(np.float32)
+            off_page = cv2.warpAffine(shown, turn, gray.shape[::-1], flags=cv2.INTER_LINEAR) < 0.5
+        level = prepare(gray, polarity=polarity, method=method, off_page=off_page)
         turn[:, 2] /= page.scale  # from working pixels to the input's
         return cls(page, replace(level, scale=level.scale * page.scale), turn)
 

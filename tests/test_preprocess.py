@@ -461,7 +461,9 @@ def photographed(page: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(page, (0, 0), 1.0)
 
 
-@pytest.mark.parametrize("degrees", [0.0, 2.0, 3.0], ids=["square", "turned 2 degrees", "turned 3 degrees"])
+@pytest.mark.parametrize("degrees", [0.0, 2.0, 3.0, 6.0, -8.0],
+                         ids=["square", "turned 2 degrees", "turned 3 degrees", "turned 6 degrees",
+                              "turned 8 degrees the other way"])
 @pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
 def test_lines_printed_on_the_paper_are_paper_and_ink_across_them_is_ink(grid, degrees):
     page = printed_page(grid, shade=0.45, degrees=degrees)  # a ruling about half as dark as the pen
@@ -511,9 +513,11 @@ def assert_ink_is_the_strokes(mask: np.ndarray, strokes: np.ndarray, stray: floa
 
 @pytest.mark.parametrize("sides, desk, degrees, narrow", [("tblr", 0.1, 0.0, ""), ("tblr", 0.5, 0.0, ""),
                                                           ("l", 0.1, 0.0, ""), ("tr", 0.3, 0.0, ""),
-                                                          ("tblr", 0.1, 4.0, ""), ("t", 0.1, 0.0, "l")],
+                                                          ("tblr", 0.1, 4.0, ""), ("t", 0.1, 0.0, "l"),
+                                                          ("", 0.1, 4.0, ""), ("", 0.4, 3.0, "")],
                          ids=["dark all round", "grey all round", "dark on the left", "on two sides",
-                              "turned on the desk", "a narrow strip on the left"])
+                              "turned on the desk", "a narrow strip on the left", "turned in the frame",
+                              "turned in the frame, a grey desk"])
 def test_the_desk_a_photographed_sheet_lies_on_is_no_ink(sides, desk, degrees, narrow):
     page = np.full((200, 400), 0.85, np.float32)
     page[40:140, 100:106] = 0.1  # a stroke

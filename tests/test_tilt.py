@@ -106,3 +106,20 @@ def test_a_box_the_turn_brought_in_from_outside_the_photo_stays_on_it():
     digits = [Digit(value=1, confidence=0.5, box=(x, y, 3, 3), crop=np.zeros((28, 28), np.float32)) for x, y in corners]
     for x, y, w, h in (digit.box for digit in levelled.read_back(reading_of(digits, levelled.level)).digits):
         assert 0 <= x < 26 and 0 <= y < 52 and w >= 1 and h >= 1 and x + w <= 26 and y + h <= 52
+
+
+@pytest.mark.parametrize("edge", ["noisy", "a speck on it"])
+def test_the_photo_edge_a_turn_draws_out_over_the_corners_is_no_ink(edge):
+    from digitlab.preprocess import prepare
+    from digitlab.tilt import Levelled
+
+    # A photo of blank paper, grainy: turned level, its edge would go on over the corners the turn brings in (one
+    # pixel drawn out into a line); those corners are no page, and no ink.
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(200, 8 if edge == "noisy" else 2, (200, 600)), 0, 255).astype(np.uint8)
+    if edge == "a speck on it":
+        photo[0, 300:303] = photo[-1, 100:103] = 60  # a speck of dust at the edge: ink in the photo itself
+    levelled = Levelled.of(prepare(photo), 6.0)
+    mask = levelled.level.mask
+    corners = cv2.warpAffine(np.ones(photo.shape, np.uint8), levelled.turn, mask.shape[::-1]) == 0
+    assert not mask[corners].any()
