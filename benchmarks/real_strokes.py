@@ -310,8 +310,9 @@ def main() -> int:
         "strings of 3-8, pad": (on_pad, lines, texts),
     }
     papers = ("", "ruled ", "squared ") if args.rulings else ("",)
-    for desk, where in {"": "", "beside": " on a desk", "askew": " askew on a desk"}.items():
-        for printed in papers if desk == "" or args.desk else ():
+    desks = {"": "", "beside": " on a desk", "askew": " askew on a desk"} if args.desk else {"": ""}
+    for desk, where in desks.items():
+        for printed in papers:
             sets[f"strings of 3-8, {printed}paper{where}"] = (photographed(printed.strip(), desk), lines, texts)
     results = {}
     for name, (read, items, truths) in sets.items():
