@@ -11,11 +11,12 @@ belongs to the paper must be in the paper's brightness:
   or at the slant of a photo taken turned), as no handwriting does.
 
 :func:`paper_brightness` is the two together. A photo may also show what the
-sheet lies on: the **desk** around the page (:func:`desk`), darker than the
-paper and as wide as a margin (or a wedge in the corners of a photo taken
-askew), is no paper and no ink; :func:`on_the_page` paints it the page's
-paper before anything else is measured, and the printed lines, which stop at
-the sheet's edge, are measured along the page alone.
+sheet lies on: the **desk** around the page (:func:`desk`, :func:`sheet`),
+darker than the paper and as wide as a margin (or a wedge in the corners of
+a photo taken askew), is no paper and no ink; :func:`on_the_page` paints it
+the page's paper before anything else is measured, and the printed lines,
+which stop at the sheet's edge and run along it, are measured along the page
+alone, level or at about the slant of its edges.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ PAGE_SMOOTHING = 2.0
 PAGE_OUTLINE = 0.02
 #: ... filling at least this fraction of the photo, and leaving at least this much to the desk.
 PAGE_AREA, DESK_AREA = 0.3, 0.02
+#: The sheet's slant is measured along its edges in chords this many pixels of its outline long: long enough that
+#: a pixel's step makes a few degrees at most, short enough that a wedge of desk in a photo's corner holds several.
+SLANT_CHORD = 16
 #: The sheet is wide and whole: a light region narrower than this many pixels (a light stroke of a pen) is no
 #: paper, and a dark line narrower than this many (a printed line, a stroke of the writing) does not cut it.
 PAPER_NARROWEST, LINE_WIDEST = 5, 17
@@ -68,9 +72,20 @@ DESK_DARKER = 0.15
 DESK_BLANK = 0.25
 
 
-def desk(gray: np.ndarray) -> np.ndarray | None:
-    """Where a photo of a sheet laid on a desk shows the desk: a bool mask of ``gray`` (0 to 1, dark on light),
-    or None if the photo shows no desk.
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet photographed on a desk (:func:`sheet`): ``desk``, where the photo shows the desk (a bool mask), and
+    ``slant``, the slant of the sheet's straight edges in degrees from the photo's rows and columns, whichever are
+    nearer (positive: its rows rise to the right, as :func:`digitlab.tilt.line_tilt` counts). A sheet's printed
+    lines run along its edges."""
+
+    desk: np.ndarray
+    slant: float
+
+
+def sheet(gray: np.ndarray) -> Sheet | None:
+    """A photo of a sheet laid on a desk: where it shows the desk, and how its sheet slants (:class:`Sheet`); None
+    if the photo (``gray``, 0 to 1, dark on light) shows no desk.
 
     The sheet is the largest region as light as blank paper in the photo
     smoothed by :data:`PAGE_SMOOTHING` (within half :data:`DESK_DARKER` of
@@ -82,7 +97,8 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     edges (:data:`PAGE_OUTLINE`), and it fills :data:`PAGE_AREA` of the
     photo. The desk is the rest, when it is :data:`DESK_AREA` of the photo
     at least, :data:`DESK_DARKER` than the sheet's paper, and blank
-    (:data:`DESK_BLANK`).
+    (:data:`DESK_BLANK`). The sheet's slant is that of its edges inside the
+    photo (:data:`SLANT_CHORD`).
     """
     smooth = cv2.GaussianBlur(cv2.convertScaleAbs(gray, alpha=255.0), (0, 0), PAGE_SMOOTHING)  # uint8: fast
     below = np.cumsum(cv2.calcHist([smooth], [0], None, [256], [0, 256]))  # a percentile of uint8, in one pass
@@ -94,17 +110,17 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
     light = cv2.morphologyEx(light, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (PAPER_NARROWEST,) * 2))
     light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (LINE_WIDEST,) * 2))
     light = np.ascontiguousarray(light[reach:-reach, reach:-reach])
-    regions, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    regions, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not regions:
         return None
-    sheet = max(regions, key=cv2.contourArea)
-    corners = cv2.approxPolyDP(sheet, PAGE_OUTLINE * cv2.arcLength(sheet, True), True)
+    region = max(regions, key=cv2.contourArea)
+    corners = cv2.approxPolyDP(region, PAGE_OUTLINE * cv2.arcLength(region, True), True)
     if not cv2.isContourConvex(corners) or cv2.contourArea(corners) < PAGE_AREA * gray.size:
         return None
     if not 1 <= _edges_inside(corners, gray.shape) <= 4:
         return None
     page = np.zeros(gray.shape, np.uint8)
-    cv2.fillConvexPoly(page, cv2.convexHull(sheet), 1)  # the region itself, not its straightened outline
+    cv2.fillConvexPoly(page, cv2.convexHull(region), 1)  # the region itself, not its straightened outline
     outside = page == 0
     if outside.mean() < DESK_AREA:
         return None
@@ -116,7 +132,15 @@ def desk(gray: np.ndarray) -> np.ndarray | None:
         return None
     # The sheet's edge, blurred in the photo and smoothed here, is desk too: as a line along the page, it is no ink.
     edge = 2 * int(np.ceil(3 * PAGE_SMOOTHING)) + 1
-    return cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
+    outside = cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
+    return Sheet(outside, _slant(region, gray.shape))
+
+
+def desk(gray: np.ndarray) -> np.ndarray | None:
+    """Where a photo of a sheet laid on a desk shows the desk: a bool mask of ``gray`` (0 to 1, dark on light),
+    or None if the photo shows no desk (:func:`sheet`)."""
+    found = sheet(gray)
+    return None if found is None else found.desk
 
 
 def _edges_inside(corners: np.ndarray, shape: tuple[int, int]) -> int:
@@ -129,17 +153,32 @@ def _edges_inside(corners: np.ndarray, shape: tuple[int, int]) -> int:
     return int(np.count_nonzero(~along))
 
 
-def on_the_page(gray: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _slant(outline: np.ndarray, shape: tuple[int, int]) -> float:
+    """The slant in degrees of a sheet whose ``outline`` (every pixel of it, in order) a photo of ``shape`` shows:
+    the mean direction of the outline's chords of :data:`SLANT_CHORD` pixels inside the photo (along the sheet's
+    edges; the rest runs along the photo's border), a quarter turn apart counted as one (its rows' and its columns')."""
+    height, width = shape
+    starts = outline[:, 0].astype(np.float64)
+    ends = np.roll(starts, -SLANT_CHORD, axis=0)
+    inside = [(x > 1) & (x < width - 2) & (y > 1) & (y < height - 2) for x, y in (starts.T, ends.T)]
+    run, rise = (ends - starts)[inside[0] & inside[1]].T
+    directions = np.exp(4j * np.arctan2(-rise, run))  # rows grow downwards; four times the angle: a quarter turn is 0
+    return float(np.degrees(np.angle(directions.sum())) / 4)
+
+
+def on_the_page(gray: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
     """``gray`` (0 to 1, dark on light) with what lies outside the page painted the page's paper (the median of
-    the page); and the mask of it, or None. ``outside`` is that mask if it is known already (a bool mask), else
-    the desk around the page (:func:`desk`), if the photo shows one."""
-    if outside is None:
-        outside = desk(gray)
+    the page); the mask of it, or None; and the slant of the sheet's edges in degrees (:class:`Sheet`), 0 unless a
+    desk shows them. ``outside`` is that mask if it is known already (a bool mask; a page turned level), else the
+    desk around the page (:func:`sheet`), if the photo shows one."""
+    slant = 0.0
+    if outside is None and (found := sheet(gray)) is not None:
+        outside, slant = found.desk, found.slant
     if outside is None or outside.all() or not outside.any():
-        return gray, None
+        return gray, None, 0.0
     gray = gray.copy()
     gray[outside] = np.median(gray[~outside])
-    return gray, outside
+    return gray, outside, slant
 
 
 def paper_light(gray: np.ndarray) -> np.ndarray:
@@ -161,24 +200,26 @@ def paper_light(gray: np.ndarray) -> np.ndarray:
     return np.maximum(paper, 1e-3)
 
 
-def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None) -> np.ndarray:
+def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None, slant: float = 0.0) -> np.ndarray:
     """How dark the page's printed lines make each pixel, 0 to 1, from ``shade`` (0 to 1: how much darker than
     its paper's light each pixel is) on the page: all of it, or all but ``off_page`` (a bool mask).
 
     A line's printed darkness is the darkness it has over
     :data:`PRINTED_ACROSS` of its length on the page, unless it is as dark
     as the writing (:data:`PRINTED_LIGHTER`). The lines are looked for
-    along the rows and along the columns, each family at the slant, up to
-    :data:`PRINTED_SLANT`, at which its lines are darkest (a page
-    photographed turned); a pixel takes the darker of its two lines. Lines
-    that only handwriting crosses are printed about 0.
+    along the rows and along the columns, each family at the slant, within
+    :data:`PRINTED_SLANT` of level or of ``slant`` (degrees: the sheet's
+    own, as its edges show it, :class:`Sheet`; or a shadow's edge, taken for
+    the desk's), at which its lines are darkest (a page photographed
+    turned); a pixel takes the darker of its two lines. Lines that only
+    handwriting crosses are printed about 0.
     """
     page = shade
     if off_page is not None:
         page = shade.copy()
         page[off_page] = np.nan  # not measured: see _darkness
-    rows = _Lines.along(page).on_page()
-    columns = _Lines.along(cv2.transpose(page)).on_page(transposed=True)
+    rows = _Lines.along(page, slant).on_page()
+    columns = _Lines.along(cv2.transpose(page), -slant).on_page(transposed=True)  # the transpose mirrors the slant
     # The writing: the darkest ink left once the lines are taken out, a stroke's core rather than a speck of noise.
     writing = float(cv2.medianBlur(np.clip(shade - np.maximum(rows, columns), 0.0, 1.0), 3).max())
     for lines in (rows, columns):
@@ -197,27 +238,31 @@ class _Lines:
     darkness: np.ndarray
 
     @classmethod
-    def along(cls, shade: np.ndarray) -> _Lines:
-        """The lines along the rows of ``shade`` at the slant where they are darkest in all.
+    def along(cls, shade: np.ndarray, slant: float = 0.0) -> _Lines:
+        """The lines along the rows of ``shade`` at the slant where they are darkest in all, within
+        :data:`PRINTED_SLANT` of level or of ``slant`` (degrees, positive: rising to the right).
 
         The slant is searched coarse to fine, as a drift in rows from the
-        page's middle to its ends: every drift up to :data:`PRINTED_SLANT`
-        on the page measured in :data:`SEARCH_SIZE` stretches of as many
-        rows (its rows shrunk by halves); then on each copy twice as tall up
-        to the page itself, the best drift so far doubled and a row either
-        side of it.
+        page's middle to its ends: every drift in those ranges on the page
+        measured in :data:`SEARCH_SIZE` stretches of as many rows (its rows
+        shrunk by halves); then on each copy twice as tall up to the page
+        itself, the best drift so far doubled and a row either side of it.
         """
         width = shade.shape[1]
         copies = [_stretched(shade, SEARCH_SIZE)]  # the search shears stretches of rows, not pixels
         while copies[-1].shape[0] > SEARCH_SIZE:
             half_height = (copies[-1].shape[1], (copies[-1].shape[0] + 1) // 2)
             copies.append(cv2.resize(copies[-1], half_height, interpolation=cv2.INTER_AREA))
-        most = np.tan(np.radians(PRINTED_SLANT)) * width / 2  # in the page's rows
+        # The least and the most drift of each window, in the page's rows (which grow downwards).
+        windows = [-np.tan(np.radians([centre + PRINTED_SLANT, centre - PRINTED_SLANT])) * width / 2
+                   for centre in sorted({0.0, slant})]
         best = 0
         for halvings in range(len(copies) - 1, -1, -1):
-            limit = int(most / 2**halvings)  # in this copy's rows
-            drifts = np.arange(-limit, limit + 1) if halvings == len(copies) - 1 else 2 * best + np.arange(-1, 2)
-            best = _best_drift(copies[halvings], np.unique(np.clip(drifts, -limit, limit)), width)
+            shrink = 2**halvings  # the page's rows per row of this copy
+            ranges = [np.arange(np.ceil(least / shrink), np.floor(most / shrink) + 1) for least, most in windows]
+            allowed = np.unique(np.concatenate(ranges)).astype(int)  # in this copy's rows
+            drifts = allowed if halvings == len(copies) - 1 else np.intersect1d(2 * best + np.arange(-1, 2), allowed)
+            best = _best_drift(copies[halvings], drifts, width)
         slope = best / (width / 2)
         level, margin = _sheared(shade, slope, width)
         # A row takes the darkest of itself and its neighbours: a slanted line steps from row to row, its pixels'
@@ -289,14 +334,15 @@ def _darkness(level: np.ndarray) -> np.ndarray:
     return np.maximum(darkness, 0.0).astype(np.float32)
 
 
-def paper_brightness(gray: np.ndarray, off_page: np.ndarray | None = None) -> np.ndarray:
+def paper_brightness(gray: np.ndarray, off_page: np.ndarray | None = None, slant: float = 0.0) -> np.ndarray:
     """The brightness of the paper under each pixel of a dark-on-light image, in (0, 1]: its light
     (:func:`paper_light`), darkened where lines are printed on it (:func:`printed_lines`).
 
     ``off_page``, a bool mask (the desk around a photographed sheet,
     :func:`on_the_page`), is no page: the printed lines are measured along
-    the page alone, as they run across the page and stop at its edge.
+    the page alone, as they run across the page and stop at its edge, and
+    along the sheet's ``slant`` (degrees, :func:`printed_lines`).
     """
     light = paper_light(gray)
     shade = np.clip(1.0 - gray / light, 0.0, 1.0).astype(np.float32)
-    return np.maximum(light * (1.0 - printed_lines(shade, off_page)), 1e-3)
+    return np.maximum(light * (1.0 - printed_lines(shade, off_page, slant)), 1e-3)

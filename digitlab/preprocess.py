@@ -174,19 +174,20 @@ def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None
     ink is light, the desk a photographed sheet lies on is paper too
     (:func:`digitlab.paper.on_the_page`), before the polarity is guessed
     from the image's border, where the desk would be; the printed lines are
-    then measured along the page alone. ``off_page`` (a bool mask), when
-    given, is what is known to be no page instead of a desk looked for (a
-    photo turned level: its desk, and the corners the turn brings in).
+    then measured along the page alone, level or at about the slant of its
+    edges. ``off_page`` (a bool mask), when given, is what is known to be
+    no page instead of a desk looked for (a photo turned level: its desk,
+    and the corners the turn brings in).
     """
     check_polarity(polarity)
     if polarity == "light_on_dark":
-        off_page = None
+        off_page, slant = None, 0.0
     else:
-        gray, off_page = on_the_page(gray, off_page)
+        gray, off_page, slant = on_the_page(gray, off_page)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if not invert:
         return gray
-    return np.clip(1.0 - gray / paper_brightness(gray, off_page), 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - gray / paper_brightness(gray, off_page, slant), 0.0, 1.0).astype(np.float32)
 
 
 # --- Thresholding ---------------------------------------------------------

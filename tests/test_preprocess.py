@@ -528,7 +528,9 @@ def test_the_desk_a_photographed_sheet_lies_on_is_no_ink(sides, desk, degrees, n
     assert_ink_is_the_strokes(mask, strokes, stray=0.001)
 
 
-@pytest.mark.parametrize("sides, degrees", [("tl", 0.0), ("tblr", 2.0)], ids=["on two sides", "all round, turned"])
+@pytest.mark.parametrize("sides, degrees", [("tl", 0.0), ("tblr", 2.0), ("tblr", 12.0), ("", -14.0)],
+                         ids=["on two sides", "all round, turned", "all round, turned 12 degrees",
+                              "turned 14 degrees in the frame"])
 @pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
 def test_the_lines_printed_on_a_sheet_on_a_desk_are_paper_as_the_desk_is(grid, sides, degrees):
     page = printed_page(grid, shade=0.45)  # lines printed to the sheet's edges, where the desk begins
@@ -537,6 +539,31 @@ def test_the_lines_printed_on_a_sheet_on_a_desk_are_paper_as_the_desk_is(grid, s
     strokes = on_a_desk((page > 0.2).astype(np.float32), sides, 1.0, degrees) < 0.5
     mask = binarize(to_ink(photographed(on_a_desk(page, sides, 0.1, degrees)))) > 0
     assert_ink_is_the_strokes(mask, strokes, stray=0.002)
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
+def test_level_lines_stay_paper_beside_a_shadow_taken_for_a_slanted_desk(grid):
+    from digitlab.paper import sheet
+
+    page = printed_page(grid, shade=0.3)
+    page[30:130, 100:106] = 0.1
+    page[150:156, 200:330] = 0.1
+    rows, columns = np.mgrid[0:200, 0:400]
+    shadow = columns > 340 + (200 - rows) * np.tan(np.radians(25))  # over a blank corner, its edge leaning 25 degrees
+    page[shadow] *= 0.45
+    photo = photographed(page)
+    assert sheet(photo) is not None  # the shadow looks like a desk beside a sheet turned 25 degrees
+    assert_ink_is_the_strokes(binarize(to_ink(photo)) > 0, page < 0.2, stray=0.002)
+
+
+@pytest.mark.parametrize("sides, degrees", [("tblr", 0.0), ("tblr", 12.0), ("lb", -5.0), ("", 14.0), ("", -9.0)],
+                         ids=["all round", "all round, turned 12 degrees", "on two sides, turned the other way",
+                              "turned 14 degrees in the frame", "turned 9 degrees the other way in the frame"])
+def test_a_sheet_on_a_desk_slants_as_its_edges_do(sides, degrees):
+    from digitlab.paper import sheet
+
+    found = sheet(photographed(on_a_desk(np.full((200, 400), 0.85, np.float32), sides, 0.2, degrees)))
+    assert found is not None and abs(found.slant - degrees) < 1.0, found and found.slant
 
 
 @pytest.mark.slow
