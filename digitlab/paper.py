@@ -340,8 +340,8 @@ def paper_brightness(gray: np.ndarray, off_page: np.ndarray | None = None, slant
 
     ``off_page``, a bool mask (the desk around a photographed sheet,
     :func:`on_the_page`), is no page: the printed lines are measured along
-    the page alone, as they run across the page and stop at its edge, and
-    along the sheet's ``slant`` (degrees, :func:`printed_lines`).
+    the page alone, as they run across the page and stop at its edge,
+    level or at the sheet's ``slant`` (degrees, :func:`printed_lines`).
     """
     light = paper_light(gray)
     shade = np.clip(1.0 - gray / light, 0.0, 1.0).astype(np.float32)
