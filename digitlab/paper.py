@@ -1,8 +1,10 @@
 """The paper under the ink of a photo: the desk around it, its light, and the lines printed on it.
 
-Taught in ``notebooks/06_segmenting_sequences.ipynb``. Ink is what is darker
-than its own paper (:func:`digitlab.preprocess.to_ink`), so everything that
-belongs to the paper must be in the paper's brightness:
+Taught in ``notebooks/06_segmenting_sequences.ipynb``. Which of light and
+dark is the paper (:func:`is_dark_on_light`) is asked of each part of the
+page: the paper is most of it. Ink is what is darker than its own paper
+(:func:`digitlab.preprocess.to_ink`), so everything that belongs to the
+paper must be in the paper's brightness:
 
 - its **light** (:func:`paper_light`): a shadow, a darker corner, a gradient
   across the page, which vary slowly;
@@ -31,6 +33,12 @@ import numpy as np
 PAPER_WINDOW = 1 / 3
 #: ... on a copy whose shorter side is this many pixels: light varies slowly, so detail is not needed.
 PAPER_SIDE = 96
+#: Which is the paper, the light or the dark, is asked of neighbourhoods this fraction of the image's shorter side:
+#: wide enough that paper is most of each, around a marker's strokes and inside its digits' loops.
+POLARITY_WINDOW = 1 / 2
+#: ... and when the departures from it one way outweigh the other way's by less than this fraction of them all, they
+#: are noise (a blank photo's noise departs both ways alike, up to 0.18 of its weight), and say nothing.
+POLARITY_TIE = 0.25
 #: A printed line runs across the page: a row (or a column) is printed as dark as it is over this fraction of
 #: its length. Handwriting crosses a row only in places, and a digit photographed as close as a photo of one
 #: digit is taken (a margin of a few percent) leaves more than a tenth of each of its rows and columns blank.
@@ -181,6 +189,32 @@ def on_the_page(gray: np.ndarray, outside: np.ndarray | None = None) -> tuple[np
     return gray, outside, slant
 
 
+def is_dark_on_light(gray: np.ndarray) -> bool:
+    """True when the paper of ``gray`` (0 to 1) is lighter than its ink.
+
+    The paper is most of every part of a page and the ink is thin, so the
+    paper's level around each pixel is the median of its neighbourhood
+    (:data:`POLARITY_WINDOW` of the image, computed small:
+    :data:`PAPER_SIDE`), and the ink is what departs from it, darker or
+    lighter: whichever way the departures weigh more, the largest counting
+    most (squared). The light's slow changes depart a little everywhere, and
+    a shadow's edge both ways alike, so a shadow or a desk along the border
+    does not make dark paper of light. Where the two ways weigh about the
+    same (:data:`POLARITY_TIE`: noise, and no ink), the paper is light if
+    the image is mostly lighter than mid-grey.
+    """
+    small = _small(gray)
+    low, high = float(small.min()), float(small.max())
+    levels = cv2.convertScaleAbs(small - low, alpha=255.0 / max(high - low, 1e-6))  # its range as uint8: a median
+    window = max(3, int(min(levels.shape) * POLARITY_WINDOW) | 1)
+    departures = levels.astype(np.float32) - cv2.medianBlur(levels, window)
+    weights = departures * np.abs(departures)
+    balance = float(weights.sum()) / max(float(np.abs(weights).sum()), 1e-6)  # -1: all darker, 1: all lighter
+    if abs(balance) < POLARITY_TIE:
+        return float(np.median(small)) > 0.5
+    return balance < 0.0
+
+
 def paper_light(gray: np.ndarray) -> np.ndarray:
     """The brightness of the blank paper under each pixel of a dark-on-light image, in (0, 1].
 
@@ -188,16 +222,21 @@ def paper_light(gray: np.ndarray) -> np.ndarray:
     morphological closing: dark strokes narrower than the window vanish),
     smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image.
     """
-    height, width = gray.shape
-    factor = min(1.0, PAPER_SIDE / min(height, width))
-    small = cv2.resize(gray.astype(np.float32), (max(1, round(width * factor)), max(1, round(height * factor))),
-                       interpolation=cv2.INTER_AREA)
+    small = _small(gray)
     window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
     paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
-    if factor < 1.0:
-        paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    if paper.shape != gray.shape:
+        paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return np.maximum(paper, 1e-3)
+
+
+def _small(gray: np.ndarray) -> np.ndarray:
+    """``gray`` as float32, shrunk (averaged) so that its shorter side is :data:`PAPER_SIDE` pixels, if longer."""
+    height, width = gray.shape
+    factor = min(1.0, PAPER_SIDE / min(height, width))
+    return cv2.resize(gray.astype(np.float32), (max(1, round(width * factor)), max(1, round(height * factor))),
+                      interpolation=cv2.INTER_AREA)
 
 
 def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None, slant: float = 0.0) -> np.ndarray:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from digitlab import image_files
-from digitlab.paper import on_the_page, paper_brightness
+from digitlab.paper import is_dark_on_light, on_the_page, paper_brightness
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
 ImageError, load_image = image_files.ImageError, image_files.load_image
@@ -141,17 +141,6 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return (alpha * gray + (1.0 - alpha) * paper).astype(np.float32)
 
 
-def is_dark_on_light(gray: np.ndarray) -> bool:
-    """True when the paper is lighter than the ink.
-
-    The paper is what most of the border shows (digits rarely fill a
-    border), compared with the middle of the image's range.
-    """
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    middle = (float(gray.min()) + float(gray.max())) / 2
-    return float(np.median(border)) > middle
-
-
 #: How ink differs from paper: guessed, dark ink on light paper (a scan), or light on dark (a canvas, MNIST).
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 
@@ -165,17 +154,16 @@ def check_polarity(polarity: str) -> None:
 def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None = None) -> np.ndarray:
     """Ink intensity, 1 on ink and 0 on paper (MNIST's white on black).
 
-    ``polarity`` is "auto" (see :func:`is_dark_on_light`), "dark_on_light"
-    (a scan or a photo: inverted) or "light_on_dark" (a canvas or MNIST:
-    kept). Dark ink is measured against the paper under it
+    ``polarity`` is "auto" (guessed: :func:`digitlab.paper.is_dark_on_light`,
+    the ink departs from the paper around it), "dark_on_light" (a scan or a
+    photo: inverted) or "light_on_dark" (a canvas or MNIST: kept). Dark ink is measured against the paper under it
     (:func:`digitlab.paper.paper_brightness`): how much darker than its own
     paper a pixel is, so a shadow or a darker corner of a photo stays paper,
     and so do the lines printed on it (a ruling, a grid). Unless told the
     ink is light, the desk a photographed sheet lies on is paper too
-    (:func:`digitlab.paper.on_the_page`), before the polarity is guessed
-    from the image's border, where the desk would be; the printed lines are
-    then measured along the page alone, level or at about the slant of its
-    edges. ``off_page`` (a bool mask), when given, is what is known to be
+    (:func:`digitlab.paper.on_the_page`), found first; the printed lines
+    are then measured along the page alone, level or at about the slant of
+    its edges. ``off_page`` (a bool mask), when given, is what is known to be
     no page instead of a desk looked for (a photo turned level: its desk,
     and the corners the turn brings in).
     """

@@ -439,6 +439,28 @@ def test_dark_ink_is_measured_against_the_paper_under_it():
     assert abs(ink[60, 95] - ink[60, 295]) < 0.1
 
 
+@pytest.mark.parametrize("shadowed", [0.6, 0.8], ids=["three fifths", "four fifths"])
+def test_the_paper_is_light_though_a_shadow_darkens_most_of_the_border(shadowed):
+    columns = np.arange(400, dtype=np.float32)
+    light = 0.9 - 0.5 / (1 + np.exp(-(columns - (1 - shadowed) * 400) / 6))  # a soft edge, as in a photo
+    page = np.tile(light, (120, 1))
+    for column in (40, 190, 340):  # a stroke in the light, one by the shadow's edge, one deep in it
+        page[30:90, column:column + 8] *= 0.1
+    assert is_dark_on_light(page) and not is_dark_on_light(1 - page)  # light ink on a board, a lamp's pool on it
+    mask = binarize(to_ink(page)) > 0
+    assert all(mask[32:88, column + 2:column + 6].all() for column in (40, 190, 340))
+    assert mask[:20].mean() < 0.01 and mask[100:].mean() < 0.01
+
+
+@pytest.mark.parametrize("text", ["0", "8", "69"])
+def test_a_markers_digits_are_told_light_or_dark_though_their_loops_are_narrower_than_their_strokes(text):
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes(text, height=100, spacing=20, width_ratio=0.5)
+    drawn = rasterize(strokes, strokes_size(strokes), 30).astype(np.float32) / 255.0  # a pen 0.3 of the height
+    assert not is_dark_on_light(drawn) and is_dark_on_light(1 - drawn)
+
+
 def printed_page(grid: bool, shade: float, degrees: float = 0.0) -> np.ndarray:
     """A sheet of paper (0.9) with lines printed every 40 pixels, 2 wide, ``shade`` of the way to black, turned
     ``degrees`` (as in a photo taken a little turned); a grid of them if ``grid``, else rows only. Photograph it

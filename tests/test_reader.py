@@ -235,7 +235,7 @@ def test_every_method_reads_dust_as_nothing(quick_model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("light", ["a darker corner", "a shadow over half"])
+@pytest.mark.parametrize("light", ["a darker corner", "a shadow over half", "a shadow over three quarters"])
 def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
     (_, _), (x_test, y_test) = mnist
     reader, rng, right = Reader.default(), np.random.default_rng(0), 0
@@ -246,8 +246,9 @@ def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
         rows, columns = np.mgrid[0:height, 0:width]
         if light == "a darker corner":  # the paper falls to 35 % towards the bottom right
             brightness = 1 - 0.65 * np.clip(columns / width + rows / height - 1.0, 0, 1)
-        else:  # the right half at 45 %, with a soft edge
-            brightness = 1 - 0.55 / (1 + np.exp(-(columns - 0.55 * width) / 6))
+        else:  # the right half (or three quarters: most of the border) at 45 %, with a soft edge
+            edge = 0.55 if light == "a shadow over half" else 0.25
+            brightness = 1 - 0.55 / (1 + np.exp(-(columns - edge * width) / 6))
         right += reader.read((sequence.image * brightness).astype(np.uint8)).text == sequence.text
     assert right >= 18, f"{right} of 20 strings read right under {light}"
 
