@@ -221,11 +221,15 @@ def paper_light(gray: np.ndarray) -> np.ndarray:
     The brightest level within :data:`PAPER_WINDOW` of the image (a
     morphological closing: dark strokes narrower than the window vanish),
     smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image.
+    Beyond the image the light goes on as at its edge: where the light falls
+    towards the edge (a vignette, a lamp), a window the border cut would
+    give the paper near the edge the brighter light of the paper further in.
     """
     small = _small(gray)
     window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
+    small = cv2.copyMakeBorder(small, window, window, window, window, cv2.BORDER_REPLICATE)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
-    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
+    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)[window:-window, window:-window]  # soft, as steep as a shadow
     if paper.shape != gray.shape:
         paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return np.maximum(paper, 1e-3)

@@ -439,6 +439,16 @@ def test_dark_ink_is_measured_against_the_paper_under_it():
     assert abs(ink[60, 95] - ink[60, 295]) < 0.1
 
 
+@pytest.mark.parametrize("shape", [(200, 400), (600, 300)])
+def test_the_papers_light_is_followed_to_the_photos_edge_where_it_falls(shape):
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    distance = np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
+    page = 0.9 * (1 - 0.6 * distance ** 2)  # a vignette: the corners at 40 % of the middle
+    from digitlab.paper import paper_light
+
+    assert np.abs(paper_light(page) / page - 1).max() < 0.2  # the blur still reaches in at the corners
+
+
 @pytest.mark.parametrize("shadowed", [0.6, 0.8], ids=["three fifths", "four fifths"])
 def test_the_paper_is_light_though_a_shadow_darkens_most_of_the_border(shadowed):
     columns = np.arange(400, dtype=np.float32)

@@ -235,7 +235,8 @@ def test_every_method_reads_dust_as_nothing(quick_model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("light", ["a darker corner", "a shadow over half", "a shadow over three quarters"])
+@pytest.mark.parametrize("light", ["a darker corner", "a shadow over half", "a shadow over three quarters",
+                                   "a vignette"])
 def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
     (_, _), (x_test, y_test) = mnist
     reader, rng, right = Reader.default(), np.random.default_rng(0), 0
@@ -246,10 +247,14 @@ def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
         rows, columns = np.mgrid[0:height, 0:width]
         if light == "a darker corner":  # the paper falls to 35 % towards the bottom right
             brightness = 1 - 0.65 * np.clip(columns / width + rows / height - 1.0, 0, 1)
+        elif light == "a vignette":  # falling from the middle to 30 % in the corners
+            brightness = 1 - 1.4 * (((rows - height / 2) / height) ** 2 + ((columns - width / 2) / width) ** 2)
         else:  # the right half (or three quarters: most of the border) at 45 %, with a soft edge
             edge = 0.55 if light == "a shadow over half" else 0.25
             brightness = 1 - 0.55 / (1 + np.exp(-(columns - edge * width) / 6))
-        right += reader.read((sequence.image * brightness).astype(np.uint8)).text == sequence.text
+        noise = np.random.default_rng(index).normal(0, 6, brightness.shape)  # a camera's, as dark paper shows it most
+        photo = np.clip(sequence.image * brightness + noise, 0, 255).astype(np.uint8)
+        right += reader.read(photo).text == sequence.text
     assert right >= 18, f"{right} of 20 strings read right under {light}"
 
 
