@@ -156,16 +156,17 @@ def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None
 
     ``polarity`` is "auto" (guessed: :func:`digitlab.paper.is_dark_on_light`,
     the ink departs from the paper around it), "dark_on_light" (a scan or a
-    photo: inverted) or "light_on_dark" (a canvas or MNIST: kept). Dark ink is measured against the paper under it
+    photo: inverted) or "light_on_dark" (a canvas or MNIST: kept). Dark ink is
+    measured against the paper under it
     (:func:`digitlab.paper.paper_brightness`): how much darker than its own
     paper a pixel is, so a shadow or a darker corner of a photo stays paper,
-    and so do the lines printed on it (a ruling, a grid). Unless told the
-    ink is light, the desk a photographed sheet lies on is paper too
-    (:func:`digitlab.paper.on_the_page`), found first; the printed lines
-    are then measured along the page alone, level or at about the slant of
-    its edges. ``off_page`` (a bool mask), when given, is what is known to be
-    no page instead of a desk looked for (a photo turned level: its desk,
-    and the corners the turn brings in).
+    and so do the lines printed on it (a ruling, a grid). Unless told the ink
+    is light, the desk a photographed sheet lies on is paper too
+    (:func:`digitlab.paper.on_the_page`), found first; the printed lines are
+    then measured along the page alone, level or at about the slant of its
+    edges. ``off_page`` (a bool mask), when given, is what is known to be no
+    page instead of a desk looked for (a photo turned level: its desk, and the
+    corners the turn brings in).
     """
     check_polarity(polarity)
     if polarity == "light_on_dark":
