@@ -229,7 +229,8 @@ def paper_light(gray: np.ndarray) -> np.ndarray:
     window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
     small = cv2.copyMakeBorder(small, window, window, window, window, cv2.BORDER_REPLICATE)
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
-    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)[window:-window, window:-window]  # soft, as steep as a shadow
+    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
+    paper = paper[window:-window, window:-window]
     if paper.shape != gray.shape:
         paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return np.maximum(paper, 1e-3)

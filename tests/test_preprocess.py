@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitlab.paper import paper_light
 from digitlab.preprocess import (
     ImageError,
     binarize,
@@ -444,8 +445,6 @@ def test_the_papers_light_is_followed_to_the_photos_edge_where_it_falls(shape):
     rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     distance = np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
     page = 0.9 * (1 - 0.6 * distance ** 2)  # a vignette: the corners at 40 % of the middle
-    from digitlab.paper import paper_light
-
     assert np.abs(paper_light(page) / page - 1).max() < 0.2  # the blur still reaches in at the corners
 
 
