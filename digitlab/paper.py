@@ -36,9 +36,12 @@ PAPER_SIDE = 96
 #: Which is the paper, the light or the dark, is asked of neighbourhoods this fraction of the image's shorter side:
 #: wide enough that paper is most of each, around a marker's strokes and inside its digits' loops.
 POLARITY_WINDOW = 1 / 2
-#: ... and when the departures from it one way outweigh the other way's by less than this fraction of them all, they
-#: are noise (a blank photo's noise departs both ways alike, up to 0.18 of its weight), and say nothing.
-POLARITY_TIE = 0.25
+#: Below this ink-to-paper contrast (a fraction of the paper's brightness: light falls on both alike) there is no ink.
+MIN_CONTRAST = 0.15
+#: A camera's noise adds to the light rather than scaling with it, so near black every factor is noise's: levels
+#: count from as far below black as makes noise on black paper this many sigmas short of :data:`MIN_CONTRAST`
+#: (five: noise that far out is a few pixels of an image, if any).
+NOISE_SIGMAS = 5.0
 #: A printed line runs across the page: a row (or a column) is printed as dark as it is over this fraction of
 #: its length. Handwriting crosses a row only in places, and a digit photographed as close as a photo of one
 #: digit is taken (a margin of a few percent) leaves more than a tenth of each of its rows and columns blank.
@@ -195,22 +198,28 @@ def is_dark_on_light(gray: np.ndarray) -> bool:
     The paper is most of every part of a page and the ink is thin, so the
     paper's level around each pixel is the median of its neighbourhood
     (:data:`POLARITY_WINDOW` of the image, computed small:
-    :data:`PAPER_SIDE`), and the ink is what departs from it, darker or
-    lighter: whichever way the departures weigh more, the largest counting
-    most (squared). The light's slow changes depart a little everywhere, and
-    a shadow's edge both ways alike, so a shadow or a desk along the border
-    does not make dark paper of light. Where the two ways weigh about the
-    same (:data:`POLARITY_TIE`: noise, and no ink), the paper is light if
-    the image is mostly lighter than mid-grey.
+    :data:`PAPER_SIDE`), and the ink is what departs from it by a factor,
+    darker or lighter: a lamp multiplies paper and ink alike, so ink stays
+    :data:`MIN_CONTRAST` darker than its paper (or lighter by the same
+    factor) wherever the light falls, while a lamp's pool of light or a
+    shadow departs from a neighbourhood by less. Levels count from below
+    black by :data:`NOISE_SIGMAS` of the image's own noise, so that a dark
+    photo's noise is not ink. Whichever way the departures weigh more (the
+    largest counting most: squared) is the ink's; where none is ink (a blank
+    page), the paper is light if the image is mostly lighter than mid-grey.
     """
     small = _small(gray)
     low, high = float(small.min()), float(small.max())
     levels = cv2.convertScaleAbs(small - low, alpha=255.0 / max(high - low, 1e-6))  # its range as uint8: a median
     window = max(3, int(min(levels.shape) * POLARITY_WINDOW) | 1)
-    departures = levels.astype(np.float32) - cv2.medianBlur(levels, window)
-    weights = departures * np.abs(departures)
-    balance = float(weights.sum()) / max(float(np.abs(weights).sum()), 1e-6)  # -1: all darker, 1: all lighter
-    if abs(balance) < POLARITY_TIE:
+    paper = cv2.medianBlur(levels, window).astype(np.float32) * ((high - low) / 255.0) + low
+    steps = np.abs(np.diff(small, axis=1))  # the noise's sigma from the median step: ink's edges are few of them
+    noise = 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0  # a Gaussian's, of two pixels
+    below_black = max(NOISE_SIGMAS * noise / MIN_CONTRAST, 1 / 255)  # at least one level of 8 bits
+    departures = np.log((small + below_black) / (paper + below_black))
+    departures[np.abs(departures) < -np.log1p(-MIN_CONTRAST)] = 0.0
+    balance = float((departures * np.abs(departures)).sum())  # below 0: the ink is darker
+    if balance == 0.0:
         return float(np.median(small)) > 0.5
     return balance < 0.0
 

@@ -32,15 +32,13 @@ import cv2
 import numpy as np
 
 from digitlab import image_files
-from digitlab.paper import is_dark_on_light, on_the_page, paper_brightness
+from digitlab.paper import MIN_CONTRAST, is_dark_on_light, on_the_page, paper_brightness
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
 ImageError, load_image = image_files.ImageError, image_files.load_image
 
 #: Images are read at most this many pixels on their longer side.
 MAX_WORKING_SIDE = 2048
-#: Below this ink-to-paper contrast (on a 0-1 scale) an image counts as blank.
-MIN_CONTRAST = 0.15
 #: Hysteresis: ink this fraction of Otsu's threshold counts where it touches stronger ink.
 HYSTERESIS = 0.5
 MNIST_SIZE = 28

@@ -470,6 +470,38 @@ def test_a_markers_digits_are_told_light_or_dark_though_their_loops_are_narrower
     assert not is_dark_on_light(drawn) and is_dark_on_light(1 - drawn)
 
 
+def lamp_light(shape: tuple[int, int], corners: float) -> np.ndarray:
+    """A desk lamp's pool of light: 1 in the middle of a photo of ``shape``, falling straight to ``corners``."""
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    distance = np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
+    return 1 - (1 - corners) * distance
+
+
+@pytest.mark.parametrize("text", ["1", "7"])
+def test_a_digit_alone_under_a_lamps_pool_of_light_is_told_light_or_dark(text, rng):
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes(text, height=100, spacing=20)
+    ink = rasterize(strokes, strokes_size(strokes, margin=60), 4).astype(np.float32) / 255.0
+    light = lamp_light(ink.shape, corners=0.2)  # the pool's edge is darker than the digit's ink in its middle
+    page, board = (0.8 - 0.55 * ink) * light, (0.2 + 0.6 * ink) * light
+    page, board = (np.clip(image + rng.normal(0, 0.01, ink.shape), 0, 1) for image in (page, board))
+    assert is_dark_on_light(page) and not is_dark_on_light(board)
+
+
+@pytest.mark.parametrize("corners", [0.4, 0.6, 0.8])
+def test_a_blank_page_under_a_lamp_is_light_paper(corners, rng):
+    page = 0.85 * lamp_light((480, 640), corners) + rng.normal(0, 0.01, (480, 640))
+    assert is_dark_on_light(np.clip(page, 0, 1))
+
+
+@pytest.mark.parametrize("level", [0.0, 0.02, 0.05, 0.1, 0.3])
+@pytest.mark.parametrize("noise", [0.01, 0.03])
+def test_a_dark_photos_noise_is_not_taken_for_dark_ink(level, noise, rng):
+    for shape in [(120, 160), (480, 640), (1000, 750)]:  # a blank board, or a photo taken in the dark
+        assert not is_dark_on_light(np.clip(level + rng.normal(0, noise, shape), 0, 1))
+
+
 def printed_page(grid: bool, shade: float, degrees: float = 0.0) -> np.ndarray:
     """A sheet of paper (0.9) with lines printed every 40 pixels, 2 wide, ``shade`` of the way to black, turned
     ``degrees`` (as in a photo taken a little turned); a grid of them if ``grid``, else rows only. Photograph it
