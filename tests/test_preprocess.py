@@ -440,11 +440,15 @@ def test_dark_ink_is_measured_against_the_paper_under_it():
     assert abs(ink[60, 95] - ink[60, 295]) < 0.1
 
 
+def from_the_middle(shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel's distance from the middle of an image of ``shape``, in its own proportions: 1 at the corners."""
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    return np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
+
+
 @pytest.mark.parametrize("shape", [(200, 400), (600, 300)])
 def test_the_papers_light_is_followed_to_the_photos_edge_where_it_falls(shape):
-    rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    distance = np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
-    page = 0.9 * (1 - 0.6 * distance ** 2)  # a vignette: the corners at 40 % of the middle
+    page = 0.9 * (1 - 0.6 * from_the_middle(shape) ** 2)  # a vignette: the corners at 40 % of the middle
     assert np.abs(paper_light(page) / page - 1).max() < 0.2  # the blur still reaches in at the corners
 
 
@@ -472,9 +476,7 @@ def test_a_markers_digits_are_told_light_or_dark_though_their_loops_are_narrower
 
 def lamp_light(shape: tuple[int, int], corners: float) -> np.ndarray:
     """A desk lamp's pool of light: 1 in the middle of a photo of ``shape``, falling straight to ``corners``."""
-    rows, columns = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    distance = np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
-    return 1 - (1 - corners) * distance
+    return 1 - (1 - corners) * from_the_middle(shape)
 
 
 @pytest.mark.parametrize("text", ["1", "7"])
