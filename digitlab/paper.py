@@ -1,4 +1,4 @@
-"""The paper under the ink of a photo: the desk around it, its light, and the lines printed on it.
+"""The paper under the ink of a photo: its light, and the lines printed on it; or the board under light ink.
 
 Taught in ``notebooks/06_segmenting_sequences.ipynb``. Which of light and
 dark is the paper (:func:`is_dark_on_light`) is asked of each part of the
@@ -12,13 +12,12 @@ paper must be in the paper's brightness:
   thin and paler than the pen but run straight across the whole page (level,
   or at the slant of a photo taken turned), as no handwriting does.
 
-:func:`paper_brightness` is the two together. A photo may also show what the
-sheet lies on: the **desk** around the page (:func:`desk`, :func:`sheet`),
-darker than the paper and as wide as a margin (or a wedge in the corners of
-a photo taken askew), is no paper and no ink; :func:`on_the_page` paints it
-the page's paper before anything else is measured, and the printed lines,
+:func:`paper_brightness` is the two together. Light ink is measured against
+its dark board the same way (:func:`board_light`). The desk a photographed
+sheet lies on is found first (:mod:`digitlab.sheet`): the printed lines,
 which stop at the sheet's edge and run along it, are measured along the page
-alone, level or at about the slant of its edges.
+alone, level or at about the slant of its edges. A camera's noise
+(:func:`noise_sigma`) is measured to be told from ink.
 """
 
 from __future__ import annotations
@@ -42,6 +41,8 @@ MIN_CONTRAST = 0.15
 #: count from as far below black as makes noise on black paper this many sigmas short of :data:`MIN_CONTRAST`
 #: (five: noise that far out is a few pixels of an image, if any).
 NOISE_SIGMAS = 5.0
+#: One level of an 8-bit image, the least a photo tells apart: levels count from at least this far below black.
+ONE_LEVEL = 1 / 255
 #: A printed line runs across the page: a row (or a column) is printed as dark as it is over this fraction of
 #: its length. Handwriting crosses a row only in places, and a digit photographed as close as a photo of one
 #: digit is taken (a margin of a few percent) leaves more than a tenth of each of its rows and columns blank.
@@ -59,137 +60,6 @@ PRINTED_PIECE = 0.25
 PRINTED_STRETCHES = 256
 #: ... and its slant is searched with this many, on this many rows first.
 SEARCH_SIZE = 64
-
-#: A sheet photographed on a desk is the photo's largest light region, smoothed over this many pixels (a
-#: Gaussian's sigma) so that noise and the writing's own gaps do not break its outline ...
-PAGE_SMOOTHING = 2.0
-#: ... when that region's outline is convex and straight within this fraction of its length, and one to four of
-#: its sides run inside the photo (a sheet's straight edges, seen straight or askew; the rest run along the photo's
-#: border, where the sheet goes on beyond it or the photo's corner cuts it off; a blob of ink is no such figure) ...
-PAGE_OUTLINE = 0.02
-#: ... filling at least this fraction of the photo, and leaving at least this much to the desk.
-PAGE_AREA, DESK_AREA = 0.3, 0.02
-#: The sheet's slant is measured along its edges in chords this many pixels of its outline long: long enough that
-#: a pixel's step makes a few degrees at most, short enough that a wedge of desk in a photo's corner holds several.
-SLANT_CHORD = 16
-#: The sheet is wide and whole: a light region narrower than this many pixels (a light stroke of a pen) is no
-#: paper, and a dark line narrower than this many (a printed line, a stroke of the writing) does not cut it.
-PAPER_NARROWEST, LINE_WIDEST = 5, 17
-#: The desk is darker than the paper by at least this much of the whole range (0 to 1): a pale table top under
-#: white paper, dark wood; a part of the sheet in a shadow as dark, if nothing is written in it ...
-DESK_DARKER = 0.15
-#: ... and nothing on it is darker than it by this fraction of the step from it up to the paper: a part of the
-#: sheet in a shadow with writing in it is paper, and the writing ink; a desk's grain and a photo's noise are faint.
-DESK_BLANK = 0.25
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """A sheet photographed on a desk (:func:`sheet`): ``desk``, where the photo shows the desk (a bool mask), and
-    ``slant``, the slant of the sheet's straight edges in degrees from the photo's rows and columns, whichever are
-    nearer (positive: its rows rise to the right, as :func:`digitlab.tilt.line_tilt` counts). A sheet's printed
-    lines run along its edges."""
-
-    desk: np.ndarray
-    slant: float
-
-
-def sheet(gray: np.ndarray) -> Sheet | None:
-    """A photo of a sheet laid on a desk: where it shows the desk, and how its sheet slants (:class:`Sheet`); None
-    if the photo (``gray``, 0 to 1, dark on light) shows no desk.
-
-    The sheet is the largest region as light as blank paper in the photo
-    smoothed by :data:`PAGE_SMOOTHING` (within half :data:`DESK_DARKER` of
-    the brightest pixels, which its blank paper is: the brightest half of
-    :data:`PAGE_AREA`), its narrow parts taken away and the thin dark lines
-    across it filled in (:data:`PAPER_NARROWEST`, :data:`LINE_WIDEST`: a
-    ruled sheet stays one region, light strokes make none), when its
-    outline is convex, its sides inside the photo one to four straight
-    edges (:data:`PAGE_OUTLINE`), and it fills :data:`PAGE_AREA` of the
-    photo. The desk is the rest, when it is :data:`DESK_AREA` of the photo
-    at least, :data:`DESK_DARKER` than the sheet's paper, and blank
-    (:data:`DESK_BLANK`). The sheet's slant is that of its edges inside the
-    photo (:data:`SLANT_CHORD`).
-    """
-    smooth = cv2.GaussianBlur(cv2.convertScaleAbs(gray, alpha=255.0), (0, 0), PAGE_SMOOTHING)  # uint8: fast
-    below = np.cumsum(cv2.calcHist([smooth], [0], None, [256], [0, 256]))  # a percentile of uint8, in one pass
-    blank = float(np.searchsorted(below, (1 - PAGE_AREA / 2) * below[-1]))
-    light = (smooth >= blank - 255.0 * DESK_DARKER / 2).view(np.uint8)
-    # Beyond the photo, the sheet or the desk goes on as at its edge: a strip of desk along the edge is no thin line.
-    reach = LINE_WIDEST // 2
-    light = cv2.copyMakeBorder(light, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
-    light = cv2.morphologyEx(light, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (PAPER_NARROWEST,) * 2))
-    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (LINE_WIDEST,) * 2))
-    light = np.ascontiguousarray(light[reach:-reach, reach:-reach])
-    regions, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not regions:
-        return None
-    region = max(regions, key=cv2.contourArea)
-    corners = cv2.approxPolyDP(region, PAGE_OUTLINE * cv2.arcLength(region, True), True)
-    if not cv2.isContourConvex(corners) or cv2.contourArea(corners) < PAGE_AREA * gray.size:
-        return None
-    if not 1 <= _edges_inside(corners, gray.shape) <= 4:
-        return None
-    page = np.zeros(gray.shape, np.uint8)
-    cv2.fillConvexPoly(page, cv2.convexHull(region), 1)  # the region itself, not its straightened outline
-    outside = page == 0
-    if outside.mean() < DESK_AREA:
-        return None
-    paper, level = float(np.median(gray[~outside])), float(np.median(gray[outside]))
-    if level > paper - DESK_DARKER:
-        return None
-    darkest = float(smooth[outside].min()) / 255.0  # smoothed: a stroke's darkness, not a noisy pixel's
-    if darkest < level - DESK_BLANK * (paper - level):
-        return None
-    # The sheet's edge, blurred in the photo and smoothed here, is desk too: as a line along the page, it is no ink.
-    edge = 2 * int(np.ceil(3 * PAGE_SMOOTHING)) + 1
-    outside = cv2.dilate(outside.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))) > 0
-    return Sheet(outside, _slant(region, gray.shape))
-
-
-def desk(gray: np.ndarray) -> np.ndarray | None:
-    """Where a photo of a sheet laid on a desk shows the desk: a bool mask of ``gray`` (0 to 1, dark on light),
-    or None if the photo shows no desk (:func:`sheet`)."""
-    found = sheet(gray)
-    return None if found is None else found.desk
-
-
-def _edges_inside(corners: np.ndarray, shape: tuple[int, int]) -> int:
-    """How many sides of the outline ``corners`` (``cv2.approxPolyDP``'s) run inside a photo of ``shape``, rather
-    than along one of its borders (both ends within a pixel of its first or last row or column)."""
-    height, width = shape
-    ends = np.stack([corners[:, 0], np.roll(corners[:, 0], -1, axis=0)], axis=1)  # each side's two ends, x and y
-    x, y = ends[..., 0], ends[..., 1]
-    along = (x <= 1).all(1) | (x >= width - 2).all(1) | (y <= 1).all(1) | (y >= height - 2).all(1)
-    return int(np.count_nonzero(~along))
-
-
-def _slant(outline: np.ndarray, shape: tuple[int, int]) -> float:
-    """The slant in degrees of a sheet whose ``outline`` (every pixel of it, in order) a photo of ``shape`` shows:
-    the mean direction of the outline's chords of :data:`SLANT_CHORD` pixels inside the photo (along the sheet's
-    edges; the rest runs along the photo's border), a quarter turn apart counted as one (its rows' and its columns')."""
-    height, width = shape
-    starts = outline[:, 0].astype(np.float64)
-    ends = np.roll(starts, -SLANT_CHORD, axis=0)
-    inside = [(x > 1) & (x < width - 2) & (y > 1) & (y < height - 2) for x, y in (starts.T, ends.T)]
-    run, rise = (ends - starts)[inside[0] & inside[1]].T
-    directions = np.exp(4j * np.arctan2(-rise, run))  # rows grow downwards; four times the angle: a quarter turn is 0
-    return float(np.degrees(np.angle(directions.sum())) / 4)
-
-
-def on_the_page(gray: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """``gray`` (0 to 1, dark on light) with what lies outside the page painted the page's paper (the median of
-    the page); the mask of it, or None; and the slant of the sheet's edges in degrees (:class:`Sheet`), 0 unless a
-    desk shows them. ``outside`` is that mask if it is known already (a bool mask; a page turned level), else the
-    desk around the page (:func:`sheet`), if the photo shows one."""
-    slant = 0.0
-    if outside is None and (found := sheet(gray)) is not None:
-        outside, slant = found.desk, found.slant
-    if outside is None or outside.all() or not outside.any():
-        return gray, None, 0.0
-    gray = gray.copy()
-    gray[outside] = np.median(gray[~outside])
-    return gray, outside, slant
 
 
 def is_dark_on_light(gray: np.ndarray) -> bool:
@@ -213,9 +83,7 @@ def is_dark_on_light(gray: np.ndarray) -> bool:
     levels = cv2.convertScaleAbs(small - low, alpha=255.0 / max(high - low, 1e-6))  # its range as uint8: a median
     window = max(3, int(min(levels.shape) * POLARITY_WINDOW) | 1)
     paper = cv2.medianBlur(levels, window).astype(np.float32) * ((high - low) / 255.0) + low
-    steps = np.abs(np.diff(small, axis=1))  # the noise's sigma from the median step: ink's edges are few of them
-    noise = 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0  # a Gaussian's, of two pixels
-    below_black = max(NOISE_SIGMAS * noise / MIN_CONTRAST, 1 / 255)  # at least one level of 8 bits
+    below_black = max(NOISE_SIGMAS * noise_sigma(small) / MIN_CONTRAST, ONE_LEVEL)
     departures = np.log((small + below_black) / (paper + below_black))
     departures[np.abs(departures) < -np.log1p(-MIN_CONTRAST)] = 0.0
     balance = float((departures * np.abs(departures)).sum())  # below 0: the ink is darker
@@ -224,25 +92,70 @@ def is_dark_on_light(gray: np.ndarray) -> bool:
     return balance < 0.0
 
 
+def noise_sigma(image: np.ndarray) -> float:
+    """The sigma of a camera's noise in ``image``, in its own units: from the median step between neighbours
+    along its rows (a Gaussian's, of the difference of two pixels), so the few steps at ink's edges do not count.
+    0.0 for a clean image (a canvas, MNIST), whose paper is one level."""
+    steps = np.abs(np.diff(image, axis=1))
+    return 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0
+
+
+def without_noise(ink: np.ndarray, noise: float) -> np.ndarray:
+    """``ink`` smoothed at the scale that brings a camera's noise, of sigma ``noise`` in the ink's units
+    (:func:`noise_sigma`), :data:`NOISE_SIGMAS` short of :data:`MIN_CONTRAST`; as it is when ``noise`` is 0.
+
+    The noise of a dark photo is divided by its dim paper: in the ink's
+    units it may be a fifth of the paper, and a threshold at any contrast
+    then takes it for thousands of specks of ink. Strokes are many pixels
+    long and wide, noise is one pixel's: averaged over a Gaussian of ``s``
+    pixels, white noise falls ``2 * s * sqrt(pi)`` times, the ink of a
+    stroke wider than ``s`` hardly at all.
+    """
+    scale = NOISE_SIGMAS * noise / (2.0 * np.sqrt(np.pi) * MIN_CONTRAST)
+    return cv2.GaussianBlur(ink, (0, 0), scale) if scale > 0 else ink
+
+
 def paper_light(gray: np.ndarray) -> np.ndarray:
     """The brightness of the blank paper under each pixel of a dark-on-light image, in (0, 1].
 
     The brightest level within :data:`PAPER_WINDOW` of the image (a
     morphological closing: dark strokes narrower than the window vanish),
-    smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image.
-    Beyond the image the light goes on as at its edge: where the light falls
-    towards the edge (a vignette, a lamp), a window the border cut would
-    give the paper near the edge the brighter light of the paper further in.
+    smoothed, computed small (:data:`PAPER_SIDE`) and enlarged to the image
+    (:func:`_level`).
+    """
+    return np.clip(_level(gray, cv2.MORPH_CLOSE, PAPER_WINDOW), 1e-3, 1.0)
+
+
+def board_light(gray: np.ndarray) -> np.ndarray:
+    """The brightness of the bare board under each pixel of a light-on-dark image, in [0, 1]: the mirror of
+    :func:`paper_light`, the darkest level within :data:`POLARITY_WINDOW` of the image (a morphological opening:
+    light strokes narrower than the window vanish). Wider than the paper's: light ink is mostly a canvas's or
+    MNIST's, whose digit fills its image and whose bold strokes are up to a third of it; a black board is 0
+    exactly, and its ink stays as it is."""
+    return np.clip(_level(gray, cv2.MORPH_OPEN, POLARITY_WINDOW), 0.0, 1.0)
+
+
+def _level(gray: np.ndarray, operation: int, fraction: float) -> np.ndarray:
+    """``gray``'s paper (``cv2.MORPH_CLOSE``) or board (``cv2.MORPH_OPEN``) over squares of ``fraction`` of its
+    shorter side, on the small copy (:func:`_small`), smoothed and enlarged to ``gray``'s size.
+
+    Beyond the image the light goes on as at its edge: where it falls towards
+    the edge (a vignette, a lamp), a window the border cut would give the paper
+    near the edge the light of the paper further in. The smoothing, as wide,
+    goes on along the light's slope at the edge (an odd reflection): flat
+    beyond it, the steep fall into a vignette's corner would be evened out
+    with the brighter paper inside, and its dark paper taken for ink.
     """
     small = _small(gray)
-    window = max(3, int(min(small.shape) * PAPER_WINDOW) | 1)
-    small = cv2.copyMakeBorder(small, window, window, window, window, cv2.BORDER_REPLICATE)
-    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
-    paper = cv2.GaussianBlur(paper, (0, 0), window / 4)  # soft, yet as steep as a shadow's edge
-    paper = paper[window:-window, window:-window]
-    if paper.shape != gray.shape:
-        paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    return np.maximum(paper, 1e-3)
+    window = max(3, int(min(small.shape) * fraction) | 1)
+    padded = cv2.copyMakeBorder(small, window, window, window, window, cv2.BORDER_REPLICATE)
+    level = cv2.morphologyEx(padded, operation, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
+    level = np.pad(level[window:-window, window:-window], window, mode="reflect", reflect_type="odd")
+    # Soft, yet as steep as a shadow's edge.
+    level = cv2.GaussianBlur(level, (0, 0), window / 4)[window:-window, window:-window]
+    if level.shape != gray.shape:
+        level = cv2.resize(level, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return level
 
 
 def _small(gray: np.ndarray) -> np.ndarray:
@@ -262,10 +175,10 @@ def printed_lines(shade: np.ndarray, off_page: np.ndarray | None = None, slant: 
     as the writing (:data:`PRINTED_LIGHTER`). The lines are looked for
     along the rows and along the columns, each family at the slant, within
     :data:`PRINTED_SLANT` of level or of ``slant`` (degrees: the sheet's
-    own, as its edges show it, :class:`Sheet`; or a shadow's edge, taken for
-    the desk's), at which its lines are darkest (a page photographed
-    turned); a pixel takes the darker of its two lines. Lines that only
-    handwriting crosses are printed about 0.
+    own, as its edges show it, :class:`digitlab.sheet.Sheet`; or a shadow's
+    edge, taken for the desk's), at which its lines are darkest (a page
+    photographed turned); a pixel takes the darker of its two lines. Lines
+    that only handwriting crosses are printed about 0.
     """
     page = shade
     if off_page is not None:
@@ -392,9 +305,10 @@ def paper_brightness(gray: np.ndarray, off_page: np.ndarray | None = None, slant
     (:func:`paper_light`), darkened where lines are printed on it (:func:`printed_lines`).
 
     ``off_page``, a bool mask (the desk around a photographed sheet,
-    :func:`on_the_page`), is no page: the printed lines are measured along
-    the page alone, as they run across the page and stop at its edge,
-    level or at the sheet's ``slant`` (degrees, :func:`printed_lines`).
+    :func:`digitlab.sheet.on_the_page`), is no page: the printed lines are
+    measured along the page alone, as they run across the page and stop at
+    its edge, level or at the sheet's ``slant`` (degrees,
+    :func:`printed_lines`).
     """
     light = paper_light(gray)
     shade = np.clip(1.0 - gray / light, 0.0, 1.0).astype(np.float32)

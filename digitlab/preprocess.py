@@ -32,7 +32,16 @@ import cv2
 import numpy as np
 
 from digitlab import image_files
-from digitlab.paper import MIN_CONTRAST, is_dark_on_light, on_the_page, paper_brightness
+from digitlab.paper import (
+    MIN_CONTRAST,
+    ONE_LEVEL,
+    board_light,
+    is_dark_on_light,
+    noise_sigma,
+    paper_brightness,
+    without_noise,
+)
+from digitlab.sheet import on_the_page
 
 # Step 1 and its errors live in digitlab.image_files; these are what the reader's callers use of it.
 ImageError, load_image = image_files.ImageError, image_files.load_image
@@ -154,17 +163,23 @@ def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None
 
     ``polarity`` is "auto" (guessed: :func:`digitlab.paper.is_dark_on_light`,
     the ink departs from the paper around it), "dark_on_light" (a scan or a
-    photo: inverted) or "light_on_dark" (a canvas or MNIST: kept). Dark ink is
-    measured against the paper under it
+    photo: inverted) or "light_on_dark" (a canvas, MNIST, a board). Dark ink
+    is measured against the paper under it
     (:func:`digitlab.paper.paper_brightness`): how much darker than its own
     paper a pixel is, so a shadow or a darker corner of a photo stays paper,
     and so do the lines printed on it (a ruling, a grid). Unless told the ink
     is light, the desk a photographed sheet lies on is paper too
-    (:func:`digitlab.paper.on_the_page`), found first; the printed lines are
+    (:func:`digitlab.sheet.on_the_page`), found first; the printed lines are
     then measured along the page alone, level or at about the slant of its
     edges. ``off_page`` (a bool mask), when given, is what is known to be no
     page instead of a desk looked for (a photo turned level: its desk, and the
-    corners the turn brings in).
+    corners the turn brings in). Light ink is measured against the board
+    under it (:func:`digitlab.paper.board_light`): how much lighter than
+    its board, for the light there (as the board's level says), as a
+    fraction of the way from the lit board up to white. A shadow across a
+    board stays board and the chalk in it ink, and a black canvas's ink is
+    kept as it is. Last, a camera's noise is smoothed away
+    (:func:`digitlab.paper.without_noise`).
     """
     check_polarity(polarity)
     if polarity == "light_on_dark":
@@ -172,9 +187,15 @@ def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None
     else:
         gray, off_page, slant = on_the_page(gray, off_page)
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
-    if not invert:
-        return gray
-    return np.clip(1.0 - gray / paper_brightness(gray, off_page, slant), 0.0, 1.0).astype(np.float32)
+    if invert:
+        ink = 1.0 - gray / paper_brightness(gray, off_page, slant)
+    else:  # the light falls on board and ink alike, and the board's level follows it (a black board's: 0, exactly)
+        board = board_light(gray)
+        lit = float(board.max())
+        light = (board + ONE_LEVEL) / (lit + ONE_LEVEL)  # 1 where the board is lit most; counted from below black
+        ink = (gray - board) / light / max(1.0 - lit, ONE_LEVEL)
+    ink = ink.astype(np.float32, copy=False)
+    return np.clip(without_noise(ink, noise_sigma(ink)), 0.0, 1.0)
 
 
 # --- Thresholding ---------------------------------------------------------

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from digitlab.paper import desk
 from digitlab.preprocess import Page, prepare
 from digitlab.reading import Reading, reading_of
 from digitlab.segment import Segmentation
+from digitlab.sheet import desk
 
 #: Lines tilted less than this (degrees) are read as they are: a level line's digits, each a little higher or lower,
 #: seem to tilt by up to 1.5 degrees (nine lines in ten), and turning those reads no better (docs/EXPERIMENTS.md).

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab.paper import paper_light
+from digitlab.paper import MIN_CONTRAST, NOISE_SIGMAS, paper_light, without_noise
 from digitlab.preprocess import (
     ImageError,
     binarize,
@@ -66,7 +66,9 @@ def test_polarity_is_automatic():
     assert is_dark_on_light(to_grayscale(scan))
     assert not is_dark_on_light(to_grayscale(stroke_image()))
     np.testing.assert_allclose(to_ink(to_grayscale(scan)), stroke_image() / 255.0, atol=1e-3)
-    np.testing.assert_allclose(to_ink(to_grayscale(scan), "light_on_dark"), scan / 255.0, atol=1e-3)
+    canvas = to_grayscale(stroke_image())
+    np.testing.assert_array_equal(to_ink(canvas), canvas)  # light ink on black: kept as it is
+    np.testing.assert_array_equal(to_ink(canvas, "light_on_dark"), canvas)
     with pytest.raises(ValueError, match="polarity"):
         to_ink(to_grayscale(scan), "sideways")
 
@@ -446,10 +448,79 @@ def from_the_middle(shape: tuple[int, int]) -> np.ndarray:
     return np.hypot(rows / shape[0] - 0.5, columns / shape[1] - 0.5) / np.hypot(0.5, 0.5)
 
 
+@pytest.mark.parametrize("power, corners", [(2, 0.4), (4, 0.2)], ids=["gently", "steeply"])
 @pytest.mark.parametrize("shape", [(200, 400), (600, 300)])
-def test_the_papers_light_is_followed_to_the_photos_edge_where_it_falls(shape):
-    page = 0.9 * (1 - 0.6 * from_the_middle(shape) ** 2)  # a vignette: the corners at 40 % of the middle
-    assert np.abs(paper_light(page) / page - 1).max() < 0.2  # the blur still reaches in at the corners
+def test_the_papers_light_is_followed_to_the_photos_edge_where_it_falls(shape, power, corners):
+    page = 0.9 * (1 - (1 - corners) * from_the_middle(shape) ** power)  # a vignette: corners at 40 or 20 %
+    assert (1 - page / paper_light(page)).max() < MIN_CONTRAST  # no part of the blank page is as dark as ink
+
+
+@pytest.mark.parametrize("power, corners", [(2, 0.3), (4, 0.2)], ids=["gently", "steeply"])
+@pytest.mark.parametrize("noise", [0.01, 0.03])
+def test_a_blank_page_in_a_harsh_vignette_reads_as_nothing(power, corners, noise, rng, shipped_reader):
+    for shape in [(480, 640), (1000, 750)]:
+        page = 0.85 * (1 - (1 - corners) * from_the_middle(shape) ** power) + rng.normal(0, noise, shape)
+        assert shipped_reader.read(np.clip(page, 0, 1).astype(np.float32)).text == "", shape
+
+
+def shadow_across(shape: tuple[int, int], depth: float, at: float = 0.5) -> np.ndarray:
+    """The light of a photo of ``shape`` with a shadow ``depth`` deep over its columns right of ``at`` (a fraction
+    of its width), its edge soft as in a photo."""
+    columns = np.arange(shape[1], dtype=np.float32)
+    return np.tile(1 - depth / (1 + np.exp(-(columns - at * shape[1]) / 6)), (shape[0], 1))
+
+
+def test_light_ink_is_measured_against_the_board_under_it():
+    board = np.full((120, 400), 0.3, np.float32)
+    board[30:90, 90:100] = board[30:90, 290:300] = 0.9  # chalk in the light, and in the shadow
+    photo = board * shadow_across(board.shape, depth=0.5)
+    ink = to_ink(photo, "light_on_dark")
+    assert ink[:20].max() < 0.05 and ink[100:].max() < 0.05  # the board is board, lit or not
+    mask = binarize(ink) > 0
+    assert mask[30:90, 90:100].all() and mask[30:90, 290:300].all() and mask.sum() == 2 * 60 * 10
+
+
+@pytest.mark.parametrize("depth", [0.3, 0.55])
+@pytest.mark.parametrize("noise", [0.01, 0.02])
+def test_a_blank_board_under_a_shadow_reads_as_nothing(depth, noise, rng, shipped_reader):
+    for shape in [(480, 640), (300, 1000)]:
+        board = 0.25 * shadow_across(shape, depth, at=0.3) + rng.normal(0, noise, shape)
+        assert shipped_reader.read(np.clip(board, 0, 1).astype(np.float32)).text == "", shape
+
+
+def test_a_canvas_and_mnists_digits_keep_their_ink_as_it_is(mnist):
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    (_, _), (x_test, _) = mnist
+    strokes = digit_strokes("4096", height=100, spacing=30)
+    for image in [*x_test[:500], rasterize(strokes, strokes_size(strokes), 8)]:  # MNIST's, and the pad's
+        gray = to_grayscale(image)
+        assert np.array_equal(to_ink(gray), gray) and np.array_equal(to_ink(gray, "light_on_dark"), gray)
+
+
+@pytest.mark.parametrize("level", [0.12, 0.2])
+def test_a_dark_photos_noise_is_smoothed_away_and_its_writing_kept(level, rng):
+    import cv2
+
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes("4096", height=100, spacing=30)
+    drawn = rasterize(strokes, strokes_size(strokes), 8).astype(np.float32) / 255.0
+    photo = level * (0.9 - 0.7 * drawn) + rng.normal(0, 0.03, drawn.shape)  # noise a quarter of the paper's light
+    mask = binarize(to_ink(np.clip(photo, 0, 1).astype(np.float32)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    assert count - 1 == 4, f"{count - 1} blobs: the noise left specks of ink, or the digits lost pieces"
+    assert (stats[1:, cv2.CC_STAT_HEIGHT] > 90).all()
+
+
+def test_smoothing_brings_a_cameras_noise_under_the_inks_contrast(rng):
+    for sigma in [0.05, 0.2, 0.5]:
+        noise = rng.normal(0, sigma, (400, 400)).astype(np.float32)
+        smoothed = without_noise(noise, sigma)
+        assert smoothed[20:-20, 20:-20].std() < 1.2 * MIN_CONTRAST / NOISE_SIGMAS, sigma
+    clean = np.zeros((100, 100), np.float32)
+    clean[20:80, 40:48] = 0.8
+    assert np.array_equal(without_noise(clean, 0.0), clean)  # no noise, nothing smoothed
 
 
 @pytest.mark.parametrize("shadowed", [0.6, 0.8], ids=["three fifths", "four fifths"])
@@ -608,7 +679,7 @@ def test_the_lines_printed_on_a_sheet_on_a_desk_are_paper_as_the_desk_is(grid, s
 
 @pytest.mark.parametrize("grid", [False, True], ids=["ruled", "squared"])
 def test_level_lines_stay_paper_beside_a_shadow_taken_for_a_slanted_desk(grid):
-    from digitlab.paper import sheet
+    from digitlab.sheet import sheet
 
     page = printed_page(grid, shade=0.3)
     page[30:130, 100:106] = 0.1
@@ -625,7 +696,7 @@ def test_level_lines_stay_paper_beside_a_shadow_taken_for_a_slanted_desk(grid):
                          ids=["all round", "all round, turned 12 degrees", "on two sides, turned the other way",
                               "turned 14 degrees in the frame", "turned 9 degrees the other way in the frame"])
 def test_a_sheet_on_a_desk_slants_as_its_edges_do(sides, degrees):
-    from digitlab.paper import sheet
+    from digitlab.sheet import sheet
 
     found = sheet(photographed(on_a_desk(np.full((200, 400), 0.85, np.float32), sides, 0.2, degrees)))
     assert found is not None and abs(found.slant - degrees) < 1.0, found and found.slant
@@ -633,7 +704,7 @@ def test_a_sheet_on_a_desk_slants_as_its_edges_do(sides, degrees):
 
 @pytest.mark.slow
 def test_light_strokes_tangled_on_dark_make_no_sheet_on_a_desk(mnist):
-    from digitlab.paper import desk
+    from digitlab.sheet import desk
     from digitlab.synth import benchmark_strings
 
     # Touching MNIST digits, white on black: filled in between their strokes, some would make a four-sided light

@@ -259,6 +259,26 @@ def test_photos_in_uneven_light_read_as_well_as_evenly_lit_ones(mnist, light):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("photo", ["dim", "a board under a shadow"])
+def test_dim_photos_and_boards_in_a_shadow_read_as_well_as_evenly_lit_ones(mnist, photo):
+    (_, _), (x_test, y_test) = mnist
+    reader, rng, right = Reader.default(), np.random.default_rng(0), 0
+    for index in range(20):
+        chosen = rng.integers(0, len(x_test), 5)
+        dim = photo == "dim"
+        sequence = make_sequence(x_test[chosen], y_test[chosen], gap=0.4, scale=3.0, invert=dim, rng=index)
+        noise = np.random.default_rng(index).normal(0, 1, sequence.image.shape)
+        if dim:  # paper at 15 % of white, a camera's noise a quarter of that
+            image = 0.15 * sequence.image + 8 * noise
+        else:  # chalk on a grey board, the right half in a shadow at 45 % with a soft edge
+            columns = np.arange(sequence.image.shape[1])
+            shadow = 1 - 0.55 / (1 + np.exp(-(columns - sequence.image.shape[1] / 2) / 6))
+            image = (70 + 0.7 * sequence.image) * shadow + 6 * noise
+        right += reader.read(np.clip(image, 0, 255).astype(np.uint8)).text == sequence.text
+    assert right >= 18, f"{right} of 20 strings read right, {photo}"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("paper, degrees", [("ruled", 0.0), ("squared", 0.0), ("squared", 2.0), ("ruled", -6.0)],
                          ids=["ruled paper", "squared paper", "squared paper photographed turned 2 degrees",
                               "ruled paper photographed turned 6 degrees the other way"])
