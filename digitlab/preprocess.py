@@ -189,11 +189,12 @@ def to_ink(gray: np.ndarray, polarity: str = "auto", off_page: np.ndarray | None
     invert = is_dark_on_light(gray) if polarity == "auto" else polarity == "dark_on_light"
     if invert:
         ink = 1.0 - gray / paper_brightness(gray, off_page, slant)
-    else:  # the light falls on board and ink alike, and the board's level follows it (a black board's: 0, exactly)
-        board = board_light(gray)
+    elif (board := board_light(gray)).any():  # the light falls on board and ink alike; the board's level follows it
         lit = float(board.max())
         light = (board + ONE_LEVEL) / (lit + ONE_LEVEL)  # 1 where the board is lit most; counted from below black
         ink = (gray - board) / light / max(1.0 - lit, ONE_LEVEL)
+    else:  # a black board (a canvas, MNIST): its ink is the image as it is
+        ink = gray
     ink = ink.astype(np.float32, copy=False)
     return np.clip(without_noise(ink, noise_sigma(ink)), 0.0, 1.0)
 
