@@ -40,12 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import contours, decode, ink_pieces
-from digitlab.preprocess import (
-    MNIST_STROKE_WIDTH, ImageError, Page, check_polarity, check_threshold, normalize_digit, prepare, thin_ink,
-)
+from digitlab.preprocess import ImageError, Page, check_polarity, check_threshold, drawn_page, normalize_digit, prepare
 from digitlab.reader_memory import CropMemory, DrawingMemory, crop_keys
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import Segmentation, segment
+from digitlab.stroke_width import MNIST_STROKE_WIDTH, thin_ink
 from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, rasterize
 from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
@@ -159,7 +158,7 @@ class Reader:
 
     def read_page(self, page: Page, segmentation: Segmentation) -> Reading:
         """Read a prepared page, segmented (:meth:`find_boxes`), by this reader's method, its ink first thinned where
-        thicker than MNIST's strokes (:func:`digitlab.preprocess.thin_ink`): a photo has no strokes to draw again
+        thicker than MNIST's strokes (:func:`digitlab.stroke_width.thin_ink`): a photo has no strokes to draw again
         with MNIST's pen, as :meth:`read_strokes` does, but its ink can be made about as thin."""
         if segmentation.digit_height:
             page = thin_ink(page, MNIST_STROKE_WIDTH * segmentation.digit_height)
@@ -227,14 +226,15 @@ class Reader:
         if self.method != "auto":
             reading = self.read(image)
         else:
-            page, segmentation = self.find_boxes(image)
+            page, segmentation = self.find_boxes(image, drawn=True)
             tilt = line_tilt(segmentation)
             if abs(tilt) < LEVEL_FROM_DEGREES:
                 lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
                 reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
             else:  # as read() does, with the strokes themselves turned level
                 level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
-                level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width))
+                level_canvas = rasterize(level_strokes, canvas, pen_width)
+                level_page, level_segmentation = self.find_boxes(level_canvas, drawn=True)
                 lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
                 level_reading = self.read_graph(level_page, level_segmentation, lines)
                 reading = Levelled(page, level_page, turn).read_back(level_reading)
@@ -246,8 +246,8 @@ class Reader:
         digits are: :data:`digitlab.strokes.MNIST_PEN` of the typical digit height, found by segmenting
         the strokes as drawn with ``pen_width`` (one, or one per stroke) and shrunk to at most
         :data:`SIZING_SIDE` pixels. ``pen_width`` as given when there is no digit to read."""
-        drawn = prepare(rasterize(strokes, size, pen_width, memory=self._drawings), polarity=self.polarity,
-                        method=self.threshold, max_side=SIZING_SIDE)
+        canvas = rasterize(strokes, size, pen_width, memory=self._drawings)
+        drawn = drawn_page(canvas, method=self.threshold, max_side=SIZING_SIDE)
         height = segment(drawn.mask).digit_height / drawn.scale
         if height == 0:
             return pen_width
@@ -324,9 +324,13 @@ class Reader:
 
     # --- Steps ------------------------------------------------------------
 
-    def find_boxes(self, image) -> tuple[Page, Segmentation]:
-        """Step 1: the prepared image and its segmentation (boxes in working pixels)."""
-        page = prepare(image, polarity=self.polarity, method=self.threshold)
+    def find_boxes(self, image, drawn: bool = False) -> tuple[Page, Segmentation]:
+        """Step 1: the prepared image and its segmentation (boxes in working pixels). ``drawn``: ``image`` is a
+        canvas the reader drew from strokes, its pixels its ink (:func:`digitlab.preprocess.drawn_page`)."""
+        if drawn:
+            page = drawn_page(image, method=self.threshold)
+        else:
+            page = prepare(image, polarity=self.polarity, method=self.threshold)
         return page, segment(page.mask)
 
 

@@ -1,4 +1,4 @@
-"""digitlab.preprocess: any image to grayscale ink, thresholds, and MNIST's normalisation."""
+"""digitlab.preprocess: any image to grayscale ink, thresholds, and MNIST's normalisation (and digitlab.stroke_width)."""
 
 import numpy as np
 import pytest
@@ -10,16 +10,16 @@ from digitlab.preprocess import (
     binarize,
     check_image,
     downscale,
-    ink_stroke_width,
+    drawn_page,
     is_dark_on_light,
     load_image,
     normalize_digit,
     prepare,
-    thin_ink,
     to_grayscale,
     to_ink,
     to_model_input,
 )
+from digitlab.stroke_width import MNIST_STROKE_WIDTH, ink_stroke_width, thin_ink
 
 
 def stroke_image(height=40, width=60):
@@ -148,7 +148,6 @@ def test_mnists_digits_measure_as_wide_for_their_height_however_large(mnist):
     threshold alone makes their enlarged soft edges look like a thicker pen)."""
     import cv2
 
-    from digitlab.preprocess import MNIST_STROKE_WIDTH
     from digitlab.segment import segment
 
     def relative_width(digit, times):
@@ -496,6 +495,27 @@ def test_a_canvas_and_mnists_digits_keep_their_ink_as_it_is(mnist):
     for image in [*x_test[:500], rasterize(strokes, strokes_size(strokes), 8)]:  # MNIST's, and the pad's
         gray = to_grayscale(image)
         assert np.array_equal(to_ink(gray), gray) and np.array_equal(to_ink(gray, "light_on_dark"), gray)
+
+
+@pytest.mark.parametrize("pen, max_side", [(6, 2048), (14, 2048), (14, 300)])
+def test_a_pads_canvas_makes_the_page_prepare_makes_of_it(pen, max_side):
+    from digitlab.strokes import digit_strokes, rasterize, strokes_size
+
+    strokes = digit_strokes("31 4096\n2718", height=90, spacing=25)
+    canvas = rasterize(strokes, strokes_size(strokes), pen)
+    drawn, prepared = drawn_page(canvas, max_side=max_side), prepare(canvas, max_side=max_side)
+    assert drawn.scale == prepared.scale == min(1.0, max_side / max(canvas.shape))
+    for name in ("gray", "ink", "mask"):
+        np.testing.assert_array_equal(getattr(drawn, name), getattr(prepared, name), err_msg=name)
+
+
+def test_a_pads_canvas_is_ink_as_drawn_however_much_of_it_is_inked():
+    from digitlab.strokes import digit_strokes, rasterize
+
+    canvas = rasterize(digit_strokes("808", origin=(40, 10), height=200, spacing=30), (240, 800), 48)
+    page = drawn_page(canvas)  # bold enough that a photo of it could be light paper with dark gaps
+    np.testing.assert_array_equal(page.ink, canvas / np.float32(255))
+    assert (page.mask > 0)[canvas == 255].all() and not (page.mask > 0)[canvas == 0].any()
 
 
 @pytest.mark.parametrize("level", [0.12, 0.2])

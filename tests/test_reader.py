@@ -478,6 +478,17 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("polarity", ["auto", "dark_on_light", "light_on_dark"])
+def test_the_polarity_a_reader_is_told_for_images_leaves_a_pads_strokes_as_drawn(auto_reader, polarity):
+    from digitlab.strokes import digit_strokes
+
+    reader = Reader(auto_reader.model, polarity=polarity, candidate_model=auto_reader.candidate_model,
+                    crnn_model=auto_reader.crnn_model)
+    strokes = digit_strokes("31415", origin=(40, 60), height=110, spacing=25)
+    assert reader.read_strokes(strokes, (240, 800), 14).text == "31415"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("text, height, gap", [("3141\n5926", 90, 25), ("1234\n567", 100, 20), ("2026\n12 06", 80, 30)])
 def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_reader, text, height, gap):
     from digitlab.strokes import digit_strokes, rasterize
