@@ -150,10 +150,14 @@ class Reader:
         turned level (:class:`digitlab.tilt.Levelled`); boxes stay in the input's pixels.
         """
         page, segmentation = self.find_boxes(image)
+        return self._read_level(page, segmentation, self.polarity)
+
+    def _read_level(self, page: Page, segmentation: Segmentation, polarity: str) -> Reading:
+        """:meth:`read_page`, on the page turned level where its lines tilt (its ink found with ``polarity``)."""
         tilt = line_tilt(segmentation)
         if abs(tilt) < LEVEL_FROM_DEGREES:
             return self.read_page(page, segmentation)
-        levelled = Levelled.of(page, tilt, self.polarity, self.threshold)
+        levelled = Levelled.of(page, tilt, polarity, self.threshold)
         return levelled.read_back(self.read_page(levelled.level, segment(levelled.level.mask)))
 
     def read_page(self, page: Page, segmentation: Segmentation) -> Reading:
@@ -222,22 +226,18 @@ class Reader:
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
         pen_width = self.mnist_pen_width(strokes, size, drawn_with)
-        image = rasterize(strokes, size, pen_width, memory=self._drawings)
-        if self.method != "auto":
-            reading = self.read(image)
-        else:
-            page, segmentation = self.find_boxes(image, drawn=True)
-            tilt = line_tilt(segmentation)
-            if abs(tilt) < LEVEL_FROM_DEGREES:
-                lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
-                reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
-            else:  # as read() does, with the strokes themselves turned level
-                level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
-                level_canvas = rasterize(level_strokes, canvas, pen_width)
-                level_page, level_segmentation = self.find_boxes(level_canvas, drawn=True)
-                lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
-                level_reading = self.read_graph(level_page, level_segmentation, lines)
-                reading = Levelled(page, level_page, turn).read_back(level_reading)
+        page, segmentation = self.find_boxes(rasterize(strokes, size, pen_width, memory=self._drawings), drawn=True)
+        if self.method != "auto":  # the strokes' image, as read() reads an image (its ink: light on a black canvas)
+            reading = self._read_level(page, segmentation, "light_on_dark")
+        elif abs(tilt := line_tilt(segmentation)) < LEVEL_FROM_DEGREES:
+            lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
+            reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
+        else:  # as read() does, with the strokes themselves turned level
+            level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
+            level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width), drawn=True)
+            lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
+            level_reading = self.read_graph(level_page, level_segmentation, lines)
+            reading = Levelled(page, level_page, turn).read_back(level_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
         return reading.with_boxes_grown(thinner_by / 2, size)
 

@@ -478,14 +478,17 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("method", ["auto", "contours"])
 @pytest.mark.parametrize("polarity", ["auto", "dark_on_light", "light_on_dark"])
-def test_the_polarity_a_reader_is_told_for_images_leaves_a_pads_strokes_as_drawn(auto_reader, polarity):
+def test_the_polarity_a_reader_is_told_for_images_leaves_a_pads_strokes_as_drawn(auto_reader, method, polarity):
     from digitlab.strokes import digit_strokes
 
-    reader = Reader(auto_reader.model, polarity=polarity, candidate_model=auto_reader.candidate_model,
+    reader = Reader(auto_reader.model, method=method, polarity=polarity, candidate_model=auto_reader.candidate_model,
                     crnn_model=auto_reader.crnn_model)
     strokes = digit_strokes("31415", origin=(40, 60), height=110, spacing=25)
     assert reader.read_strokes(strokes, (240, 800), 14).text == "31415"
+    turned = [np.asarray(stroke) @ [[1.0, -0.2], [0.2, 1.0]] + [0, 90] for stroke in strokes]  # written uphill
+    assert reader.read_strokes(turned, (340, 800), 14).text == "31415"
 
 
 @pytest.mark.slow
