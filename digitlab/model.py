@@ -317,7 +317,18 @@ def compiled_forward(model, input_shape: tuple[int, ...]):
             return reference()(batch, training=False)
 
         _COMPILED[model] = tf.function(forward, input_signature=signature, autograph=False)  # no Python control flow
+        tf.get_logger().addFilter(_traced_once_per_model)  # added once: the same filter is not added again
     return _COMPILED[model]
+
+
+def _traced_once_per_model(record) -> bool:
+    """False for TensorFlow's warning that :func:`compiled_forward`'s functions "triggered tf.function retracing".
+
+    Each model's function is traced once, as it should be, but TensorFlow counts the traces of all of them as one
+    function's (it keys them by their code): a student who runs a notebook's cell that makes a reader a third time
+    would be told of retracing that is not there. Other warnings, and other functions' retracing, pass."""
+    message = record.getMessage()
+    return not ("tf.function retracing" in message and "compiled_forward" in message)
 
 
 _COMPILED = weakref.WeakKeyDictionary()

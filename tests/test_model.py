@@ -368,3 +368,32 @@ def test_a_damaged_h5_file_is_called_damaged(tmp_path):
     with pytest.raises(ModelFileError, match="cut.h5") as error:
         load_model(cut)
     assert "not found" not in str(error.value).lower() and "\n" not in str(error.value)
+
+
+# --- Compiled once per model ------------------------------------------------
+
+
+def test_models_compiled_one_after_another_are_not_warned_of_retracing():
+    """Each model's compiled forward is traced once; a third reader made in a notebook prints no warning."""
+    import logging
+
+    from digitlab.model import compiled_forward
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    tensorflow_logger, keep = logging.getLogger("tensorflow"), Keep(logging.WARNING)
+    tensorflow_logger.addHandler(keep)
+    try:
+        models = [keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]) for _ in range(8)]
+        for model in models:
+            outputs = compiled_forward(model, (4,))(np.ones((3, 4), np.float32))
+            np.testing.assert_allclose(outputs, model(np.ones((3, 4), np.float32)), atol=1e-6)
+        twice = compiled_forward(models[0], (4,))
+        assert twice is compiled_forward(models[0], (4,))  # one function per model, kept
+    finally:
+        tensorflow_logger.removeHandler(keep)
+    assert not [message for message in seen if "retracing" in message], seen
