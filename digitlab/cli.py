@@ -65,23 +65,28 @@ def _evaluate(args) -> int:
 
 
 def _read(args) -> int:
-    import json
-
     from digitlab.image_files import open_image
     from digitlab.preprocess import MAX_WORKING_SIDE, ImageError
-    from digitlab.reading import read_with_notes
 
-    try:  # the header only, before loading the model: what is no image, or too large, fails fast
-        open_image(args.image, max_side=MAX_WORKING_SIDE).close()
-    except ImageError as error:
-        print(f"digitlab read: {error}", file=sys.stderr)
+    if args.annotate and len(args.image) > 1:
+        print(f"digitlab read: --annotate {args.annotate}: saves one image's annotation, and "
+              f"{len(args.image)} images were given: read them one at a time to annotate each", file=sys.stderr)
         return 2
-    problem = args.annotate and _annotate_problem(args.annotate, args.image)
+    readable = []
+    for image in args.image:  # the headers only, before loading the model: what is no image, or too large, fails fast
+        try:
+            open_image(image, max_side=MAX_WORKING_SIDE).close()
+            readable.append(image)
+        except ImageError as error:
+            print(f"digitlab read: {error}", file=sys.stderr)
+    if not readable:
+        return 2
+    problem = args.annotate and _annotate_problem(args.annotate, args.image[0])
     if problem:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
         return 2
     from digitlab.model import ModelFileError
-    from digitlab.reader import UNSURE_BELOW, Reader
+    from digitlab.reader import Reader
 
     try:
         reader = Reader.from_file(args.model, method=args.method) if args.model else Reader.default(method=args.method)
@@ -91,33 +96,49 @@ def _read(args) -> int:
     except ValueError as error:  # a model that is no digit classifier
         print(f"digitlab read: --model {args.model}: {error}", file=sys.stderr)
         return 2
+    failed = len(readable) < len(args.image)
+    for image in readable:
+        try:
+            failed |= not _read_one(reader, image, args, named=len(args.image) > 1)
+        except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
+            print(f"digitlab read: {error}", file=sys.stderr)
+            return 2
+    return 2 if failed else 0
+
+
+def _read_one(reader, image: str, args, named: bool) -> bool:
+    """Read ``image`` and print what was read (``named``: each line after the image's name, as grep does with
+    several files; JSON with an ``"image"`` key); True when it was read and its annotation saved."""
+    import json
+
+    from digitlab.preprocess import ImageError
+    from digitlab.reader import UNSURE_BELOW
+    from digitlab.reading import read_with_notes
+
     try:  # decoded here (a large JPEG at a reduced size): a truncated file or NaN pixels fail now
-        reading, notes = read_with_notes(reader.read, args.image)
+        reading, notes = read_with_notes(reader.read, image)
     except ImageError as error:
-        message = str(error) if str(error).startswith(args.image) else f"{args.image}: {error}"
+        message = str(error) if str(error).startswith(image) else f"{image}: {error}"
         print(f"digitlab read: {message}", file=sys.stderr)
-        return 2
-    except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
-        print(f"digitlab read: {error}", file=sys.stderr)
-        return 2
+        return False
     for note in notes:
-        print(f"digitlab read: {args.image}: {note}", file=sys.stderr)
+        print(f"digitlab read: {image}: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps(reading.to_dict()))
+        print(json.dumps({"image": image, **reading.to_dict()} if named else reading.to_dict()), flush=True)
     elif reading.text:
-        print(reading.text)
+        print("\n".join(f"{image}: {line}" if named else line for line in reading.lines), flush=True)
     if not reading.digits:
-        print("no digits found", file=sys.stderr)
+        print(f"digitlab read: {image}: no digits found" if named else "no digits found", file=sys.stderr)
     unsure = reading.unsure()
     if unsure:  # said, not hidden: a page of noise reads as many unsure digits, a misread digit is often unsure
-        print(f"digitlab read: {args.image}: unsure of {len(unsure)} digit{'s' if len(unsure) > 1 else ''} of "
+        print(f"digitlab read: {image}: unsure of {len(unsure)} digit{'s' if len(unsure) > 1 else ''} of "
               f"{len(reading.digits)} (confidence under {UNSURE_BELOW:.0%}); --json gives each digit's confidence",
               file=sys.stderr)
     problem = args.annotate and _save_annotated(reading, Path(args.annotate))
     if problem:
         print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
-        return 2
-    return 0
+        return False
+    return True
 
 
 def _annotate_problem(annotate: str, image: str) -> str | None:
@@ -157,8 +178,10 @@ def _is_image_name(path: str) -> bool:
 def _add_read_command(commands) -> None:
     from digitlab.reader import METHODS
 
-    read = commands.add_parser("read", help="read the digit string in an image")
-    read.add_argument("image", help="an image file (PNG, JPEG, ...)")
+    read = commands.add_parser("read", help="read the digit string in an image, or in each of several")
+    read.add_argument("image", nargs="+", metavar="IMAGE",
+                      help="an image file (PNG, JPEG, ...); with several, each line read starts with its file's "
+                           "name (grep's way), and each JSON object has an \"image\" key")
     read.add_argument("--json", action="store_true", help="text, digits (value, confidence, box) and lines as JSON")
     read.add_argument("--annotate", metavar="OUT.png", help="also save the image with boxes and digits drawn")
     read.add_argument("--model", help="the digit CNN of method contours, a .keras file (default: the shipped one)")

@@ -72,6 +72,40 @@ def test_annotate_makes_its_folder_and_refuses_a_name_that_is_no_image(model_fil
                                        "file name (use .png or .jpg)\n")
 
 
+def test_several_images_are_read_each_line_after_its_name(model_file, blank_png, tmp_path, capsys):
+    """As grep names its files: every line read starts with its image's name; what cannot be read is one line on
+    stderr, the others are read all the same, and the exit status says that one failed."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"hello, I am not a PNG\n")
+    four, two_lines = str(SAMPLES_DIR / "4096.png"), str(SAMPLES_DIR / "two_lines.png")
+    assert main(["read", four, str(bad), two_lines, blank_png, "--model", model_file]) == 2
+    out, err = capsys.readouterr()
+    names = [line.rsplit(": ", 1)[0] for line in out.splitlines()]
+    assert names == [four, two_lines, two_lines]
+    assert [len(line.rsplit(": ", 1)[1]) for line in out.splitlines()] == [4, 4, 4]
+    assert err == (f"digitlab read: {bad}: not an image file (PIL cannot identify it).\n"
+                   f"digitlab read: {blank_png}: no digits found\n")
+    assert main(["read", four, two_lines, "--json", "--model", model_file]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [result["image"] for result in results] == [four, two_lines]
+    assert [len(result["lines"]) for result in results] == [1, 2]
+
+
+def test_annotate_with_several_images_is_refused_before_any_model_loads(tmp_path, monkeypatch, capsys):
+    from digitlab.reader import Reader
+
+    def no_model(cls, **options):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(Reader, "default", classmethod(no_model))
+    images = [str(SAMPLES_DIR / "4096.png"), str(SAMPLES_DIR / "scan_31415.png")]
+    out = tmp_path / "out.png"
+    assert main(["read", *images, "--annotate", str(out)]) == 2
+    assert capsys.readouterr() == ("", f"digitlab read: --annotate {out}: saves one image's annotation, and 2 images "
+                                       "were given: read them one at a time to annotate each\n")
+    assert not out.exists()
+
+
 def test_blank_image_prints_nothing_and_says_so(model_file, blank_png, capsys):
     assert main(["read", blank_png, "--model", model_file]) == 0
     out, err = capsys.readouterr()
