@@ -13,9 +13,11 @@ classified (``Reader(remember_crops=...)``), and the strokes it drew and
 the candidates it cut from them, so only the last stroke is drawn and only
 the candidates holding it are cut (:class:`digitlab.reader_memory.DrawingMemory`).
 Each step is timed inside the pad's own reads (:func:`timed_steps`), not on
-a copy of them. Target: at most 25 ms on 2 CPU cores.
+a copy of them. Target: at most 25 ms on 2 CPU cores. ``--height`` writes
+the digits smaller (or larger) than their 110 px, with a pen and gaps in
+proportion: small writing is read drawn larger (:func:`digitlab.strokes.drawing_scale`).
 
-    python benchmarks/widget_latency.py [--repeats 50] [--model PATH]
+    python benchmarks/widget_latency.py [--repeats 50] [--height 110] [--model PATH]
 
 Prints the median of each step and of the whole path. Taught in
 ``notebooks/07_draw_and_read.ipynb``.
@@ -30,6 +32,7 @@ import time
 
 TARGET_MILLISECONDS = 25.0
 TEXT = "17040962"  # eight digits, a two-stroke 4 among them
+HEIGHT = 110  # px, on the pad's 240: written as most people write on it
 
 
 @contextlib.contextmanager
@@ -59,19 +62,25 @@ def timed_steps(steps, seconds: dict):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--height", type=float, default=HEIGHT,
+                        help=f"the digits' height in pad pixels (default {HEIGHT}; at most 200)")
     parser.add_argument("--model", help="a .keras file (default: the shipped model)")
     args = parser.parse_args(argv)
 
     from digitlab import crnn, decode, ink_pieces
     from digitlab.card import cpus
     from digitlab.reader import PAD_REMEMBERS, Reader
-    from digitlab.strokes import digit_strokes
+    from digitlab.strokes import DEFAULT_PEN_WIDTH, PEN_WIDTHS, digit_strokes
     from digitlab.widget import DigitPad
 
+    if not 0 < args.height <= 200:
+        parser.error(f"--height must be more than 0 and at most 200 pad pixels, got {args.height}.")
+    scale = args.height / HEIGHT  # the pen, the gaps and the margins follow the digits' height
+    pen_width = int(min(max(round(DEFAULT_PEN_WIDTH * scale), PEN_WIDTHS[0]), PEN_WIDTHS[1]))
     reader = Reader.from_file(args.model) if args.model else Reader.default()
     pad = DigitPad(reader=Reader(reader.model, candidate_model=reader.candidate_model, crnn_model=reader.crnn_model,
-                                 remember_crops=PAD_REMEMBERS), auto_read=False)  # as the pad's own reader
-    strokes = digit_strokes(TEXT, origin=(20, 60), height=110, spacing=25)
+                                 remember_crops=PAD_REMEMBERS), pen_width=pen_width, auto_read=False)
+    strokes = digit_strokes(TEXT, origin=(20, 60), height=args.height, spacing=25 * scale)
     *earlier, last = strokes
     pad.load_strokes(earlier)
     steps = (  # the steps on the pad's own thread, one after the other
@@ -106,8 +115,8 @@ def main(argv=None) -> int:
         pad.read()
         pad.auto_read.value = True
 
-    print(f"{len(TEXT)} digits ({TEXT}) on a {pad.size[1]}x{pad.size[0]} pad ({cpus()}), "
-          f"median of {args.repeats} last strokes:")
+    print(f"{len(TEXT)} digits ({TEXT}), {args.height:g} px tall, pen {pen_width} px, on a {pad.size[1]}x{pad.size[0]} "
+          f"pad ({cpus()}), median of {args.repeats} last strokes:")
     undo_last_stroke()
     send("mouse_up", *draw_last_stroke())  # a warm-up
     totals, moves, per_step = [], [], {name: [] for name, _, _ in timed}

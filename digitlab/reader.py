@@ -35,6 +35,7 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ from digitlab.reader_memory import CropMemory, DrawingMemory, crop_keys
 from digitlab.reading import UNSURE_BELOW, Digit, Reading, reading_of, to_input_pixels
 from digitlab.segment import Segmentation, segment
 from digitlab.stroke_width import MNIST_STROKE_WIDTH, thin_ink
-from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, rasterize
+from digitlab.strokes import DEFAULT_PEN_WIDTH, MNIST_PEN, drawing_scale, enlarged, rasterize
 from digitlab.tilt import LEVEL_FROM_DEGREES, Levelled, line_tilt, turned_strokes
 
 __all__ = ["Digit", "ImageError", "Reader", "Reading", "UNSURE_BELOW"]
@@ -216,7 +217,8 @@ class Reader:
         The strokes are read as if drawn with MNIST's pen (:meth:`mnist_pen_width`):
         the recognizers learned MNIST's stroke thickness, and a pen much
         thicker fills a narrow 8 or joins a 1's flag to its stem, one much
-        thinner leaves hairlines that MNIST never had. Method "auto" takes
+        thinner leaves hairlines that MNIST never had; and small writing is drawn larger, until that pen is
+        :data:`digitlab.strokes.THINNEST_PEN` wide (the boxes still in the pad's pixels). Method "auto" takes
         the strokes themselves as the pieces it groups into digits
         (:func:`digitlab.ink_pieces.stroke_lines`), turned level when their lines
         tilt, as :meth:`read` turns photos; the other methods read the
@@ -226,7 +228,7 @@ class Reader:
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
         pen_width = self.mnist_pen_width(strokes, size, drawn_with)
-        page, segmentation = self.find_boxes(rasterize(strokes, size, pen_width, memory=self._drawings), drawn=True)
+        page, segmentation = self._drawn_page(strokes, size, pen_width, memory=self._drawings)
         if self.method != "auto":  # the strokes' image, as read() reads an image (its ink: light on a black canvas)
             reading = self._read_level(page, segmentation, "light_on_dark")
         elif abs(tilt := line_tilt(segmentation)) < LEVEL_FROM_DEGREES:
@@ -234,25 +236,46 @@ class Reader:
             reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
         else:  # as read() does, with the strokes themselves turned level
             level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
-            level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width), drawn=True)
+            level_page, level_segmentation = self._drawn_page(level_strokes, canvas, pen_width)
             lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
             level_reading = self.read_graph(level_page, level_segmentation, lines)
             reading = Levelled(page, level_page, turn).read_back(level_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
         return reading.with_boxes_grown(thinner_by / 2, size)
 
+    def _drawn_page(self, strokes, size: tuple[int, int], pen_width, memory=None) -> tuple[Page, Segmentation]:
+        """``strokes`` drawn with ``pen_width`` (pad pixels), prepared and segmented (:meth:`find_boxes`): drawn
+        larger where the pen is thinner than :data:`digitlab.strokes.THINNEST_PEN`, as the page's ``scale`` says,
+        so that small writing reads as large writing does; boxes still come back in the pad's pixels."""
+        scale = drawing_scale(pen_width)
+        if scale > 1:
+            strokes, size, pen_width = enlarged(strokes, size, pen_width, scale)
+        page, segmentation = self.find_boxes(rasterize(strokes, size, pen_width, memory=memory), drawn=True)
+        return replace(page, scale=page.scale * scale), segmentation
+
     def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
         digits are: :data:`digitlab.strokes.MNIST_PEN` of the typical digit height, found by segmenting
         the strokes as drawn with ``pen_width`` (one, or one per stroke) and shrunk to at most
-        :data:`SIZING_SIDE` pixels. ``pen_width`` as given when there is no digit to read."""
+        :data:`SIZING_SIDE` pixels. Small writing, read drawn larger (:func:`digitlab.strokes.drawing_scale`),
+        is measured again drawn as large: a pixel or two of blur is then a small part of its height, as it is
+        of large writing shrunk. ``pen_width`` as given when there is no digit to read."""
+        drawn_with = float(np.mean(pen_width))
+
+        def mnist_pen(height: float) -> float:  # the ink reaches half a pen beyond the strokes, above and below
+            return max(1.0, MNIST_PEN * (height - drawn_with))
+
         canvas = rasterize(strokes, size, pen_width, memory=self._drawings)
         drawn = drawn_page(canvas, method=self.threshold, max_side=SIZING_SIDE)
         height = segment(drawn.mask).digit_height / drawn.scale
         if height == 0:
             return pen_width
-        drawn_with = float(np.mean(pen_width))  # the ink reaches half a pen beyond the strokes, above and below
-        return max(1.0, MNIST_PEN * (height - drawn_with))
+        scale = drawing_scale(mnist_pen(height))
+        if scale > 1:  # only the strokes' part of the pad, so that a long line of small digits is not shrunk again
+            larger = rasterize(*enlarged(strokes, size, pen_width, scale, cropped=True))
+            drawn = drawn_page(larger, method=self.threshold)
+            height = segment(drawn.mask).digit_height / (drawn.scale * scale) or height
+        return mnist_pen(height)
 
     def read_graph(self, page: Page, segmentation: Segmentation, lines=None, memory=None) -> Reading:
         """Method "auto": each line read as the best path through its segmentation graph (:meth:`lattices`)."""

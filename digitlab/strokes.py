@@ -12,6 +12,7 @@ tests and benchmarks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,10 @@ DEFAULT_PEN_WIDTH = 14
 #: with it, strokes are as thick for their height as MNIST's digits are. The reader draws a pad's strokes
 #: again with it (:meth:`digitlab.reader.Reader.read_strokes`), whatever pen the student chose.
 MNIST_PEN = 0.12
+#: The thinnest pen the reader draws strokes with, in pixels (:func:`drawing_scale`): OpenCV draws a line's width
+#: in whole pixels, so a thinner pen is drawn up to a pixel off, more than an eighth of its width, and its strokes
+#: in few pixels. Small writing is drawn larger instead: read as large writing is.
+THINNEST_PEN = 4.0
 
 
 # --- Strokes to an image --------------------------------------------------
@@ -60,6 +65,31 @@ def stroke_points(stroke) -> np.ndarray:
     if not np.isfinite(points).all():
         raise ValueError("stroke points must be finite numbers, got NaN or infinity.")
     return points
+
+
+def drawing_scale(pen_width) -> int:
+    """How many times larger to draw strokes whose pen is ``pen_width`` (one, or one per stroke), for the
+    thinnest to be at least :data:`THINNEST_PEN` wide: 1 for most writing (and for no strokes), 2 for digits
+    about 20 px tall."""
+    if np.size(pen_width) == 0:
+        return 1
+    return max(1, math.ceil(THINNEST_PEN / float(np.min(pen_width))))
+
+
+def enlarged(strokes, size: tuple[int, int], pen_width, scale: float, cropped: bool = False):
+    """``strokes`` on a canvas of ``size`` drawn with ``pen_width``, all ``scale`` times larger: the strokes'
+    points, the canvas size and the pen width (one, or one per stroke) to draw them with. ``cropped``: on a
+    canvas only as large as their ink (the points moved with it), for a measure that needs no position."""
+    points = [stroke_points(stroke) * scale for stroke in strokes]
+    pens = np.multiply(pen_width, scale)
+    if cropped and points:
+        reach = _ink_reach(float(np.max(pens)))
+        corner = np.min([stroke.min(axis=0) for stroke in points], axis=0) - reach
+        points = [stroke - corner for stroke in points]
+        width, height = np.max([stroke.max(axis=0) for stroke in points], axis=0) + reach
+        return points, (math.ceil(height) + 1, math.ceil(width) + 1), pens
+    height, width = _canvas_size(size)
+    return points, (math.ceil(height * scale), math.ceil(width * scale)), pens
 
 
 def rasterize(
@@ -108,7 +138,7 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
         remembered = memory.recall_stroke((height, width), points, pen_width)
         if remembered is not None:
             return remembered
-    reach = pen_width / 2 + 2  # half the pen, a pixel of anti-aliasing and one to spare
+    reach = _ink_reach(pen_width)
     left, top = (max(0, int(np.floor(low - reach))) for low in points.min(axis=0))
     right, bottom = (int(np.ceil(high + reach)) + 1 for high in points.max(axis=0))
     right, bottom = max(left, min(right, width)), max(top, min(bottom, height))
@@ -119,6 +149,11 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
         window.flags.writeable = False
         memory.keep_stroke((height, width), points, pen_width, (window, (left, top)))
     return window, (left, top)
+
+
+def _ink_reach(pen_width: float) -> float:
+    """How far a stroke's ink reaches beyond its points: half the pen, a pixel of anti-aliasing and one to spare."""
+    return pen_width / 2 + 2
 
 
 def _canvas_size(size) -> tuple[int, int]:

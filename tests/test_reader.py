@@ -430,6 +430,29 @@ def test_the_pad_is_read_as_if_drawn_with_mnists_pen_whatever_pen_was_chosen(mni
     assert hairline < 0.5 * mnist_width
 
 
+def test_small_writing_on_the_pad_reaches_the_recognizer_as_large_writing_does():
+    """Digits 10-14 px tall, written small with a thin pen, are cut and normalised as the same digits 120 px tall
+    are (MNIST's pen on them would be under 2 px, drawn in whole pixels); their boxes are around their ink on the pad."""
+    from digitlab.strokes import digit_strokes, rasterize
+
+    reader = Reader(ink_column_model, method="contours", average_shifts=False)
+
+    def written(height):
+        return digit_strokes("0123456789", origin=(30, 100), height=height, spacing=height / 3, style="continental")
+
+    large = np.stack([digit.crop for digit in reader.read_strokes(written(120), (340, 1400), 14).digits])
+    for height in (10, 14):
+        strokes = written(height)
+        reading = reader.read_strokes(strokes, (240, 800), 2)
+        assert len(reading.digits) == 10
+        assert np.abs(np.stack([digit.crop for digit in reading.digits]) - large).mean() < 0.05
+        outside = rasterize(strokes, (240, 800), 2) > 127
+        for x, y, w, h in (digit.box for digit in reading.digits):
+            assert 100 - 4 <= y and y + h <= 100 + height + 4  # on the pad, around the digit
+            outside[y - 2:y + h + 2, x - 2:x + w + 2] = False  # within 2 px: drawn with MNIST's thinner pen
+        assert not outside.any()
+
+
 def test_a_photo_written_with_a_marker_is_read_with_strokes_about_as_thin_as_a_pens():
     import cv2
 
@@ -473,6 +496,10 @@ def test_mnists_pen_follows_the_digits_height_and_leaves_an_empty_pad_alone():
         widths = [reader.mnist_pen_width(strokes, strokes_size(strokes), pen) for pen in (4, 30)]
         assert widths[0] == pytest.approx(widths[1], rel=0.05)
         assert widths[0] == pytest.approx(MNIST_PEN * height, rel=0.15)
+    for height in (10, 12):  # written small on the pad's 240 x 800 px, with a thin pen
+        strokes = digit_strokes("1704", origin=(30, 100), height=height, spacing=height / 3)
+        for pen in (2, 4):
+            assert reader.mnist_pen_width(strokes, (240, 800), pen) == pytest.approx(MNIST_PEN * height, rel=0.15)
     assert reader.mnist_pen_width([], (100, 200), 14) == 14
     assert reader.read_strokes([], (100, 200), 14).text == ""
 
@@ -489,6 +516,23 @@ def test_the_polarity_a_reader_is_told_for_images_leaves_a_pads_strokes_as_drawn
     assert reader.read_strokes(strokes, (240, 800), 14).text == "31415"
     turned = [np.asarray(stroke) @ [[1.0, -0.2], [0.2, 1.0]] + [0, 90] for stroke in strokes]  # written uphill
     assert reader.read_strokes(turned, (340, 800), 14).text == "31415"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["auto", "crnn"])
+def test_small_writing_on_the_pad_is_read_level_or_uphill_boxed_on_the_pad(auto_reader, method):
+    from digitlab.strokes import digit_strokes, rasterize
+
+    reader = Reader(auto_reader.model, method=method, candidate_model=auto_reader.candidate_model,
+                    crnn_model=auto_reader.crnn_model)
+    strokes = digit_strokes("31415926", origin=(30, 100), height=10, spacing=3, style="continental")
+    uphill = [np.asarray(stroke) @ [[1.0, -0.2], [0.2, 1.0]] + [0, 90] for stroke in strokes]
+    for drawn, size in [(strokes, (240, 800)), (uphill, (340, 800))]:
+        reading = reader.read_strokes(drawn, size, 2)
+        assert reading.text == "31415926"
+        ink = rasterize(drawn, size, 2) > 127
+        for x, y, w, h in (digit.box for digit in reading.digits):
+            assert ink[y:y + h, x:x + w].any() and max(w, h) <= 20  # a digit's ink, in the pad's pixels
 
 
 @pytest.mark.slow
