@@ -35,7 +35,6 @@ are not a path, a PIL image or a numpy array.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -228,30 +227,34 @@ class Reader:
         strokes = list(strokes)
         drawn_with = DEFAULT_PEN_WIDTH if pen_width is None else pen_width
         pen_width = self.mnist_pen_width(strokes, size, drawn_with)
-        page, segmentation = self._drawn_page(strokes, size, pen_width, memory=self._drawings)
-        if self.method != "auto":  # the strokes' image, as read() reads an image (its ink: light on a black canvas)
-            reading = self._read_level(page, segmentation, "light_on_dark")
-        elif abs(tilt := line_tilt(segmentation)) < LEVEL_FROM_DEGREES:
-            lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=self._drawings)
-            reading = self.read_graph(page, segmentation, lines, memory=self._drawings)
-        else:  # as read() does, with the strokes themselves turned level
-            level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
-            level_page, level_segmentation = self._drawn_page(level_strokes, canvas, pen_width)
-            lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
-            level_reading = self.read_graph(level_page, level_segmentation, lines)
-            reading = Levelled(page, level_page, turn).read_back(level_reading)
+        canvas = rasterize(strokes, size, pen_width, memory=self._drawings)
+        scale = drawing_scale(pen_width)
+        if scale == 1:
+            page, segmentation = self.find_boxes(canvas, drawn=True)
+            reading = self._read_drawn(page, segmentation, strokes, size, pen_width, memory=self._drawings)
+        else:  # small writing: its part of the pad drawn larger, read there, its boxes brought back onto the pad
+            placed, placed_size, placed_pens, move = enlarged(strokes, pen_width, scale)
+            placed_page, placed_segmentation = self.find_boxes(rasterize(placed, placed_size, placed_pens), drawn=True)
+            placed_reading = self._read_drawn(placed_page, placed_segmentation, placed, placed_size, placed_pens)
+            reading = Levelled(drawn_page(canvas, method=self.threshold), placed_page, move).read_back(placed_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
         return reading.with_boxes_grown(thinner_by / 2, size)
 
-    def _drawn_page(self, strokes, size: tuple[int, int], pen_width, memory=None) -> tuple[Page, Segmentation]:
-        """``strokes`` drawn with ``pen_width`` (pad pixels), prepared and segmented (:meth:`find_boxes`): drawn
-        larger where the pen is thinner than :data:`digitlab.strokes.THINNEST_PEN`, as the page's ``scale`` says,
-        so that small writing reads as large writing does; boxes still come back in the pad's pixels."""
-        scale = drawing_scale(pen_width)
-        if scale > 1:
-            strokes, size, pen_width = enlarged(strokes, size, pen_width, scale)
-        page, segmentation = self.find_boxes(rasterize(strokes, size, pen_width, memory=memory), drawn=True)
-        return replace(page, scale=page.scale * scale), segmentation
+    def _read_drawn(self, page: Page, segmentation: Segmentation, strokes, size: tuple[int, int], pen_width,
+                    memory=None) -> Reading:
+        """A pad's ``strokes`` drawn on ``page`` (a canvas of ``size``, with ``pen_width``), read by this reader's
+        method: method "auto" with the strokes as its pieces, turned level where their lines tilt."""
+        if self.method != "auto":  # the strokes' image, as read() reads an image (its ink: light on a black canvas)
+            return self._read_level(page, segmentation, "light_on_dark")
+        tilt = line_tilt(segmentation)
+        if abs(tilt) < LEVEL_FROM_DEGREES:
+            lines = ink_pieces.stroke_lines(page, segmentation, strokes, pen_width, memory=memory)
+            return self.read_graph(page, segmentation, lines, memory=memory)
+        # As read() does, with the strokes themselves turned level.
+        level_strokes, canvas, turn = turned_strokes(strokes, size, -tilt)
+        level_page, level_segmentation = self.find_boxes(rasterize(level_strokes, canvas, pen_width), drawn=True)
+        lines = ink_pieces.stroke_lines(level_page, level_segmentation, level_strokes, pen_width)
+        return Levelled(page, level_page, turn).read_back(self.read_graph(level_page, level_segmentation, lines))
 
     def mnist_pen_width(self, strokes, size: tuple[int, int], pen_width):
         """The pen width (pad pixels) that draws ``strokes`` as thick, for their digits' height, as MNIST's
@@ -272,8 +275,8 @@ class Reader:
             return pen_width
         scale = drawing_scale(mnist_pen(height))
         if scale > 1:  # only the strokes' part of the pad, so that a long line of small digits is not shrunk again
-            larger = rasterize(*enlarged(strokes, size, pen_width, scale, cropped=True))
-            drawn = drawn_page(larger, method=self.threshold)
+            placed, placed_size, placed_pens, _ = enlarged(strokes, pen_width, scale)
+            drawn = drawn_page(rasterize(placed, placed_size, placed_pens), method=self.threshold)
             height = segment(drawn.mask).digit_height / (drawn.scale * scale) or height
         return mnist_pen(height)
 

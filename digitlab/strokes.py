@@ -76,20 +76,20 @@ def drawing_scale(pen_width) -> int:
     return max(1, math.ceil(THINNEST_PEN / float(np.min(pen_width))))
 
 
-def enlarged(strokes, size: tuple[int, int], pen_width, scale: float, cropped: bool = False):
-    """``strokes`` on a canvas of ``size`` drawn with ``pen_width``, all ``scale`` times larger: the strokes'
-    points, the canvas size and the pen width (one, or one per stroke) to draw them with. ``cropped``: on a
-    canvas only as large as their ink (the points moved with it), for a measure that needs no position."""
+def enlarged(strokes, pen_width, scale: float):
+    """``strokes`` drawn with ``pen_width`` (one, or one per stroke), ``scale`` times larger, on a canvas only
+    as large as their ink: the strokes' points, the canvas's (height, width), the pen widths to draw them with,
+    and the 2x3 affine matrix that maps the pad's pixels to the canvas's."""
     points = [stroke_points(stroke) * scale for stroke in strokes]
     pens = np.multiply(pen_width, scale)
-    if cropped and points:
-        reach = _ink_reach(float(np.max(pens)))
-        corner = np.min([stroke.min(axis=0) for stroke in points], axis=0) - reach
-        points = [stroke - corner for stroke in points]
-        width, height = np.max([stroke.max(axis=0) for stroke in points], axis=0) + reach
-        return points, (math.ceil(height) + 1, math.ceil(width) + 1), pens
-    height, width = _canvas_size(size)
-    return points, (math.ceil(height * scale), math.ceil(width * scale)), pens
+    if not points:
+        return points, (1, 1), pens, np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
+    reach = _ink_reach(float(np.max(pens)))
+    corner = np.min([stroke.min(axis=0) for stroke in points], axis=0) - reach
+    points = [stroke - corner for stroke in points]
+    width, height = np.max([stroke.max(axis=0) for stroke in points], axis=0) + reach
+    move = np.array([[scale, 0.0, -corner[0]], [0.0, scale, -corner[1]]])
+    return points, (math.ceil(height) + 1, math.ceil(width) + 1), pens, move
 
 
 def rasterize(

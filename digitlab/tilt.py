@@ -84,9 +84,10 @@ def _turn(size: tuple[int, int], degrees: float) -> tuple[np.ndarray, tuple[int,
 @dataclass(frozen=True)
 class Levelled:
     """A ``page`` whose lines tilt, and ``level``, the same turned level (:func:`turned` or
-    :func:`turned_strokes`) and prepared again. ``turn`` (a 2x3 affine matrix) maps the input's pixels, in
-    which a reading of ``page`` gives its boxes, to those of the turned input, in which a reading of
-    ``level`` gives them."""
+    :func:`turned_strokes`) and prepared again; or a pad's small writing, and ``level`` the same drawn larger
+    (:func:`digitlab.strokes.enlarged`). ``turn`` (a 2x3 affine matrix) maps the input's pixels, in which a
+    reading of ``page`` gives its boxes, to those of ``level``'s input, in which a reading of ``level`` gives
+    them."""
 
     page: Page
     level: Page

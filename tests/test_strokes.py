@@ -103,21 +103,20 @@ def test_strokes_drawn_larger_are_the_same_drawing_enlarged():
     assert drawing_scale(THINNEST_PEN / 2) == 2 and drawing_scale(THINNEST_PEN / 2.5) == 3
     assert drawing_scale([THINNEST_PEN / 2, 3 * THINNEST_PEN]) == 2  # the thinnest pen decides
     assert drawing_scale([]) == 1  # nothing drawn
-    strokes = digit_strokes("4", origin=(5, 5), height=12)  # two strokes
-    points, size, pens = enlarged(strokes, (24, 20), [1.5, 2.0], 3)
-    assert size == (72, 60) and list(pens) == [4.5, 6.0]
-    for stroke, point in zip(strokes, points):
-        np.testing.assert_allclose(point, 3 * np.asarray(stroke))
-    small, large = (np.argwhere(rasterize(*drawing) > 127) for drawing in [(strokes, (24, 20), [1.5, 2.0]),
+    strokes = digit_strokes("4", origin=(30, 100), height=12)  # two strokes, on a pad of 240 x 800 px
+    points, size, pens, move = enlarged(strokes, [1.5, 2.0], 3)
+    assert list(pens) == [4.5, 6.0]
+    for stroke, point in zip(strokes, points):  # the move maps the pad's pixels to the canvas's
+        np.testing.assert_allclose(point, np.asarray(stroke) @ move[:, :2].T + move[:, 2])
+    small, large = (np.argwhere(rasterize(*drawing) > 127) for drawing in [(strokes, (240, 800), [1.5, 2.0]),
                                                                            (points, size, pens)])
-    np.testing.assert_allclose(large.min(axis=0), 3 * small.min(axis=0), atol=3)  # the same ink, three times larger
-    np.testing.assert_allclose(large.max(axis=0), 3 * small.max(axis=0), atol=3)
-    points, size, pens = enlarged(strokes, (240, 800), [1.5, 2.0], 3, cropped=True)  # the ink's part of the pad only
-    cropped = rasterize(points, size, pens)
-    assert size[0] < 3 * 16 and size[1] < 3 * 12  # the 4 is 12 px tall and 7 px wide, its pen 2 px
-    whole = rasterize(*enlarged(strokes, (240, 800), [1.5, 2.0], 3))
-    assert int(cropped.sum()) == pytest.approx(int(whole.sum()), rel=0.01)  # all of its ink (moved by a fraction of a pixel)
-    assert not (cropped[[0, -1]].any() or cropped[:, [0, -1]].any())
+    assert size[0] < 3 * 16 and size[1] < 3 * 12  # the ink's part of the pad: the 4 is 12 x 7 px, its pen 2 px
+    corner = move[::-1, 2]  # (row, column)
+    np.testing.assert_allclose(large.min(axis=0) - corner, 3 * small.min(axis=0), atol=3)  # the same ink, larger
+    np.testing.assert_allclose(large.max(axis=0) - corner, 3 * small.max(axis=0), atol=3)
+    drawn = rasterize(points, size, pens)
+    assert not (drawn[[0, -1]].any() or drawn[:, [0, -1]].any())  # all of it
+
 
 @pytest.mark.parametrize(
     "strokes, size, pen_width, message",
