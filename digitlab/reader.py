@@ -234,8 +234,10 @@ class Reader:
             reading = self._read_drawn(page, segmentation, strokes, size, pen_width, memory=self._drawings)
         else:  # small writing: its part of the pad drawn larger, read there, its boxes brought back onto the pad
             placed, placed_size, placed_pens, move = enlarged(strokes, pen_width, scale)
-            placed_page, placed_segmentation = self.find_boxes(rasterize(placed, placed_size, placed_pens), drawn=True)
-            placed_reading = self._read_drawn(placed_page, placed_segmentation, placed, placed_size, placed_pens)
+            placed_canvas = rasterize(placed, placed_size, placed_pens, memory=self._drawings)
+            placed_page, placed_segmentation = self.find_boxes(placed_canvas, drawn=True)
+            placed_reading = self._read_drawn(placed_page, placed_segmentation, placed, placed_size, placed_pens,
+                                              memory=self._drawings)
             reading = Levelled(drawn_page(canvas, method=self.threshold), placed_page, move).read_back(placed_reading)
         thinner_by = float(np.mean(drawn_with)) - float(np.mean(pen_width)) if strokes else 0.0
         return reading.with_boxes_grown(thinner_by / 2, size)
