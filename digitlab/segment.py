@@ -155,13 +155,17 @@ def between_lines(boxes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """For each pair ``(i, j)`` of ``boxes`` (an (N, 4) array of (x, y, w, h)), one above the other: is the gap
     between them a gap between two lines of writing, rather than a break in one digit?
 
-    It is when both are shaped like digits, taller than wide, and there is
-    writing beside the pair, level with one of the two, with a row of the gap
-    blank across the nearest of it on either side: digits side by side in a
-    line, and another line below. A pen's break is a gap in one digit only:
-    its neighbours' ink runs through it. A scratch across a whole line runs
-    past the neighbours too, but leaves pieces of digits, mostly wider than
-    tall. Only the nearest neighbours count, so lines a little aslant part too.
+    It is when there is writing beside the pair, level with one of the two,
+    with a row of the gap blank across the nearest of it on either side:
+    digits side by side in a line, and another line below. A pen's break is a
+    gap in one digit only: its neighbours' ink runs through it. A scratch
+    across a whole line runs past the neighbours too, but it cuts every digit
+    it crosses on the same two rows and leaves pieces of digits, mostly wider
+    than tall: a gap whose nearest writing beside ends and begins on exactly
+    the pair's rows, between two pieces not both taller than wide, is such a
+    cut. Lines of handwriting do not end on one row, and their digits are
+    often wider than tall. Only the nearest neighbours count, so lines a
+    little aslant part too.
     """
     x, y, w, h = np.asarray(boxes, dtype=float).T
     first, second = np.asarray(pairs, dtype=int).reshape(-1, 2).T
@@ -172,21 +176,24 @@ def between_lines(boxes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     left = np.minimum(x[first], x[second])[:, None]
     right = np.maximum((x + w)[first], (x + w)[second])[:, None]
     beside = np.zeros(len(upper), dtype=bool)
+    cut_straight = np.ones(len(upper), dtype=bool)
     # The upper piece's nearest neighbours cover the gap from its top down to their bottoms, the lower piece's
     # from their tops down to its bottom; the rows between stay blank.
     blank_from, blank_to = (y + h)[upper], y[lower]
     for piece, is_upper in ((upper, True), (lower, False)):
         level = (y < (y + h)[piece][:, None]) & (y + h > y[piece][:, None])
+        edge = y + h if is_upper else y  # where the gap begins below the upper piece, ends above the lower one
         for distance in (left - (x + w), x - right):  # to the pair's left, to its right
             distance = np.where(level & (distance >= 0), distance, np.inf)
             nearest, found = np.argmin(distance, axis=1), np.isfinite(distance.min(axis=1))
             beside |= found
+            cut_straight &= ~found | (edge[nearest] == edge[piece])
             if is_upper:
                 blank_from = np.where(found, np.maximum(blank_from, (y + h)[nearest]), blank_from)
             else:
                 blank_to = np.where(found, np.minimum(blank_to, y[nearest]), blank_to)
     digit_shaped = (h[upper] >= w[upper]) & (h[lower] >= w[lower])
-    return digit_shaped & beside & (blank_to > blank_from)
+    return beside & (blank_to > blank_from) & (digit_shaped | ~cut_straight)
 
 
 # --- 3. Specks ------------------------------------------------------------

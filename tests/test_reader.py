@@ -548,6 +548,34 @@ def test_two_lines_written_close_together_on_the_pad_read_as_two_lines(auto_read
     assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).lines == lines  # and photographed
 
 
+def _written_as_people_do(lines: list[str], height: int, gap: int):
+    """``lines`` of digits on the pad's 240 x 800 px, ``gap`` px apart, as people write them: wider than tall,
+    each a few pixels above or below its neighbours."""
+    from digitlab.strokes import digit_strokes
+
+    lifts = (0, 3, -2, 3, -1, 2, -3, 1)
+    top = (240 - 2 * height - gap) // 2
+    strokes = []
+    for row, text in enumerate(lines):
+        for column, digit in enumerate(text):
+            lift = lifts[(column + 3 * row) % len(lifts)]
+            origin = (30 + 1.35 * height * column, top + row * (height + gap) + lift)
+            strokes += digit_strokes(digit, origin=origin, height=height, width_ratio=1.1)
+    return strokes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lines, height, gap", [(["2702", "4059"], 80, 24), (["7020", "235"], 80, 24),
+                                                (["9042", "0727"], 90, 28)])
+def test_two_lines_of_wide_digits_written_close_together_on_the_pad_read_as_two_lines(auto_reader, lines, height,
+                                                                                       gap):
+    from digitlab.strokes import rasterize
+
+    strokes = _written_as_people_do(lines, height, gap)
+    assert auto_reader.read_strokes(strokes, (240, 800)).lines == lines
+    assert auto_reader.read(255 - rasterize(strokes, (240, 800), 6)).lines == lines  # and photographed
+
+
 def _marked(text: str, mark: str):
     """``text`` written on the pad's 240 x 800 px, 80 px tall, with a mark a student adds around it or under it."""
     from digitlab.strokes import digit_strokes

@@ -175,6 +175,40 @@ def test_two_lines_written_close_together_are_two_lines_of_whole_digits(gap):
     assert all(close(box, truth) for box, truth in zip(boxes(found), first + second)), boxes(found)
 
 
+# As people write them: digits wider than tall, each a few pixels higher or lower than its neighbours.
+TWO = [[(0.0, 0.25), (0.5, 0.0), (1.0, 0.25), (0.0, 1.0), (1.0, 1.0)]]
+SEVEN = [[(0.0, 0.0), (1.0, 0.0), (0.35, 1.0)]]
+ZERO = [[(0.5, 0.0), (1.0, 0.5), (0.5, 1.0), (0.0, 0.5), (0.5, 0.0)]]
+WIDE_DIGITS, WIDE_WIDTH = [TWO, SEVEN, ZERO, TWO], int(1.2 * HEIGHT)
+LIFTS = [0, 3, -2, 4]
+
+
+def _wide_line(canvas, top, lifts=LIFTS):
+    return [draw(canvas, shape, 30 + (WIDE_WIDTH + 20) * i, top + lift, width=WIDE_WIDTH)
+            for i, (shape, lift) in enumerate(zip(WIDE_DIGITS, lifts))]
+
+
+@pytest.mark.parametrize("gap", [9, 12, 15])  # 4 to 10 px of paper between the lines: 7 to 17 % of the digit height
+def test_two_lines_of_wide_digits_written_close_together_are_two_lines(gap):
+    canvas = np.zeros((2 * HEIGHT + gap + 60, 440), np.uint8)
+    top = 20 + STROKE
+    first = _wide_line(canvas, top)
+    second = _wide_line(canvas, top + HEIGHT + STROKE + gap, lifts=[2, -1, 3, 0])
+    found = segment(canvas)
+    assert [segment.line for segment in found.segments] == [0] * 4 + [1] * 4, boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found), first + second)), boxes(found)
+
+
+def test_a_scratch_across_a_line_of_wide_digits_leaves_one_line_of_whole_digits():
+    # A band blank across the whole line cuts every digit on the same two rows: pieces of digits, not two lines.
+    canvas = np.zeros((HEIGHT + 80, 440), np.uint8)
+    digits = _wide_line(canvas, 30)
+    canvas[30 + HEIGHT // 2:30 + HEIGHT // 2 + 3, :] = 0
+    found = segment(canvas)
+    assert [segment.line for segment in found.segments] == [0] * 4, boxes(found)
+    assert all(close(box, truth) for box, truth in zip(boxes(found), digits)), boxes(found)
+
+
 def test_digits_broken_across_the_middle_stay_whole_alone_and_in_a_line():
     # Every digit broken where a pen skipped, at a height of its own: one line of whole digits.
     canvas = np.zeros((120, 420), np.uint8)
