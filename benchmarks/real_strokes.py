@@ -16,6 +16,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   the desk the sheet lies on beside one to four of its sides; and once more taken a little turned
   (:func:`digitlab.unipen.askew`), the desk at the frame's corners or beside the sheet (with ``--rulings`` too,
   the ruled and the squared sets on a desk and askew as well).
+- with ``--two-lines``, the strings two to a page, the second written under the first, as tall, with 10-40 %
+  of their height of paper between the two lines' ink (:meth:`digitlab.unipen.PenString.over`), on the pad and
+  on paper: a page's two lines must read as two lines, each right.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -52,7 +55,7 @@ two readings of the same items compare item by item
 (``benchmarks/compare_recipes.py`` reads its networks so).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--turn DEGREES] [--rulings] [--desk] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--turn DEGREES] [--rulings] [--desk] [--two-lines] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 [--card] [--json OUT.json]
 """
 
@@ -81,26 +84,34 @@ from digitlab.reader import METHODS, Reader
 #: The seed of the photos' paper, ink, blur and noise: one seed for every paper set, so that plain, ruled and
 #: squared paper photograph the same strings alike and their readings pair item by item.
 PHOTO_SEED = 2
+#: ``--two-lines``: the paper between a page's two lines, as a fraction of their height (drawn from this range,
+#: seeded by :data:`PAGE_SEED`): closer than people mostly leave, as on the pad's 240 px.
+LINE_GAPS, PAGE_SEED = (0.1, 0.4), 7
 
 
 def read_all(read, items, truths, name: str = "reading") -> dict:
     """``read`` every item (a :class:`~digitlab.unipen.PenString`: ``read`` takes its strokes as the pad does,
     or draws it on paper); count strings, digits per class, confusions and misread strings per writer, time
-    each read, and say which items were read right. A progress bar named ``name`` shows on a terminal."""
+    each read, and say which items were read right. A string of one line is right with its digits in any
+    lines, a page of two lines (``truth`` holds a newline, shown "/" among the confusions) only in those two.
+    A progress bar named ``name`` shows on a terminal."""
     right = []
     per_class = np.zeros((10, 2), dtype=np.int64)  # [right, total] per digit written
     confusions, seconds = Counter(), []
     misread, written = Counter(), Counter()  # strings per writer
     for item, truth in tqdm(zip(items, truths), total=len(truths), desc=name, leave=False, disable=None):
         started = time.perf_counter()
-        text = read(item).text.replace("\n", "")
+        text = read(item).text
         seconds.append(time.perf_counter() - started)
+        if "\n" not in truth:  # one line written: its digits, in whatever lines they were read
+            text = text.replace("\n", "")
         right.append(text == truth)
         written[item.writer] += 1
         misread[item.writer] += text != truth
         for position, character in enumerate(truth):
-            per_class[int(character)] += (len(text) == len(truth) and text[position] == character, 1)
-        confusions.update(differences(truth, text))
+            if character != "\n":
+                per_class[int(character)] += (len(text) == len(truth) and text[position] == character, 1)
+        confusions.update(differences(truth.replace("\n", "/"), text.replace("\n", "/")))
     digits_right, digits = per_class.sum(axis=0)
     return {"strings": sum(right) / len(truths), "right": right, "digits": digits_right / digits,
             "per_class": per_class[:, 0] / np.maximum(per_class[:, 1], 1), "confusions": confusions,
@@ -238,6 +249,8 @@ def main() -> int:
                         help="also read the paper strings on ruled and on squared paper")
     parser.add_argument("--desk", action="store_true",
                         help="also read the paper strings photographed on a desk, beside the sheet and askew")
+    parser.add_argument("--two-lines", action="store_true",
+                        help="also read the strings two to a page, one under the other, on the pad and on paper")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
@@ -248,9 +261,9 @@ def main() -> int:
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
     if args.card and (args.half != "report" or args.quick or args.turn or args.rulings or args.desk
-            or args.digit_cost is not None):
-        parser.error("--card records the report half's figures of the reader as it reads by default: "
-                     "use it with --half report, without --quick, --turn, --rulings, --desk or --digit-cost.")
+            or args.two_lines or args.digit_cost is not None):
+        parser.error("--card records the report half's figures of the reader as it reads by default: use it "
+                     "with --half report, without --quick, --turn, --rulings, --desk, --two-lines or --digit-cost.")
     cards = models_that_read(args.method, args.cnn, args.crnn, args.candidate) if args.card else {}
     missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
     if missing:
@@ -314,6 +327,11 @@ def main() -> int:
     for desk, where in desks.items():
         for printed in papers:
             sets[f"strings of 3-8, {printed}paper{where}"] = (photographed(printed.strip(), desk), lines, texts)
+    if args.two_lines:
+        gaps = np.random.default_rng(PAGE_SEED).uniform(*LINE_GAPS, size=len(lines) // 2)
+        pages = [first.over(second, gap) for first, second, gap in zip(lines[0::2], lines[1::2], gaps)]
+        sets["two lines, pad"] = (on_pad, pages, [page.text for page in pages])
+        sets["two lines, paper"] = (photographed(), pages, [page.text for page in pages])
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

@@ -215,6 +215,17 @@ class PenString:
         rows = np.concatenate([stroke[:, 1] for stroke in self.strokes])
         return float(rows.max() - rows.min())
 
+    def over(self, below: PenString, gap: float) -> PenString:
+        """This writing with ``below`` written under it, as tall and with this pen, ``gap`` of the height of paper
+        between the ink of the two (their strokes a pen's width further apart): a page of two lines."""
+        strokes = np.concatenate(self.strokes)
+        top = strokes[:, 1].max() + gap * self.height + self.pen_width
+        under = fit_strokes(below.strokes, self.height, (strokes[:, 0].min(), top))
+        ink = np.concatenate([strokes, *under])
+        size = tuple(int(np.ceil(extent + MARGIN + self.pen_width)) for extent in ink.max(axis=0)[::-1])
+        return replace(self, strokes=self.strokes + under, text=f"{self.text}\n{below.text}", size=size,
+                       sources=self.sources + below.sources)
+
     def turned(self, degrees: float) -> PenString:
         """The same writing turned ``degrees`` counter-clockwise, on a canvas large enough: written, or
         photographed, at a slant (:func:`digitlab.tilt.turned_strokes`)."""

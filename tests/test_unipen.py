@@ -130,6 +130,20 @@ def test_a_string_turned_keeps_all_its_ink_on_a_larger_canvas(tiny):
     assert all((stroke >= 0).all() and (stroke <= slanted.size[::-1]).all() for stroke in slanted.strokes)
 
 
+def test_two_strings_one_over_the_other_make_a_page_of_two_lines(tiny):
+    first, second = unipen.strings(unipen.load_digits(tiny, sha256=None), 2, seed=3)
+    page = first.over(second, 0.25)
+    assert page.text == f"{first.text}\n{second.text}" and page.pen_width == first.pen_width
+    assert page.sources == first.sources + second.sources
+    upper, lower = np.concatenate(page.strokes[:len(first.strokes)]), np.concatenate(page.strokes[len(first.strokes):])
+    assert np.array_equal(upper, np.concatenate(first.strokes))  # the first line stays where it was written
+    assert np.ptp(lower[:, 1]) == pytest.approx(first.height)  # the second as tall as the first
+    assert lower[:, 1].min() - upper[:, 1].max() == pytest.approx(0.25 * first.height + first.pen_width)
+    assert lower[:, 0].min() == pytest.approx(upper[:, 0].min())  # both lines start at the same margin
+    image = page.on_pad()
+    assert image.shape == page.size and image[-5:].max() == 0 and image[:, -5:].max() == 0
+
+
 def test_isolated_digits_and_paper_versions(tiny, rng):
     digits = unipen.load_digits(tiny, sha256=None)
     alone = unipen.isolated(digits[:3])
@@ -246,6 +260,15 @@ def test_benchmark_tells_strings_misread_in_company_from_those_whose_digits_misr
                                                "misread although each of their digits read right alone: 1")
 
 
+def test_benchmark_reads_a_page_right_in_its_two_lines_only_and_a_string_in_any(benchmark):
+    real_strokes = benchmark("real_strokes")
+    readings = iter(["12\n34", "1234", "12\n34"])
+    result = real_strokes.read_all(lambda item: SimpleNamespace(text=next(readings)),
+                                   [SimpleNamespace(writer="aaa-000")] * 3, ["12\n34", "12\n34", "1234"])
+    assert result["right"] == [True, False, True]  # a page read as one line is misread; a string in two is not
+    assert result["confusions"] == Counter({"/ -> -": 1}) and result["digits"] == pytest.approx(8 / 12)
+
+
 def test_report_figures_go_into_the_card_of_each_model_that_read(tmp_path, benchmark):
     """Each card keeps what it held, gains the figures under the method, and names the other model by checksum."""
     real_strokes = benchmark("real_strokes")
@@ -312,3 +335,14 @@ def test_the_shipped_reader_reads_real_digits_drawn_on_the_pad(real_choose_half)
     read = [reader.read(pen.on_pad()).text for pen in unipen.isolated(sample, seed=5)]
     right = sum(text == str(digit.label) for text, digit in zip(read, sample))
     assert right >= 0.94 * len(sample), f"{right}/{len(sample)} real digits read right"
+
+
+@pytest.mark.slow
+def test_two_lines_of_real_writing_close_together_read_as_two_lines(real_choose_half):
+    from digitlab.reader import Reader
+
+    reader = Reader.default()
+    lines = unipen.strings(real_choose_half, 80, seed=11)
+    pages = [first.over(second, 0.15) for first, second in zip(lines[0::2], lines[1::2])]  # 15 % of the height apart
+    right = sum(reader.read_strokes(page.strokes, page.size, page.pen_width).text == page.text for page in pages)
+    assert right >= 30, f"{right}/{len(pages)} pages of two lines read right"
