@@ -68,9 +68,9 @@ def _read(args) -> int:
     from digitlab.image_files import open_image
     from digitlab.preprocess import MAX_WORKING_SIDE, ImageError
 
-    if args.annotate and len(args.image) > 1:
-        print(f"digitlab read: --annotate {args.annotate}: saves one image's annotation, and "
-              f"{len(args.image)} images were given: read them one at a time to annotate each", file=sys.stderr)
+    annotations, problem = _annotation_paths(args.annotate, args.image) if args.annotate else ({}, None)
+    if problem:
+        print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
         return 2
     readable = []
     for image in args.image:  # the headers only, before loading the model: what is no image, or too large, fails fast
@@ -80,10 +80,6 @@ def _read(args) -> int:
         except ImageError as error:
             print(f"digitlab read: {error}", file=sys.stderr)
     if not readable:
-        return 2
-    problem = args.annotate and _annotate_problem(args.annotate, args.image[0])
-    if problem:
-        print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
         return 2
     from digitlab.model import ModelFileError
     from digitlab.reader import Reader
@@ -99,16 +95,17 @@ def _read(args) -> int:
     failed = len(readable) < len(args.image)
     for image in readable:
         try:
-            failed |= not _read_one(reader, image, args, named=len(args.image) > 1)
+            failed |= not _read_one(reader, image, args, named=len(args.image) > 1, annotation=annotations.get(image))
         except ModelFileError as error:  # the CRNN or the candidate CNN, loaded at the first read that needs it
             print(f"digitlab read: {error}", file=sys.stderr)
             return 2
     return 2 if failed else 0
 
 
-def _read_one(reader, image: str, args, named: bool) -> bool:
+def _read_one(reader, image: str, args, named: bool, annotation: Path | None = None) -> bool:
     """Read ``image`` and print what was read (``named``: each line after the image's name, as grep does with
-    several files; JSON with an ``"image"`` key); True when it was read and its annotation saved."""
+    several files; JSON with an ``"image"`` key); True when it was read and its annotation saved to
+    ``annotation`` (if given)."""
     import json
 
     from digitlab.preprocess import ImageError
@@ -134,23 +131,35 @@ def _read_one(reader, image: str, args, named: bool) -> bool:
         print(f"digitlab read: {image}: unsure of {len(unsure)} digit{'s' if len(unsure) > 1 else ''} of "
               f"{len(reading.digits)} (confidence under {UNSURE_BELOW:.0%}); --json gives each digit's confidence",
               file=sys.stderr)
-    problem = args.annotate and _save_annotated(reading, Path(args.annotate))
+    problem = annotation and _save_annotated(reading, annotation)
     if problem:
-        print(f"digitlab read: --annotate {args.annotate}: {problem}", file=sys.stderr)
+        print(f"digitlab read: --annotate {annotation}: {problem}", file=sys.stderr)
         return False
     return True
 
 
-def _annotate_problem(annotate: str, image: str) -> str | None:
-    """What is wrong with ``--annotate``'s path, found before anything is read (None: nothing)."""
+def _annotation_paths(annotate: str, images: list[str]) -> tuple[dict[str, Path], str | None]:
+    """Where ``--annotate`` saves each image's annotation, and what is wrong with it, found before anything is
+    read (None: nothing). An image file name takes one image's; a folder (made if missing) takes
+    ``NAME_annotated.png`` for each image ``NAME.*``."""
     path = Path(annotate)
-    if path.is_dir():
-        return "a folder: give a file name such as OUT.png"
-    if not _is_image_name(annotate):
-        return "not an image file name (use .png or .jpg)"
-    if path.exists() and path.resolve() == Path(image).resolve():
-        return "that is the image being read; give another name"
-    return None
+    if _is_image_name(annotate) and not path.is_dir():
+        if len(images) > 1:
+            return {}, f"one image file, and {len(images)} images were given: give a folder to annotate each in"
+        paths = {images[0]: path}
+    elif path.suffix and not path.is_dir():
+        return {}, "not an image file name (use .png or .jpg) nor a folder"
+    elif path.exists() and not path.is_dir():
+        return {}, "a file, not a folder: give a folder to annotate in, or a file name such as OUT.png"
+    else:
+        paths = {image: path / f"{Path(image).stem}_annotated.png" for image in images}
+    by_path = {}
+    for image, annotation in paths.items():
+        if annotation.exists() and annotation.resolve() == Path(image).resolve():
+            return {}, f"{annotation} is an image being read; give another name"
+        if by_path.setdefault(annotation.resolve(), image) != image:
+            return {}, f"{by_path[annotation.resolve()]} and {image} would both be annotated as {annotation}"
+    return paths, None
 
 
 def _save_annotated(reading, path: Path) -> str | None:
@@ -183,7 +192,9 @@ def _add_read_command(commands) -> None:
                       help="an image file (PNG, JPEG, ...); with several, each line read starts with its file's "
                            "name (grep's way), and each JSON object has an \"image\" key")
     read.add_argument("--json", action="store_true", help="text, digits (value, confidence, box) and lines as JSON")
-    read.add_argument("--annotate", metavar="OUT.png", help="also save the image with boxes and digits drawn")
+    read.add_argument("--annotate", metavar="OUT.png|FOLDER",
+                      help="also save the image with boxes and digits drawn; for several images, a folder: "
+                           "NAME_annotated.png for each")
     read.add_argument("--model", help="the digit CNN of method contours, a .keras file (default: the shipped one)")
     read.add_argument("--method", choices=METHODS, default="auto",
                       help="auto (default): groups pieces of ink into the digits a CNN reads best, weighed against "

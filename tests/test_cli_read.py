@@ -69,7 +69,7 @@ def test_annotate_makes_its_folder_and_refuses_a_name_that_is_no_image(model_fil
     capsys.readouterr()
     assert main(["read", sample, "--annotate", str(tmp_path / "annotated.txt"), "--model", model_file]) == 2
     assert capsys.readouterr() == ("", f"digitlab read: --annotate {tmp_path / 'annotated.txt'}: not an image "
-                                       "file name (use .png or .jpg)\n")
+                                       "file name (use .png or .jpg) nor a folder\n")
 
 
 def test_several_images_are_read_each_line_after_its_name(model_file, blank_png, tmp_path, capsys):
@@ -91,7 +91,22 @@ def test_several_images_are_read_each_line_after_its_name(model_file, blank_png,
     assert [len(result["lines"]) for result in results] == [1, 2]
 
 
-def test_annotate_with_several_images_is_refused_before_any_model_loads(tmp_path, monkeypatch, capsys):
+def test_several_images_are_annotated_each_in_a_folder(model_file, tmp_path, capsys):
+    images = [SAMPLES_DIR / "4096.png", SAMPLES_DIR / "scan_31415.png"]
+    folder = tmp_path / "marked"  # made, as a file's folder is
+    assert main(["read", *map(str, images), "--annotate", str(folder), "--model", model_file]) == 0
+    assert sorted(path.name for path in folder.iterdir()) == ["4096_annotated.png", "scan_31415_annotated.png"]
+    for image in images:
+        annotated = Image.open(folder / f"{image.stem}_annotated.png")
+        assert annotated.mode == "RGB" and annotated.size == Image.open(image).size
+    capsys.readouterr()
+    assert main(["read", str(images[0]), "--annotate", str(folder), "--model", model_file]) == 0  # one, in a folder
+    assert capsys.readouterr().err == ""
+    assert Image.open(folder / "4096_annotated.png").size == Image.open(images[0]).size
+
+
+def test_annotating_several_images_where_they_cannot_go_is_refused_before_any_model_loads(tmp_path, monkeypatch,
+                                                                                          capsys):
     from digitlab.reader import Reader
 
     def no_model(cls, **options):
@@ -99,11 +114,22 @@ def test_annotate_with_several_images_is_refused_before_any_model_loads(tmp_path
 
     monkeypatch.setattr(Reader, "default", classmethod(no_model))
     images = [str(SAMPLES_DIR / "4096.png"), str(SAMPLES_DIR / "scan_31415.png")]
-    out = tmp_path / "out.png"
-    assert main(["read", *images, "--annotate", str(out)]) == 2
-    assert capsys.readouterr() == ("", f"digitlab read: --annotate {out}: saves one image's annotation, and 2 images "
-                                       "were given: read them one at a time to annotate each\n")
-    assert not out.exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    twins = [tmp_path / "one" / "4096.png", tmp_path / "two" / "4096.png"]
+    for twin in twins:
+        twin.parent.mkdir()
+        twin.write_bytes((SAMPLES_DIR / "4096.png").read_bytes())
+    cases = [(images, tmp_path / "out.png",
+              "one image file, and 2 images were given: give a folder to annotate each in"),
+             (images, a_file, "a file, not a folder: give a folder to annotate in, or a file name such as OUT.png"),
+             (list(map(str, twins)), tmp_path / "marked", f"{twins[0]} and {twins[1]} would both be annotated as "
+                                                          f"{tmp_path / 'marked' / '4096_annotated.png'}")]
+    for given, annotate, message in cases:
+        assert main(["read", *given, "--annotate", str(annotate)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"digitlab read: --annotate {annotate}: {message}\n", err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "one", "two"]  # nothing written
 
 
 def test_blank_image_prints_nothing_and_says_so(model_file, blank_png, capsys):
@@ -209,8 +235,7 @@ def test_annotate_never_destroys_a_file_and_explains_in_one_line(model_file, tmp
     kept.write_bytes(b"old contents")
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    cases = [(sample, "that is the image being read"), (tmp_path, "a folder"),
-             (kept, "cannot write it"), (blocker / "out.png", "cannot write it")]
+    cases = [(sample, "is an image being read"), (kept, "cannot write it"), (blocker / "out.png", "cannot write it")]
     for annotate, message in cases:
         assert main(["read", str(sample), "--annotate", str(annotate), "--model", model_file]) == 2, annotate
         err = capsys.readouterr().err
