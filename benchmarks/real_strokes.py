@@ -330,8 +330,9 @@ def main() -> int:
     if args.two_lines:
         gaps = np.random.default_rng(PAGE_SEED).uniform(*LINE_GAPS, size=len(lines) // 2)
         pages = [first.over(second, gap) for first, second, gap in zip(lines[0::2], lines[1::2], gaps)]
-        sets["two lines, pad"] = (on_pad, pages, [page.text for page in pages])
-        sets["two lines, paper"] = (photographed(), pages, [page.text for page in pages])
+        page_texts = [page.text for page in pages]
+        sets["two lines, pad"] = (on_pad, pages, page_texts)
+        sets["two lines, paper"] = (photographed(), pages, page_texts)
     results = {}
     for name, (read, items, truths) in sets.items():
         results[name] = read_all(read, items, truths, name)

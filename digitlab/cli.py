@@ -143,13 +143,14 @@ def _annotation_paths(annotate: str, images: list[str]) -> tuple[dict[str, Path]
     read (None: nothing). An image file name takes one image's; a folder (made if missing) takes
     ``NAME_annotated.png`` for each image ``NAME.*``."""
     path = Path(annotate)
-    if _is_image_name(annotate) and not path.is_dir():
+    is_folder = path.is_dir()
+    if _is_image_name(annotate) and not is_folder:
         if len(images) > 1:
             return {}, f"one image file, and {len(images)} images were given: give a folder to annotate each in"
         paths = {images[0]: path}
-    elif path.suffix and not path.is_dir():
+    elif path.suffix and not is_folder:
         return {}, "not an image file name (use .png or .jpg) nor a folder"
-    elif path.exists() and not path.is_dir():
+    elif path.exists() and not is_folder:
         return {}, "a file, not a folder: give a folder to annotate in, or a file name such as OUT.png"
     else:
         paths = {image: path / f"{Path(image).stem}_annotated.png" for image in images}
