@@ -19,6 +19,9 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
 - with ``--two-lines``, the strings two to a page, the second written under the first, as tall, with 10-40 %
   of their height of paper between the two lines' ink (:meth:`digitlab.unipen.PenString.over`), on the pad and
   on paper: a page's two lines must read as two lines, each right.
+- with ``--every K``, the pad set again with one point in K of each stroke kept (and its last): the points a
+  quicker hand, or a pointer reported less often, leaves farther apart, joined by straight segments as the pad
+  joins its points.
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command
@@ -55,7 +58,7 @@ two readings of the same items compare item by item
 (``benchmarks/compare_recipes.py`` reads its networks so).
 
 Run: python benchmarks/real_strokes.py [--half choose|report] [--n 1000] [--method auto|contours|crnn]
-[--turn DEGREES] [--rulings] [--desk] [--two-lines] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
+[--turn DEGREES] [--rulings] [--desk] [--two-lines] [--every K] [--cnn MODEL.keras] [--crnn MODEL.keras] [--candidate MODEL.keras] [--data PATH] [--quick]
 [--card] [--json OUT.json]
 """
 
@@ -68,6 +71,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -87,6 +91,12 @@ PHOTO_SEED = 2
 #: ``--two-lines``: the paper between a page's two lines, as a fraction of their height (drawn from this range,
 #: seeded by :data:`PAGE_SEED`): closer than people mostly leave, as on the pad's 240 px.
 LINE_GAPS, PAGE_SEED = (0.1, 0.4), 7
+
+
+def thinned(pen: unipen.PenString, every: int) -> unipen.PenString:
+    """``pen`` with one point in ``every`` of each stroke kept, and each stroke's last (``--every``)."""
+    strokes = [np.vstack([stroke[:-1:every], stroke[-1:]]) for stroke in pen.strokes]
+    return replace(pen, strokes=strokes)
 
 
 def read_all(read, items, truths, name: str = "reading") -> dict:
@@ -251,6 +261,8 @@ def main() -> int:
                         help="also read the paper strings photographed on a desk, beside the sheet and askew")
     parser.add_argument("--two-lines", action="store_true",
                         help="also read the strings two to a page, one under the other, on the pad and on paper")
+    parser.add_argument("--every", type=int, metavar="K",
+                        help="also read the pad strings with one point in K of each stroke kept, and its last")
     parser.add_argument("--top", type=int, default=12, help="confusions to list per set (default 12)")
     parser.add_argument("--quick", action="store_true", help="200 digits and 30 strings: a smoke test")
     parser.add_argument("--card", action="store_true",
@@ -260,10 +272,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.n < 1:
         parser.error(f"--n must be at least 1, got {args.n}.")
+    if args.every is not None and args.every < 2:
+        parser.error(f"--every must be at least 2 (every point is the pad set itself), got {args.every}.")
     if args.card and (args.half != "report" or args.quick or args.turn or args.rulings or args.desk
-            or args.two_lines or args.digit_cost is not None):
-        parser.error("--card records the report half's figures of the reader as it reads by default: use it "
-                     "with --half report, without --quick, --turn, --rulings, --desk, --two-lines or --digit-cost.")
+            or args.two_lines or args.every or args.digit_cost is not None):
+        parser.error("--card records the report half's figures of the reader as it reads by default: use it with "
+                     "--half report, without --quick, --turn, --rulings, --desk, --two-lines, --every or --digit-cost.")
     cards = models_that_read(args.method, args.cnn, args.crnn, args.candidate) if args.card else {}
     missing = [str(card_path(path)) for path in cards.values() if not card_path(path).is_file()]
     if missing:
@@ -322,6 +336,9 @@ def main() -> int:
         each_alone: (on_pad, unipen.isolated(alone), [str(d.label) for d in alone]),
         "strings of 3-8, pad": (on_pad, lines, texts),
     }
+    if args.every:
+        sets[f"strings of 3-8, pad, 1 point in {args.every}"] = (
+            lambda pen: on_pad(thinned(pen, args.every)), lines, texts)
     papers = ("", "ruled ", "squared ") if args.rulings else ("",)
     desks = {"": "", "beside": " on a desk", "askew": " askew on a desk"} if args.desk else {"": ""}
     for desk, where in desks.items():

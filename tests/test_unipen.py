@@ -251,6 +251,15 @@ def test_benchmark_names_the_writers_misread_most_and_reads_the_others_apart(cap
     assert capsys.readouterr().out == ""  # nothing misread, nobody named
 
 
+def test_benchmark_thins_each_stroke_to_one_point_in_k_and_keeps_its_last(benchmark):
+    real_strokes = benchmark("real_strokes")
+    stroke = np.column_stack([np.arange(10.0), np.zeros(10)])
+    pen = unipen.PenString([stroke, stroke[:1], stroke[:2]], 3.0, "1", (20, 20), "aaa-000")
+    thinned = real_strokes.thinned(pen, 4)
+    assert [list(points[:, 0]) for points in thinned.strokes] == [[0, 4, 8, 9], [0], [0, 1]]
+    assert (thinned.text, thinned.pen_width, thinned.size) == (pen.text, pen.pen_width, pen.size)
+
+
 def test_benchmark_tells_strings_misread_in_company_from_those_whose_digits_misread_alone(capsys, benchmark):
     real_strokes = benchmark("real_strokes")
     alone_right = [True, True, False, True]  # digit 2 is misread alone
