@@ -156,10 +156,11 @@ def _annotation_paths(annotate: str, images: list[str]) -> tuple[dict[str, Path]
         paths = {image: path / f"{Path(image).stem}_annotated.png" for image in images}
     by_path = {}
     for image, annotation in paths.items():
-        if annotation.exists() and annotation.resolve() == Path(image).resolve():
+        resolved = annotation.resolve()
+        if annotation.exists() and resolved == Path(image).resolve():
             return {}, f"{annotation} is an image being read; give another name"
-        if by_path.setdefault(annotation.resolve(), image) != image:
-            return {}, f"{by_path[annotation.resolve()]} and {image} would both be annotated as {annotation}"
+        if by_path.setdefault(resolved, image) != image:
+            return {}, f"{by_path[resolved]} and {image} would both be annotated as {annotation}"
     return paths, None
 
 
