@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlab.colours import BORDER, INK, LIVE_INK, PAPER
+from digitlab.strokes import pen_path
 
 Point = tuple[float, float]
 Rect = tuple[float, float, float, float]  # x, y, width, height
@@ -138,14 +139,15 @@ def reports_errors(callback):
 
 
 def _draw_points(layer, points: Sequence[Point], pen_width, colour: str) -> None:
-    """One stroke with round caps and joins (a dot when it has one point)."""
+    """One stroke with round caps and joins, along the pen path the reader draws (a dot when it has one
+    point)."""
     if len(points) == 1:
         layer.fill_style = colour
         layer.fill_circle(points[0][0], points[0][1], pen_width / 2)
     else:
         layer.stroke_style = colour
         layer.line_width = pen_width
-        layer.stroke_lines(list(points))  # ipycanvas sends a list as one binary array
+        layer.stroke_lines(pen_path(points))  # ipycanvas sends an array as one binary array
 
 
 class InkCanvas(MultiCanvas):

@@ -5,9 +5,10 @@ Taught in ``notebooks/07_draw_and_read.ipynb``.
 A *stroke* is what the pen draws between going down and coming up: a list of
 ``(x, y)`` points in canvas pixels (x to the right, y down). The draw-and-read
 widget (:mod:`digitlab.widget`) keeps its strokes in Python and rasterizes
-them here with OpenCV, so reading never depends on a browser sending pixels
-back. :func:`digit_strokes` writes digits as simple polylines, for demos,
-tests and benchmarks.
+them here with OpenCV, along a smooth curve through each stroke's points
+(:func:`pen_path`), so reading never depends on a browser sending pixels
+back. :func:`digit_strokes` writes digits as a careful hand would, for
+demos, tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def enlarged(strokes, pen_width, scale: float):
     if not points:
         return points, (1, 1), pens, np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
     reach = _ink_reach(float(np.max(pens)))
-    corner = np.min([stroke.min(axis=0) for stroke in points], axis=0) - reach
+    paths = [pen_path(stroke) for stroke in points]
+    corner = np.min([path.min(axis=0) for path in paths], axis=0) - reach
     points = [stroke - corner for stroke in points]
-    width, height = np.max([stroke.max(axis=0) for stroke in points], axis=0) + reach
+    width, height = np.max([path.max(axis=0) - corner for path in paths], axis=0) + reach
     move = np.array([[scale, 0.0, -corner[0]], [0.0, scale, -corner[1]]])
     return points, (math.ceil(height) + 1, math.ceil(width) + 1), pens, move
 
@@ -100,9 +102,10 @@ def rasterize(
 ) -> np.ndarray:
     """Draw ``strokes`` as white ink on black: a uint8 image of ``size = (height, width)``.
 
-    Each stroke is a polyline ``pen_width`` pixels wide (one number, or one per
-    stroke) with round caps and joins, as a pen leaves it; a one-point stroke
-    is a dot. Anti-aliased, drawn at sub-pixel precision with OpenCV. With a
+    Each stroke is drawn along its :func:`pen_path`, a smooth curve through its
+    points, ``pen_width`` pixels wide (one number, or one per stroke) with round
+    caps and joins, as a pen leaves it; a one-point stroke is a dot.
+    Anti-aliased, drawn at sub-pixel precision with OpenCV. With a
     ``memory`` (:class:`digitlab.reader_memory.DrawingMemory`), the drawing
     starts from the canvas it remembers holding the most of the first
     strokes, and the new canvas is remembered: the same pixels.
@@ -116,7 +119,7 @@ def rasterize(
     if image is None:
         image = np.zeros((height, width), dtype=np.uint8)
     for stroke, stroke_width in zip(points[drawn:], widths[drawn:]):
-        _draw(image, stroke, stroke_width)
+        _draw(image, stroke, pen_path(stroke), stroke_width)
     if memory is not None and drawn < len(points):
         memory.keep_canvas((height, width), points, widths, image)
     return image
@@ -139,12 +142,13 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
         if remembered is not None:
             return remembered
     reach = _ink_reach(pen_width)
-    left, top = (max(0, int(np.floor(low - reach))) for low in points.min(axis=0))
-    right, bottom = (int(np.ceil(high + reach)) + 1 for high in points.max(axis=0))
+    path = pen_path(points)
+    left, top = (max(0, int(np.floor(low - reach))) for low in path.min(axis=0))
+    right, bottom = (int(np.ceil(high + reach)) + 1 for high in path.max(axis=0))
     right, bottom = max(left, min(right, width)), max(top, min(bottom, height))
     window = np.zeros((bottom - top, right - left), dtype=np.uint8)
     if window.size:
-        _draw(window, points, pen_width, corner=(left, top))
+        _draw(window, points, path, pen_width, corner=(left, top))
     if memory is not None:
         window.flags.writeable = False
         memory.keep_stroke((height, width), points, pen_width, (window, (left, top)))
@@ -152,7 +156,8 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
 
 
 def _ink_reach(pen_width: float) -> float:
-    """How far a stroke's ink reaches beyond its points: half the pen, a pixel of anti-aliasing and one to spare."""
+    """How far a stroke's ink reaches beyond its pen path: half the pen, a pixel of anti-aliasing and one to
+    spare."""
     return pen_width / 2 + 2
 
 
@@ -164,23 +169,66 @@ def _canvas_size(size) -> tuple[int, int]:
     return height, width
 
 
-def _draw(image: np.ndarray, points: np.ndarray, pen_width: float, corner: tuple[int, int] = (0, 0)) -> None:
-    """Draw one stroke (float (N, 2) canvas points) in place onto ``image``, the part of the canvas whose
-    corner is at ``corner``, as :func:`rasterize` describes."""
+def pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
+    """The path a pen took through a stroke's points: an (N, 2) float array, a point about every ``spacing``
+    pixels along it. What :func:`rasterize` draws, and the pad shows (:mod:`digitlab.ink_canvas`).
+
+    A pen's points are sampled in time, so a quick hand leaves them far apart, and straight lines between
+    them turn a curve into a polygon, with corners no pen made. The path is a centripetal Catmull-Rom curve
+    through every point instead: smooth, with no loops or cusps of its own, and straight where the points
+    lie on a line (corners that are meant are points close together, as a pen slowing down leaves them).
+    """
+    points = stroke_points(stroke)
+    points = points[np.concatenate([[True], np.any(np.diff(points, axis=0) != 0, axis=1)])]
+    if len(points) < 3:
+        return points
+    ends = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
+    knots = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(ends, axis=0).T) ** 0.5)])
+    counts = np.maximum(1, np.ceil(np.hypot(*np.diff(points, axis=0).T) / spacing)).astype(int)
+    segment = np.repeat(np.arange(len(points) - 1), counts)
+    step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    t0, t1, t2, t3 = (knots[segment + k][:, None] for k in range(4))
+    p0, p1, p2, p3 = (ends[segment + k] for k in range(4))
+    t = t1 + (t2 - t1) * (step / counts[segment])[:, None]
+    # Barry and Goldman's pyramid: three linear blends, then two, then one.
+    a1 = ((t1 - t) * p0 + (t - t0) * p1) / (t1 - t0)
+    a2 = ((t2 - t) * p1 + (t - t1) * p2) / (t2 - t1)
+    a3 = ((t3 - t) * p2 + (t - t2) * p3) / (t3 - t2)
+    b1 = ((t2 - t) * a1 + (t - t0) * a2) / (t2 - t0)
+    b2 = ((t3 - t) * a2 + (t - t1) * a3) / (t3 - t1)
+    curve = ((t2 - t) * b1 + (t - t1) * b2) / (t2 - t1)
+    return np.vstack([points[:1], curve])
+
+
+def _draw(image: np.ndarray, points: np.ndarray, path: np.ndarray, pen_width: float,
+          corner: tuple[int, int] = (0, 0)) -> None:
+    """Draw one stroke (float (N, 2) canvas points, and its :func:`pen_path`) in place onto ``image``, the part
+    of the canvas whose corner is at ``corner``, as :func:`rasterize` describes."""
     import cv2
 
     scale = 1 << SUBPIXEL_SHIFT
+    path = (np.round(path * scale) - np.multiply(corner, scale)).astype(np.int32)
     points = (np.round(points * scale) - np.multiply(corner, scale)).astype(np.int32)
     thickness = max(1, int(round(pen_width)))
     radius = int(round(pen_width / 2 * scale))
-    if len(points) > 1:
-        cv2.polylines(image, [points], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
+    if len(path) > 1:
+        cv2.polylines(image, [path], False, 255, thickness, cv2.LINE_AA, SUBPIXEL_SHIFT)
     # Round caps and joins: a disc at every point (OpenCV's thick lines end square-ish).
     for point in points.tolist():
         cv2.circle(image, point, radius, 255, cv2.FILLED, cv2.LINE_AA, SUBPIXEL_SHIFT)
 
 
-# --- Demo strokes: digits as polylines -------------------------------------
+# --- Demo strokes: digits as a careful hand writes them ----------------------
+
+
+def _pen_points(template, step: float = 0.05) -> list[tuple[float, float]]:
+    """A template's points as a pen would report them: its straight segments cut every ``step`` of the box,
+    so the :func:`pen_path` through them keeps them straight and their corners sharp."""
+    points = [template[0]]
+    for (u0, v0), (u1, v1) in zip(template, template[1:]):
+        pieces = max(1, math.ceil(math.hypot(u1 - u0, v1 - v0) / step))
+        points += [(u0 + (u1 - u0) * k / pieces, v0 + (v1 - v0) * k / pieces) for k in range(1, pieces + 1)]
+    return points
 
 
 def _arc(cx, cy, rx, ry, start_degrees, end_degrees, points: int = 16) -> list[tuple[float, float]]:
@@ -272,7 +320,7 @@ def digit_strokes(
         if character != " ":
             for template in templates[character]:
                 strokes.append([
-                    (x + (u + slant * (1.0 - v)) * width, top + v * height) for u, v in template
+                    (x + (u + slant * (1.0 - v)) * width, top + v * height) for u, v in _pen_points(template)
                 ])
         x += width + spacing
     return strokes

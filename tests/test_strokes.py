@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitlab.reader_memory import DrawingMemory
-from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, rasterize, rasterize_window, strokes_size
+from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, pen_path, rasterize, rasterize_window, strokes_size
 
 
 # --- rasterize ------------------------------------------------------------
@@ -54,6 +54,52 @@ def test_subpixel_coordinates_move_the_ink():
     left = rasterize([[(10.0, 10), (10.0, 30)]], size=(40, 40), pen_width=3)
     right = rasterize([[(10.5, 10), (10.5, 30)]], size=(40, 40), pen_width=3)
     assert not np.array_equal(left, right)
+
+
+def _on_circle(degrees, radius: float = 50.0, centre: float = 60.0) -> np.ndarray:
+    """Points on a circle at ``degrees`` (0 to the right, 90 down), as a quick hand leaves them."""
+    angles = np.radians(np.asarray(degrees, dtype=np.float64))
+    return np.stack([centre + radius * np.cos(angles), centre + radius * np.sin(angles)], axis=1)
+
+
+def test_a_pen_path_goes_through_every_point_in_order():
+    points = np.random.default_rng(1).uniform(10, 90, size=(12, 2))
+    path = pen_path(points)
+    nearest = [int(np.hypot(*(path - point).T).argmin()) for point in points]
+    assert all(np.hypot(*(path[index] - point)) < 1e-9 for index, point in zip(nearest, points))
+    assert nearest == sorted(nearest)
+
+
+def test_a_pen_path_is_straight_through_points_on_a_line():
+    points = np.array([(10.0, 20.0), (13.0, 24.0), (40.0, 60.0), (46.0, 68.0)])
+    path = pen_path(points)
+    distance_off_the_line = np.abs((path[:, 0] - 10.0) * 4.0 - (path[:, 1] - 20.0) * 3.0) / 5.0
+    assert distance_off_the_line.max() < 1e-9
+
+
+def test_a_pen_path_through_a_quick_hands_circle_is_round():
+    points = _on_circle(range(0, 361, 45))  # 38 px apart
+    chords = np.linspace(points[:-1], points[1:], 20, axis=1).reshape(-1, 2)
+    off_the_circle = {}
+    for name, line in (("path", pen_path(points)), ("chords", chords)):
+        middle = line[len(line) // 4:-len(line) // 4]  # away from where the pen starts and stops
+        off_the_circle[name] = np.abs(np.hypot(*(middle - 60.0).T) - 50.0).max()
+    assert off_the_circle["path"] < off_the_circle["chords"] / 3, off_the_circle
+
+
+def test_a_dot_a_line_and_repeated_points_keep_their_points():
+    assert pen_path(np.array([(5.0, 5.0)])).tolist() == [[5.0, 5.0]]
+    assert pen_path(np.array([(5.0, 5.0), (5.0, 5.0), (9.0, 8.0)])).tolist() == [[5.0, 5.0], [9.0, 8.0]]
+
+
+def test_a_curve_drawn_beyond_its_points_is_drawn_whole():
+    arc = _on_circle(range(120, 421, 60))  # no point at the top (270): the highest are 6.7 px lower
+    image = rasterize([arc], size=(120, 120), pen_width=4)
+    rows, _ = np.nonzero(image > 127)
+    assert rows.min() <= 10  # the circle's top, 10 px down, less half the pen; the chords' ink starts at 15
+    window, (x, y) = rasterize_window(arc, 4, (120, 120))
+    assert np.array_equal(window, image[y:y + window.shape[0], x:x + window.shape[1]])
+    assert image.sum() == window.sum()
 
 
 def test_a_stroke_drawn_over_its_window_has_the_pixels_of_the_whole_canvas():
