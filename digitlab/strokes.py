@@ -13,6 +13,7 @@ demos, tests and benchmarks.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ MNIST_PEN = 0.12
 #: in whole pixels, so a thinner pen is drawn up to a pixel off, more than an eighth of its width, and its strokes
 #: in few pixels. Small writing is drawn larger instead: read as large writing is.
 THINNEST_PEN = 4.0
+#: How many strokes' pen paths (:func:`pen_path`) are remembered: a page's strokes, drawn at two scales, many
+#: times over (a path of 200 points holds 3.2 kB).
+PATHS_REMEMBERED = 256
 
 
 # --- Strokes to an image --------------------------------------------------
@@ -171,33 +175,48 @@ def _canvas_size(size) -> tuple[int, int]:
 
 def pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
     """The path a pen took through a stroke's points: an (N, 2) float array, a point about every ``spacing``
-    pixels along it. What :func:`rasterize` draws, and the pad shows (:mod:`digitlab.ink_canvas`).
+    pixels along it, read-only. What :func:`rasterize` draws, and the pad shows (:mod:`digitlab.ink_canvas`).
 
     A pen's points are sampled in time, so a quick hand leaves them far apart, and straight lines between
     them turn a curve into a polygon, with corners no pen made. The path is a centripetal Catmull-Rom curve
     through every point instead: smooth, with no loops or cusps of its own, and straight where the points
     lie on a line (corners that are meant are points close together, as a pen slowing down leaves them).
+    The last :data:`PATHS_REMEMBERED` paths are remembered: a pad reads its strokes again after each new one.
     """
-    points = stroke_points(stroke)
-    points = points[np.concatenate([[True], np.any(np.diff(points, axis=0) != 0, axis=1)])]
+    points = np.ascontiguousarray(stroke_points(stroke))
+    return _remembered_pen_path(points.tobytes(), float(spacing))
+
+
+@functools.lru_cache(maxsize=PATHS_REMEMBERED)
+def _remembered_pen_path(points_bytes: bytes, spacing: float) -> np.ndarray:
+    points = np.frombuffer(points_bytes).reshape(-1, 2)
+    moved = np.ones(len(points), dtype=bool)
+    moved[1:] = np.any(points[1:] != points[:-1], axis=1)
+    points = points[moved]
     if len(points) < 3:
+        points.flags.writeable = False
         return points
-    ends = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
-    knots = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(ends, axis=0).T) ** 0.5)])
-    counts = np.maximum(1, np.ceil(np.hypot(*np.diff(points, axis=0).T) / spacing)).astype(int)
-    segment = np.repeat(np.arange(len(points) - 1), counts)
-    step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-    t0, t1, t2, t3 = (knots[segment + k][:, None] for k in range(4))
-    p0, p1, p2, p3 = (ends[segment + k] for k in range(4))
-    t = t1 + (t2 - t1) * (step / counts[segment])[:, None]
-    # Barry and Goldman's pyramid: three linear blends, then two, then one.
-    a1 = ((t1 - t) * p0 + (t - t0) * p1) / (t1 - t0)
-    a2 = ((t2 - t) * p1 + (t - t1) * p2) / (t2 - t1)
-    a3 = ((t3 - t) * p2 + (t - t2) * p3) / (t3 - t2)
-    b1 = ((t2 - t) * a1 + (t - t0) * a2) / (t2 - t0)
-    b2 = ((t3 - t) * a2 + (t - t1) * a3) / (t3 - t1)
-    curve = ((t2 - t) * b1 + (t - t1) * b2) / (t2 - t1)
-    return np.vstack([points[:1], curve])
+    # The tangent at each point, from the steps on either side (each end continued straight on), their knots
+    # the square root of their length apart: the centripetal Catmull-Rom curve's (Yuksel, Schaefer, Keyser 2011).
+    ends = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
+    steps = ends[1:] - ends[:-1]
+    lengths = np.hypot(steps[:, 0], steps[:, 1])
+    gaps = np.sqrt(lengths)[:, None]
+    tangents = (steps[:-1] * (gaps[1:] / gaps[:-1]) + steps[1:] * (gaps[:-1] / gaps[1:])) / (gaps[:-1] + gaps[1:])
+    # Between two points, the cubic with those tangents: ((a u + b) u + c) u + start, for u from 0 to 1.
+    chords, gap = steps[1:-1], gaps[1:-1]
+    c, d = tangents[:-1] * gap, tangents[1:] * gap
+    cubics = np.stack([c + d - 2 * chords, 3 * chords - 2 * c - d, c, points[:-1]], axis=1)
+    counts = np.ceil(lengths[1:-1] / spacing).astype(int)
+    segment = np.repeat(np.arange(len(counts)), counts)
+    u = ((np.arange(1, len(segment) + 1) - np.repeat(np.cumsum(counts) - counts, counts))
+         / np.repeat(counts, counts))[:, None]
+    a, b, c, start = np.moveaxis(cubics[segment], 1, 0)
+    path = np.empty((len(segment) + 1, 2))
+    path[0] = points[0]
+    path[1:] = ((a * u + b) * u + c) * u + start
+    path.flags.writeable = False
+    return path
 
 
 def _draw(image: np.ndarray, points: np.ndarray, path: np.ndarray, pen_width: float,

@@ -92,6 +92,15 @@ def test_a_dot_a_line_and_repeated_points_keep_their_points():
     assert pen_path(np.array([(5.0, 5.0), (5.0, 5.0), (9.0, 8.0)])).tolist() == [[5.0, 5.0], [9.0, 8.0]]
 
 
+def test_a_remembered_pen_path_follows_the_points_not_the_array():
+    points = np.array([(0.0, 0.0), (10.0, 5.0), (20.0, 0.0)])
+    first = pen_path(points)
+    points[1] = (10.0, -5.0)  # the same array, a point moved: a new path
+    moved = pen_path(points)
+    assert first[:, 1].max() > 4.9 and moved[:, 1].min() < -4.9
+    assert not first.flags.writeable  # shared by everyone who asks again
+
+
 def test_a_curve_drawn_beyond_its_points_is_drawn_whole():
     arc = _on_circle(range(120, 421, 60))  # no point at the top (270): the highest are 6.7 px lower
     image = rasterize([arc], size=(120, 120), pen_width=4)
