@@ -20,8 +20,8 @@ Builds, seeded, from one half of the writers of ``digits.jsonl.gz``
   of their height of paper between the two lines' ink (:meth:`digitlab.unipen.PenString.over`), on the pad and
   on paper: a page's two lines must read as two lines, each right.
 - with ``--every K``, the pad set again with one point in K of each stroke kept (and its last): the points a
-  quicker hand, or a pointer reported less often, leaves farther apart, joined by straight segments as the pad
-  joins its points.
+  quicker hand, or a pointer reported less often, leaves farther apart, drawn along the smooth curve through
+  them as the pad draws its points (:func:`digitlab.strokes.pen_path`).
 
 and reads the pad's sets from their strokes (``Reader.read_strokes``, as the
 pad does) and the paper set from its images (``Reader.read``, as the command

@@ -189,6 +189,7 @@ def pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=PATHS_REMEMBERED)
 def _remembered_pen_path(points_bytes: bytes, spacing: float) -> np.ndarray:
+    """:func:`pen_path` of the (N, 2) float64 points whose bytes are ``points_bytes`` (bytes, so remembered)."""
     points = np.frombuffer(points_bytes).reshape(-1, 2)
     moved = np.ones(len(points), dtype=bool)
     moved[1:] = np.any(points[1:] != points[:-1], axis=1)
