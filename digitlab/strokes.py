@@ -123,7 +123,7 @@ def rasterize(
     if image is None:
         image = np.zeros((height, width), dtype=np.uint8)
     for stroke, stroke_width in zip(points[drawn:], widths[drawn:]):
-        _draw(image, stroke, pen_path(stroke), stroke_width)
+        _draw(image, stroke, stroke_width)
     if memory is not None and drawn < len(points):
         memory.keep_canvas((height, width), points, widths, image)
     return image
@@ -152,7 +152,7 @@ def rasterize_window(stroke, pen_width: float, size: tuple[int, int],
     right, bottom = max(left, min(right, width)), max(top, min(bottom, height))
     window = np.zeros((bottom - top, right - left), dtype=np.uint8)
     if window.size:
-        _draw(window, points, path, pen_width, corner=(left, top))
+        _draw(window, points, pen_width, corner=(left, top))
     if memory is not None:
         window.flags.writeable = False
         memory.keep_stroke((height, width), points, pen_width, (window, (left, top)))
@@ -220,14 +220,13 @@ def _remembered_pen_path(points_bytes: bytes, spacing: float) -> np.ndarray:
     return path
 
 
-def _draw(image: np.ndarray, points: np.ndarray, path: np.ndarray, pen_width: float,
-          corner: tuple[int, int] = (0, 0)) -> None:
-    """Draw one stroke (float (N, 2) canvas points, and its :func:`pen_path`) in place onto ``image``, the part
+def _draw(image: np.ndarray, points: np.ndarray, pen_width: float, corner: tuple[int, int] = (0, 0)) -> None:
+    """Draw one stroke (float (N, 2) canvas points) along its :func:`pen_path` in place onto ``image``, the part
     of the canvas whose corner is at ``corner``, as :func:`rasterize` describes."""
     import cv2
 
     scale = 1 << SUBPIXEL_SHIFT
-    path = (np.round(path * scale) - np.multiply(corner, scale)).astype(np.int32)
+    path = (np.round(pen_path(points) * scale) - np.multiply(corner, scale)).astype(np.int32)
     points = (np.round(points * scale) - np.multiply(corner, scale)).astype(np.int32)
     thickness = max(1, int(round(pen_width)))
     radius = int(round(pen_width / 2 * scale))
