@@ -3,8 +3,8 @@
 Taught in ``notebooks/07_draw_and_read.ipynb``.
 
 :class:`InkCanvas` is an ipycanvas ``MultiCanvas`` of three layers: the
-paper, the committed ink and a live overlay (the stroke being drawn, then the
-reader's boxes). Each stroke is kept as a :class:`Stroke`, its points and the
+paper, the committed ink and a live overlay (the stroke being drawn, along the
+pen path it will be drawn on, then the reader's boxes). Each stroke is kept as a :class:`Stroke`, its points and the
 pen width it was drawn with, so reading never needs pixels back from the
 browser. Each change is drawn inside ``hold_canvas()``, which sends its
 commands to the browser in one message.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ipycanvas import MultiCanvas, hold_canvas
 
 from digitlab.colours import BORDER, INK, LIVE_INK, PAPER
-from digitlab.strokes import pen_path
+from digitlab.strokes import pen_path, settled_pen_path
 
 Point = tuple[float, float]
 Rect = tuple[float, float, float, float]  # x, y, width, height
@@ -279,10 +279,14 @@ class InkCanvas(MultiCanvas):
         if (x - last_x) ** 2 + (y - last_y) ** 2 < 1.0:
             return  # sub-pixel jitter adds points, not ink
         self._current.append((x, y))
-        with hold_canvas():
-            self.overlay.stroke_style = LIVE_INK
-            self.overlay.line_width = self._pen_width()
-            self.overlay.stroke_line(last_x, last_y, x, y)
+        # The path into the newest point bends with the next one: each piece is drawn once it is settled, a point
+        # behind the pen, so that the live stroke is already the curve the committed one will be.
+        settled = settled_pen_path(self._current)
+        if len(settled):
+            with hold_canvas():
+                self.overlay.stroke_style = LIVE_INK
+                self.overlay.line_width = self._pen_width()
+                self.overlay.stroke_lines(settled)
 
     def _end_stroke(self) -> None:
         if self._current is None:

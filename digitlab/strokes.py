@@ -190,13 +190,39 @@ def pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
 @functools.lru_cache(maxsize=PATHS_REMEMBERED)
 def _remembered_pen_path(points_bytes: bytes, spacing: float) -> np.ndarray:
     """:func:`pen_path` of the (N, 2) float64 points whose bytes are ``points_bytes`` (bytes, so remembered)."""
-    points = np.frombuffer(points_bytes).reshape(-1, 2)
+    path, _ = _curve(_distinct(np.frombuffer(points_bytes).reshape(-1, 2)), spacing)
+    path.flags.writeable = False
+    return path
+
+
+def settled_pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
+    """For a stroke still being drawn: the newest piece of its :func:`pen_path` that no later point will change,
+    from its third-last point to its second-last, a point about every ``spacing`` pixels; none, shape (0, 2),
+    while it has fewer than three points, or when its last point repeats the one before (a pen resting).
+
+    The curve into a point bends toward the point after it, so the piece ending at the newest point is only
+    known when the next one comes. A pad that draws each settled piece as it comes has drawn, when the pen
+    lifts, the very path the whole stroke gets, never the straight segments between the points.
+    """
+    points = stroke_points(stroke)
+    path, rows = _curve(_distinct(points)[-4:], spacing)
+    if len(rows) < 3 or np.array_equal(points[-1], points[-2]):
+        return np.zeros((0, 2))
+    return path[rows[-3]:rows[-2] + 1]
+
+
+def _distinct(points: np.ndarray) -> np.ndarray:
+    """``points`` without those that repeat the point before them (a pen resting)."""
     moved = np.ones(len(points), dtype=bool)
     moved[1:] = np.any(points[1:] != points[:-1], axis=1)
-    points = points[moved]
+    return points[moved]
+
+
+def _curve(points: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pen path through ``points`` (:func:`pen_path`; no point repeats the one before it), and the path's
+    row at each point."""
     if len(points) < 3:
-        points.flags.writeable = False
-        return points
+        return points, np.arange(len(points))
     # The tangent at each point, from the steps on either side (each end continued straight on), their knots
     # the square root of their length apart: the centripetal Catmull-Rom curve's (Yuksel, Schaefer, Keyser 2011).
     ends = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
@@ -209,15 +235,14 @@ def _remembered_pen_path(points_bytes: bytes, spacing: float) -> np.ndarray:
     c, d = tangents[:-1] * gap, tangents[1:] * gap
     cubics = np.stack([c + d - 2 * chords, 3 * chords - 2 * c - d, c, points[:-1]], axis=1)
     counts = np.ceil(lengths[1:-1] / spacing).astype(int)
+    rows = np.concatenate([[0], np.cumsum(counts)])
     segment = np.repeat(np.arange(len(counts)), counts)
-    u = ((np.arange(1, len(segment) + 1) - np.repeat(np.cumsum(counts) - counts, counts))
-         / np.repeat(counts, counts))[:, None]
+    u = ((np.arange(1, len(segment) + 1) - np.repeat(rows[:-1], counts)) / np.repeat(counts, counts))[:, None]
     a, b, c, start = np.moveaxis(cubics[segment], 1, 0)
     path = np.empty((len(segment) + 1, 2))
     path[0] = points[0]
     path[1:] = ((a * u + b) * u + c) * u + start
-    path.flags.writeable = False
-    return path
+    return path, rows
 
 
 def _draw(image: np.ndarray, points: np.ndarray, pen_width: float, corner: tuple[int, int] = (0, 0)) -> None:

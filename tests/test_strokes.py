@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from digitlab.reader_memory import DrawingMemory
-from digitlab.strokes import DIGIT_TEMPLATES, digit_strokes, pen_path, rasterize, rasterize_window, strokes_size
+from digitlab.strokes import (DIGIT_TEMPLATES, digit_strokes, pen_path, rasterize, rasterize_window, settled_pen_path,
+                              strokes_size)
 
 
 # --- rasterize ------------------------------------------------------------
@@ -99,6 +100,16 @@ def test_a_remembered_pen_path_follows_the_points_not_the_array():
     moved = pen_path(points)
     assert first[:, 1].max() > 4.9 and moved[:, 1].min() < -4.9
     assert not first.flags.writeable  # shared by everyone who asks again
+
+
+def test_the_pieces_settled_while_drawing_are_the_finished_strokes_pen_path():
+    points = np.vstack([_on_circle(range(0, 300, 40)), [(20.0, 30.0), (20.0, 30.0), (15.0, 70.0)]])  # a pen rests
+    pieces = [settled_pen_path(points[:count]) for count in range(1, len(points) + 1)]
+    assert [len(piece) for piece in pieces[:2]] == [0, 0] and len(pieces[-2]) == 0  # the rest settles nothing
+    drawn = np.vstack([piece[1:] if index else piece for index, piece in enumerate(p for p in pieces if len(p))])
+    whole = pen_path(points)
+    assert np.array_equal(drawn, whole[:len(drawn)])  # the same pixels, bit for bit
+    assert np.hypot(*(drawn[-1] - points[-2])) < 1e-9 and len(whole) > len(drawn)  # the piece into the last point waits
 
 
 def test_a_curve_drawn_beyond_its_points_is_drawn_whole():

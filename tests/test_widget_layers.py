@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from digitlab.strokes import digit_strokes
+from digitlab.strokes import digit_strokes, pen_path
 from digitlab.widget import DigitPad
 from pad_events import draw_text, mouse_stroke, send, shown_text, touch_stroke, upload
 
@@ -22,22 +22,28 @@ class Layers:
     def __init__(self):
         self.content = {}
 
-    def record(self, layer_id, command, args):
-        self.content[layer_id] = [] if command == "clear" else self.content.get(layer_id, []) + [(command, args)]
+    def record(self, layer_id, command, args, arrays=()):
+        shown = [] if command == "clear" else self.content.get(layer_id, []) + [(command, args, arrays)]
+        self.content[layer_id] = shown
 
     def __call__(self, layer) -> list[str]:
         """The names of the commands ``layer`` shows."""
-        return [command for command, _ in self.content.get(layer.model_id, [])]
+        return [command for command, _, _ in self.content.get(layer.model_id, [])]
 
     def args(self, layer, command) -> list[list]:
         """The arguments of each ``command`` that ``layer`` shows."""
-        return [list(args) for name, args in self.content.get(layer.model_id, []) if name == command]
+        return [list(args) for name, args, _ in self.content.get(layer.model_id, []) if name == command]
+
+    def arrays(self, layer, command) -> list[np.ndarray]:
+        """The arrays (the points of ``strokeLines``) sent with each ``command`` that ``layer`` shows."""
+        return [array for name, _, arrays in self.content.get(layer.model_id, []) if name == command
+                for array in arrays]
 
 
 @pytest.fixture
 def shown(monkeypatch):
     """``shown(layer)``: the drawing commands a canvas layer received since it was last cleared (its content);
-    ``shown.args(layer, "fillRect")``: their arguments."""
+    ``shown.args(layer, "fillRect")``: their arguments; ``shown.arrays(layer, "strokeLines")``: their points."""
     from ipycanvas import canvas as ipycanvas_canvas
 
     names = {index: name for name, index in ipycanvas_canvas.COMMANDS.items()}
@@ -45,7 +51,9 @@ def shown(monkeypatch):
     real = ipycanvas_canvas._CanvasManager.send_draw_command
 
     def record(manager, canvas, name, args=[], buffers=[]):
-        layers.record(canvas.model_id, names[name], args)
+        arrays = [np.frombuffer(buffers[arg["idx"]], dtype=arg["dtype"]).reshape(arg["shape"])
+                  for arg in args if isinstance(arg, dict) and "idx" in arg]
+        layers.record(canvas.model_id, names[name], args, arrays)
         return real(manager, canvas, name, args, buffers)
 
     monkeypatch.setattr(ipycanvas_canvas._CanvasManager, "send_draw_command", record)
@@ -110,6 +118,21 @@ def test_a_new_stroke_takes_the_old_boxes_and_timing_away(shown):
     pad.auto_read.value = True
     mouse_stroke(pad, [(140, 40), (140, 160)])
     assert shown(pad.canvas.overlay).count("strokeRect") == 3 and "Read in" in pad.message.value
+
+
+def test_the_stroke_being_drawn_is_shown_along_the_path_it_will_be_drawn_on(shown):
+    pad = DigitPad(reader=OneBoxPerStroke(), auto_read=False)
+    points = [(60 + 50 * np.cos(t), 120 + 50 * np.sin(t)) for t in np.radians(range(0, 300, 40))]  # a quick hand
+    send(pad, "mouse_down", x=points[0][0], y=points[0][1])
+    for x, y in points[1:]:
+        send(pad, "mouse_move", x=x, y=y)
+    live = shown.arrays(pad.canvas.overlay, "strokeLines")
+    assert "strokeLine" not in shown(pad.canvas.overlay) and len(live) == len(points) - 2  # no straight chords
+    whole = pen_path(points)
+    drawn = np.vstack([live[0]] + [piece[1:] for piece in live[1:]])
+    assert np.array_equal(drawn, whole[:len(drawn)])  # the curve the stroke gets, up to the newest point
+    send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
+    assert shown(pad.canvas.overlay) == [] and np.array_equal(shown.arrays(pad.canvas.ink, "strokeLines")[0], whole)
 
 
 def test_a_photo_goes_away_when_cleared_or_drawn_over(shown):
