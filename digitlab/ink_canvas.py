@@ -4,10 +4,10 @@ Taught in ``notebooks/07_draw_and_read.ipynb``.
 
 :class:`InkCanvas` is an ipycanvas ``MultiCanvas`` of three layers: the
 paper, the committed ink and a live overlay (the stroke being drawn, along the
-pen path it will be drawn on, then the reader's boxes). Each stroke is kept as a :class:`Stroke`, its points and the
-pen width it was drawn with, so reading never needs pixels back from the
-browser. Each change is drawn inside ``hold_canvas()``, which sends its
-commands to the browser in one message.
+pen path it will be drawn on, then the reader's boxes). Each stroke is kept as
+a :class:`Stroke`, its points and the pen width it was drawn with, so reading
+never needs pixels back from the browser. Each change is drawn inside
+``hold_canvas()``, which sends its commands to the browser in one message.
 
 The canvas is ``width`` x ``height`` pixels, and shown at most that wide: in a
 narrower cell the browser scales it down, keeping its shape. The mouse and
