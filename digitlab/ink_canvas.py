@@ -280,8 +280,9 @@ class InkCanvas(MultiCanvas):
             return  # sub-pixel jitter adds points, not ink
         self._current.append((x, y))
         # The path into the newest point bends with the next one: each piece is drawn once it is settled, a point
-        # behind the pen, so that the live stroke is already the curve the committed one will be.
-        settled = settled_pen_path(self._current)
+        # behind the pen, so that the live stroke is already the curve the committed one will be. Its last four
+        # points decide it (no two the same: jitter is dropped above), whatever the stroke's length.
+        settled = settled_pen_path(self._current[-4:])
         if len(settled):
             with hold_canvas():
                 self.overlay.stroke_style = LIVE_INK

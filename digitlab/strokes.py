@@ -202,7 +202,8 @@ def settled_pen_path(stroke, spacing: float = 2.0) -> np.ndarray:
 
     The curve into a point bends toward the point after it, so the piece ending at the newest point is only
     known when the next one comes. A pad that draws each settled piece as it comes has drawn, when the pen
-    lifts, the very path the whole stroke gets, never the straight segments between the points.
+    lifts, the very path the whole stroke gets, never the straight segments between the points. Only the
+    last four points that do not repeat the one before them matter: a caller may pass just those.
     """
     points = stroke_points(stroke)
     path, rows = _curve(_distinct(points)[-4:], spacing)

@@ -23,8 +23,10 @@ class Layers:
         self.content = {}
 
     def record(self, layer_id, command, args, arrays=()):
-        shown = [] if command == "clear" else self.content.get(layer_id, []) + [(command, args, arrays)]
-        self.content[layer_id] = shown
+        if command == "clear":
+            self.content[layer_id] = []
+        else:
+            self.content[layer_id] = self.content.get(layer_id, []) + [(command, args, arrays)]
 
     def __call__(self, layer) -> list[str]:
         """The names of the commands ``layer`` shows."""
