@@ -106,7 +106,8 @@ def test_the_pieces_settled_while_drawing_are_the_finished_strokes_pen_path():
     points = np.vstack([_on_circle(range(0, 300, 40)), [(20.0, 30.0), (20.0, 30.0), (15.0, 70.0)]])  # a pen rests
     pieces = [settled_pen_path(points[:count]) for count in range(1, len(points) + 1)]
     assert [len(piece) for piece in pieces[:2]] == [0, 0] and len(pieces[-2]) == 0  # the rest settles nothing
-    drawn = np.vstack([piece[1:] if index else piece for index, piece in enumerate(p for p in pieces if len(p))])
+    settled = [piece for piece in pieces if len(piece)]
+    drawn = np.vstack([settled[0]] + [piece[1:] for piece in settled[1:]])  # each piece starts where the last ended
     whole = pen_path(points)
     assert np.array_equal(drawn, whole[:len(drawn)])  # the same pixels, bit for bit
     assert np.hypot(*(drawn[-1] - points[-2])) < 1e-9 and len(whole) > len(drawn)  # the piece into the last point waits
